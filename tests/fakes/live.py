@@ -1,0 +1,51 @@
+"""Run an ASGI app under a real uvicorn server in a background thread, on a socket bound up front.
+
+Binding the listening socket before the server thread starts means clients can connect at once (the
+kernel queues them) — no polling for readiness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+
+class LiveServer:
+    def __init__(self, app: Any, **config: Any) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=1 << 20, **config)
+        )
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._stopped = threading.Event()
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self.server.serve(sockets=[self.sock]))
+        finally:
+            self._stopped.set()
+
+    def __enter__(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self._stopped.wait(timeout=30)
+        self.sock.close()

@@ -1,0 +1,43 @@
+"""`mien chat` speaks the protocol to a real server and prints the streamed reply."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.fakes.live import LiveServer
+from tests.fakes.openai_server import ScriptedOpenAI
+
+
+def chat(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", "chat", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_chat_json_prints_one_event_per_line(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"content": "[joy] Con"}, {"content": "gratulations!"}])
+    result = chat("--url", mien.ws_url, "--json", "Hello, I just got great news!")
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == "hello" and kinds[-1] == "reply_end"
+    assert events[-1]["status"] == "complete" and events[-1]["text"] == "Congratulations!"
+    cue = next(e for e in events if e["type"] == "emotion")
+    assert (cue["emotion"], cue["source"]) == ("joy", "tag")
+    assert kinds.index("emotion") < kinds.index("text")
+    assert "state" in kinds
+
+
+def test_chat_plain_text_and_error_exit(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"content": "Plain [surprise] reply."}], [{"status": 500}])
+    ok = chat("--url", mien.ws_url, "hi")
+    assert ok.returncode == 0 and "Plain" in ok.stdout and "⟨surprise" in ok.stdout
+    failed = chat("--url", mien.ws_url, "hi")
+    assert failed.returncode == 1 and "provider_error" in failed.stderr
+
+
+def test_chat_reports_an_unreachable_server() -> None:
+    result = chat("--url", "ws://127.0.0.1:9/ws", "hi")
+    assert result.returncode == 2 and "cannot reach" in result.stderr

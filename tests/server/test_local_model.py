@@ -1,0 +1,47 @@
+"""The embedded default model: one short real reply from SmolLM2 through litellm's custom provider."""
+
+from __future__ import annotations
+
+import asyncio
+
+from server.llm import stream_reply
+from server.local_model import gguf_path, register
+from server.settings import LOCAL_MODEL, Settings
+
+
+def test_gguf_ships_in_the_installed_wheel() -> None:
+    path = gguf_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+
+
+def test_embedded_model_streams_a_short_reply() -> None:
+    settings = Settings(model=LOCAL_MODEL, max_tokens=24, temperature=0.0)
+
+    async def run() -> list[str]:
+        messages = [{"role": "user", "content": "Say hello in five words."}]
+        return [chunk async for chunk in stream_reply(messages, settings)]
+
+    chunks = asyncio.run(run())
+    assert len(chunks) >= 2  # streamed, not one blob
+    assert any(c.isalpha() for c in "".join(chunks))
+
+
+def test_cancelling_stops_local_generation_early() -> None:
+    settings = Settings(model=LOCAL_MODEL, max_tokens=400, temperature=0.0)
+
+    async def run() -> int:
+        n = 0
+        messages = [{"role": "user", "content": "Write a very long story about the sea."}]
+        agen = stream_reply(messages, settings)
+        async for _ in agen:
+            n += 1
+            if n == 3:
+                break
+        await agen.aclose()
+        # The next request gets the (single, serialized) model: it would wait behind a runaway generation.
+        again = [c async for c in stream_reply([{"role": "user", "content": "Hi"}], Settings(max_tokens=4))]
+        return len(again)
+
+    assert asyncio.run(run()) >= 1
+    cancelled, _ = list(register().history)[-2:]
+    assert cancelled[1] is True and cancelled[0] < 40  # stopped near token 3, not at max_tokens=400

@@ -1,0 +1,91 @@
+"""The wire contract: committed schema is current, frames round-trip, messages validate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from animation.arkit import HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
+from server.protocol import (
+    FRAME_HEADER_BYTES,
+    SCHEMA_PATH,
+    decode_frame,
+    dequantize,
+    encode_frame,
+    quantize,
+    schema_text,
+)
+from server.protocol import ProtocolError, parse_client_message
+
+
+def test_committed_schema_matches_code() -> None:
+    assert SCHEMA_PATH.read_text() == schema_text(), "run `make schema` and commit server/protocol.schema.json"
+
+
+def test_frame_header_layout() -> None:
+    q = np.zeros(N_CHANNELS, dtype=np.int32)
+    data = encode_frame(7, 1234, q, q)
+    assert len(data) == FRAME_HEADER_BYTES == 17
+    assert data[0] == 1 and int.from_bytes(data[2:6], "little") == 7 and int.from_bytes(data[6:10], "little") == 1234
+
+
+def test_only_changed_channels_are_sent() -> None:
+    prev = np.zeros(N_CHANNELS, dtype=np.int32)
+    frame = np.zeros(N_CHANNELS, dtype=np.float32)
+    frame[3] = 0.5
+    frame[N_BLENDSHAPES] = 0.1  # headYaw
+    data = encode_frame(1, 0, quantize(frame), prev)
+    assert len(data) == FRAME_HEADER_BYTES + 1 + 2
+
+
+channels = arrays(np.float32, N_CHANNELS, elements=st.floats(-1.0, 1.0, width=32))
+
+
+@settings(max_examples=200, deadline=None)
+@given(channels, channels)
+def test_frames_round_trip_within_quantization(a: np.ndarray, b: np.ndarray) -> None:
+    state = np.zeros(N_CHANNELS, dtype=np.int32)
+    sent = np.zeros(N_CHANNELS, dtype=np.int32)
+    for seq, frame in enumerate((a, b)):
+        q = quantize(frame)
+        seq_out, _, state = decode_frame(encode_frame(seq, 0, q, sent), state)
+        sent = q
+        assert seq_out == seq
+    out = dequantize(state)
+    expected = np.concatenate([np.clip(b[:N_BLENDSHAPES], 0, 1), np.clip(b[N_BLENDSHAPES:], -HEAD_RANGE, HEAD_RANGE)])
+    assert np.all(np.abs(out[:N_BLENDSHAPES] - expected[:N_BLENDSHAPES]) <= 0.5 / 255 + 1e-6)
+    assert np.all(np.abs(out[N_BLENDSHAPES:] - expected[N_BLENDSHAPES:]) <= HEAD_RANGE / 32767 + 1e-6)
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{not json", "bad_json"),
+        ("[1, 2]", "invalid_message"),
+        ('{"text": "hi"}', "invalid_message"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "user_message", "text": 5}', "invalid_message"),
+        ('{"type": "user_message", "text": ""}', "invalid_message"),
+        ('{"type": "user_message", "text": "hi", "extra": 1}', "invalid_message"),
+        ('{"type": "set_emotion", "emotion": "joy", "intensity": NaN}', "out_of_range"),
+        ('{"type": "set_emotion", "emotion": "joy", "intensity": Infinity}', "out_of_range"),
+        ('{"type": "set_emotion", "emotion": "joy", "intensity": -0.1}', "out_of_range"),
+        ('{"type": "set_gain", "emotion": "joy", "gain": 2.5}', "out_of_range"),
+        ('{"type": "set_expressiveness", "value": -1}', "out_of_range"),
+        ('{"type": "set_emotion", "emotion": "joy", "intensity": null}', "invalid_message"),
+        ('{"type": "user_message", "text": "' + "x" * 5000 + '"}', "too_large"),
+        ('{"type": "user_message", "text": "' + "x" * 20000 + '"}', "too_large"),
+    ],
+)
+def test_bad_client_messages_get_typed_codes(raw: str, code: str) -> None:
+    with pytest.raises(ProtocolError) as e:
+        parse_client_message(raw)
+    assert e.value.code == code
+
+
+def test_valid_client_message_parses() -> None:
+    msg = parse_client_message('{"type": "set_gain", "emotion": "joy", "gain": 0}')
+    assert msg.model_dump() == {"type": "set_gain", "emotion": "joy", "gain": 0.0}
