@@ -76,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    from websockets.exceptions import WebSocketException
+
     try:
         return asyncio.run(_chat(args.url, args.message, args.json, args.speak))
-    except OSError as e:
-        print(f"mien chat: cannot reach {args.url}: {e}", file=sys.stderr)
+    except (OSError, WebSocketException) as e:
+        print(f"mien chat: cannot reach a Mien server at {args.url}: {e}", file=sys.stderr)
         return 2
 
 

@@ -30,7 +30,9 @@ _PLUTCHIK_TO_MIEN: dict[str, tuple[str, float]] = {
 }
 _MIMICS_FACE = frozenset({"joy", "sadness", "anger", "fear", "surprise", "disgust"})
 _NEGATIVE = frozenset({"sadness", "anger", "fear", "disgust"})
-_CONFUSED = re.compile(r"\b(confus\w*|not sure|unsure|puzzl\w*|don't understand|no idea|what do you mean)\b", re.I)
+_CONFUSED = re.compile(
+    r"\b(confus\w*|not sure|unsure|puzzl\w*|don't understand|no idea|what do you mean)\b", re.I
+)
 _SURPRISED = re.compile(
     r"\b(wow|whoa|no way|unexpected|(?:didn't|did not|never) expect\w*|surpris\w*|can't believe|"
     r"cannot believe|out of nowhere)\b",
@@ -97,7 +99,9 @@ class Feelings:
             return None
         compound = float(self._vader.polarity_scores(text)["compound"])
         # Contradictory weak signals: a calm face beats a wrong strong emotion.
-        if score < STRONG and ((label in _NEGATIVE and compound > 0.5) or (label == "joy" and compound < -0.3)):
+        if score < STRONG and (
+            (label in _NEGATIVE and compound > 0.5) or (label == "joy" and compound < -0.3)
+        ):
             return None
         emotion, factor = _PLUTCHIK_TO_MIEN[label]
         intensity = min(1.0, factor * (0.35 + 0.5 * score + 0.3 * abs(compound)))

@@ -90,9 +90,9 @@ class LocalModel(CustomLLM):
                 stream.close()
                 self.history.append((tokens, stopped))
 
-    async def astreaming(self, model: str, messages: list, *args: Any, **kwargs: Any) -> AsyncIterator[
-        GenericStreamingChunk
-    ]:
+    async def astreaming(
+        self, model: str, messages: list, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
         params = dict(kwargs.get("optional_params") or {})
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, str | None] | BaseException | None] = asyncio.Queue()
@@ -125,7 +125,9 @@ class LocalModel(CustomLLM):
                     text=text, is_finished=finished, finish_reason=finish or "", usage=None, index=0
                 )
             if not finished:
-                yield GenericStreamingChunk(text="", is_finished=True, finish_reason="stop", usage=None, index=0)
+                yield GenericStreamingChunk(
+                    text="", is_finished=True, finish_reason="stop", usage=None, index=0
+                )
         finally:
             stop.set()  # a cancelled reply stops generation upstream at the next token
 

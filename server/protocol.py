@@ -240,7 +240,9 @@ def parse_client_message(raw: str) -> BaseModel:
     except ValidationError as e:
         errors = e.errors(include_url=False)
         kinds = {err["type"] for err in errors}
-        detail = "; ".join(f"{'.'.join(map(str, err['loc'][1:])) or 'message'}: {err['msg']}" for err in errors)
+        detail = "; ".join(
+            f"{'.'.join(map(str, err['loc'][1:])) or 'message'}: {err['msg']}" for err in errors
+        )
         if "union_tag_invalid" in kinds:
             raise ProtocolError("unknown_type", f"unknown message type {data['type']!r}") from None
         if kinds & _RANGE_ERRORS:
@@ -286,8 +288,9 @@ def quantize(frame: np.ndarray) -> np.ndarray:
 def encode_frame(seq: int, t_ms: int, q: np.ndarray, previous: np.ndarray) -> bytes:
     """Encode quantized channels `q` against `previous` (what the client last received)."""
     changed = q != previous
-    mask = np.packbits(np.concatenate([changed, np.zeros(_MASK_BYTES * 8 - N_CHANNELS, bool)]),
-                       bitorder="little").tobytes()
+    mask = np.packbits(
+        np.concatenate([changed, np.zeros(_MASK_BYTES * 8 - N_CHANNELS, bool)]), bitorder="little"
+    ).tobytes()
     blend = q[:N_BLENDSHAPES][changed[:N_BLENDSHAPES]].astype(np.uint8).tobytes()
     head = q[N_BLENDSHAPES:][changed[N_BLENDSHAPES:]].astype("<i2").tobytes()
     return _HEADER.pack(FRAME_KIND, 0, seq & 0xFFFFFFFF, t_ms & 0xFFFFFFFF, mask) + blend + head

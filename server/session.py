@@ -26,11 +26,11 @@ from server.protocol import (
     MAX_MESSAGE_BYTES,
     MAX_TEXT_CHARS,
     PROTOCOL_VERSION,
-    ProtocolError,
     EmotionCue,
     Error,
     Hello,
     Limits,
+    ProtocolError,
     ReplyEnd,
     ReplyStart,
     SetEmotion,
@@ -50,6 +50,8 @@ from server.protocol import (
 from server.settings import Settings
 
 log = logging.getLogger("mien.session")
+
+
 def _check_emotion(name: str) -> None:
     if name not in EMOTION_INDEX:
         raise ProtocolError("unknown_emotion", f"unknown emotion {name!r}; known: {', '.join(EMOTIONS)}")
@@ -189,9 +191,7 @@ class Session:
         await self._send(ReplyStart(reply_id=reply_id, source="script" if scripted_line else "model"))
         await self._send(State(state="thinking"))
         chunks: AsyncIterator[str] = (
-            scripted(text)
-            if scripted_line
-            else llm.stream_reply(self.conversation.messages(), self.settings)
+            scripted(text) if scripted_line else llm.stream_reply(self.conversation.messages(), self.settings)
         )
         speaking = False
         try:
@@ -219,12 +219,16 @@ class Session:
             raise
         except llm.ProviderError as e:
             status = "error"
-            self.out.put_now(Error(code="provider_error", message=str(e), reply_id=reply_id).model_dump_json())
+            self.out.put_now(
+                Error(code="provider_error", message=str(e), reply_id=reply_id).model_dump_json()
+            )
         except Exception:
             log.exception("reply %s failed", reply_id)
             status = "error"
             self.out.put_now(
-                Error(code="internal", message="the reply failed unexpectedly", reply_id=reply_id).model_dump_json()
+                Error(
+                    code="internal", message="the reply failed unexpectedly", reply_id=reply_id
+                ).model_dump_json()
             )
         finally:
             full = "".join(visible)

@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from tests.fakes.live import LiveServer  # noqa: E402
-from tests.fakes.openai_server import ScriptedOpenAI  # noqa: E402
+from server.runner import LiveServer
+from tests.fakes.openai_server import ScriptedOpenAI
 
 
 @pytest.fixture

@@ -89,4 +89,8 @@ class Client:
         return next(i for i, m in enumerate(self.messages) if m is message)
 
     def of_type(self, type_: str, reply_id: int | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m["type"] == type_ and (reply_id is None or m.get("reply_id") == reply_id)]
+        return [
+            m
+            for m in self.messages
+            if m["type"] == type_ and (reply_id is None or m.get("reply_id") == reply_id)
+        ]

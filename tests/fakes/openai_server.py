@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.fakes.live import LiveServer
+from server.runner import LiveServer
 
 Script = list[dict[str, Any]]
 
@@ -61,15 +61,23 @@ class ScriptedOpenAI:
         script = self.scripts.popleft() if self.scripts else [{"content": "Hello."}]
         if "status" in script[0]:
             status = script[0]["status"]
-            return JSONResponse({"error": {"message": f"scripted failure {status}", "type": "server_error"}},
-                                status_code=status)
-        return StreamingResponse(self._stream(script, body.get("model", "fake")),
-                                 media_type="text/event-stream")
+            return JSONResponse(
+                {"error": {"message": f"scripted failure {status}", "type": "server_error"}},
+                status_code=status,
+            )
+        return StreamingResponse(
+            self._stream(script, body.get("model", "fake")), media_type="text/event-stream"
+        )
 
     async def _stream(self, script: Script, model: str):  # type: ignore[no-untyped-def]
         def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-            payload = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
-                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            payload = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             return f"data: {json.dumps(payload)}\n\n".encode()
 
         yield chunk({"role": "assistant", "content": ""})

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.fakes.live import LiveServer
+from server.runner import LiveServer
 from tests.fakes.openai_server import ScriptedOpenAI
 
 

@@ -37,7 +37,9 @@ def test_streams_chunks_and_sends_the_conversation(fake_llm: ScriptedOpenAI) -> 
 
 
 def test_tag_split_across_chunks_becomes_one_cue(fake_llm: ScriptedOpenAI) -> None:
-    fake_llm.queue([{"content": "Oh [surp"}, {"content": "rise:0."}, {"content": "6] really"}, {"content": "?"}])
+    fake_llm.queue(
+        [{"content": "Oh [surp"}, {"content": "rise:0."}, {"content": "6] really"}, {"content": "?"}]
+    )
 
     async def run() -> list[object]:
         return [e async for e in reply_events(stream_reply(MESSAGES, settings_for(fake_llm)), no_inference)]

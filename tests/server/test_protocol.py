@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,24 +14,31 @@ from animation.arkit import HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
 from server.protocol import (
     FRAME_HEADER_BYTES,
     SCHEMA_PATH,
+    ProtocolError,
     decode_frame,
     dequantize,
     encode_frame,
+    parse_client_message,
     quantize,
     schema_text,
 )
-from server.protocol import ProtocolError, parse_client_message
 
 
 def test_committed_schema_matches_code() -> None:
-    assert SCHEMA_PATH.read_text() == schema_text(), "run `make schema` and commit server/protocol.schema.json"
+    assert SCHEMA_PATH.read_text() == schema_text(), (
+        "run `make schema` and commit server/protocol.schema.json"
+    )
 
 
 def test_frame_header_layout() -> None:
     q = np.zeros(N_CHANNELS, dtype=np.int32)
     data = encode_frame(7, 1234, q, q)
     assert len(data) == FRAME_HEADER_BYTES == 17
-    assert data[0] == 1 and int.from_bytes(data[2:6], "little") == 7 and int.from_bytes(data[6:10], "little") == 1234
+    assert (
+        data[0] == 1
+        and int.from_bytes(data[2:6], "little") == 7
+        and int.from_bytes(data[6:10], "little") == 1234
+    )
 
 
 def test_only_changed_channels_are_sent() -> None:
@@ -55,7 +64,9 @@ def test_frames_round_trip_within_quantization(a: np.ndarray, b: np.ndarray) -> 
         sent = q
         assert seq_out == seq
     out = dequantize(state)
-    expected = np.concatenate([np.clip(b[:N_BLENDSHAPES], 0, 1), np.clip(b[N_BLENDSHAPES:], -HEAD_RANGE, HEAD_RANGE)])
+    expected = np.concatenate(
+        [np.clip(b[:N_BLENDSHAPES], 0, 1), np.clip(b[N_BLENDSHAPES:], -HEAD_RANGE, HEAD_RANGE)]
+    )
     assert np.all(np.abs(out[:N_BLENDSHAPES] - expected[:N_BLENDSHAPES]) <= 0.5 / 255 + 1e-6)
     assert np.all(np.abs(out[N_BLENDSHAPES:] - expected[N_BLENDSHAPES:]) <= HEAD_RANGE / 32767 + 1e-6)
 
@@ -89,3 +100,11 @@ def test_bad_client_messages_get_typed_codes(raw: str, code: str) -> None:
 def test_valid_client_message_parses() -> None:
     msg = parse_client_message('{"type": "set_gain", "emotion": "joy", "gain": 0}')
     assert msg.model_dump() == {"type": "set_gain", "emotion": "joy", "gain": 0.0}
+
+
+def test_the_documented_frame_example_decodes() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text()
+    line = next(ln for ln in doc.splitlines() if ln.startswith("Example: `01 00 |"))
+    hexes = line.split("`")[1].replace("|", " ").split()
+    seq, t_ms, q = decode_frame(bytes(int(h, 16) for h in hexes), np.zeros(N_CHANNELS, dtype=np.int32))
+    assert (seq, t_ms, int(q[0])) == (42, 1000, 128) and not q[1:].any()

@@ -12,8 +12,8 @@ import httpx
 from animation.arkit import ARKIT_52, INDEX
 from animation.emotions import EMOTIONS
 from server.protocol import PROTOCOL_VERSION
+from server.runner import LiveServer
 from tests.fakes.client import Client
-from tests.fakes.live import LiveServer
 from tests.fakes.openai_server import ScriptedOpenAI
 
 
@@ -48,7 +48,9 @@ def test_hello_comes_first_and_names_everything(mien: LiveServer) -> None:
 
 
 def test_reply_transcript(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
-    fake_llm.queue([{"content": "[joy] That's gre"}, {"content": "at news! The meeting"}, {"content": " is at three."}])
+    fake_llm.queue(
+        [{"content": "[joy] That's gre"}, {"content": "at news! The meeting"}, {"content": " is at three."}]
+    )
 
     async def body(c: Client) -> None:
         await c.next_message("hello")
@@ -108,7 +110,9 @@ def test_emotion_cue_moves_the_face(mien: LiveServer) -> None:
     with_client(mien, body)
 
 
-def test_stop_mid_reply_keeps_partial_text_and_cancels_upstream(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
+def test_stop_mid_reply_keeps_partial_text_and_cancels_upstream(
+    mien: LiveServer, fake_llm: ScriptedOpenAI
+) -> None:
     fake_llm.queue([{"content": "Let me tell you a long story. "}, {"hold": True}, {"content": "never"}])
 
     async def body(c: Client) -> None:
@@ -151,7 +155,9 @@ def test_new_message_mid_reply_interrupts_then_answers(mien: LiveServer, fake_ll
     with_client(mien, body)
 
 
-def test_provider_failure_is_typed_and_the_next_message_works(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
+def test_provider_failure_is_typed_and_the_next_message_works(
+    mien: LiveServer, fake_llm: ScriptedOpenAI
+) -> None:
     fake_llm.queue([{"content": "Half a "}, {"cut": True}], [{"status": 500}], [{"content": "Fine now."}])
 
     async def body(c: Client) -> None:

@@ -117,7 +117,23 @@ def test_character_by_character_matches_one_shot() -> None:
 
 
 _pieces = st.sampled_from(
-    ["[joy]", "[sadness:0.3]", "[1]", "[x]", "[", "]", "(", " ", "\n", "word", "!", ".", "[happy", ":0.4]", "é"]
+    [
+        "[joy]",
+        "[sadness:0.3]",
+        "[1]",
+        "[x]",
+        "[",
+        "]",
+        "(",
+        " ",
+        "\n",
+        "word",
+        "!",
+        ".",
+        "[happy",
+        ":0.4]",
+        "é",
+    ]
 )
 
 
@@ -129,6 +145,6 @@ def test_any_chunking_matches_one_shot(pieces: list[str], cuts: list[int]) -> No
     chunks = [text[a:b] for a, b in zip([0, *bounds], [*bounds, len(text)], strict=True)]
     expected, got = parse([text]), parse(chunks)
     assert (text_of(got), cues_of(got)) == (text_of(expected), cues_of(expected))
-    for emotion, intensity, offset in cues_of(got):
+    for _emotion, intensity, offset in cues_of(got):
         assert 0.0 <= intensity <= 1.0
         assert 0 <= offset <= len(text_of(got))

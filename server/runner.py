@@ -1,4 +1,4 @@
-"""Run an ASGI app under a real uvicorn server in a background thread, on a socket bound up front.
+"""Run an ASGI app under a real uvicorn server in a background thread (benchmarks and tests).
 
 Binding the listening socket before the server thread starts means clients can connect at once (the
 kernel queues them) — no polling for readiness.
