@@ -9,6 +9,7 @@ cadence. A stop flag checked per token lets a cancelled reply halt generation up
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 from collections import deque
@@ -61,6 +62,8 @@ class LocalModel(CustomLLM):
                 self._llama = Llama(
                     model_path=str(gguf_path()), n_ctx=2048, n_threads=_threads(), verbose=False, seed=0
                 )
+                # Free the model before interpreter teardown: llama-cpp's __del__ fails once ctypes is gone.
+                atexit.register(self._llama.close)
             return self._llama
 
     def _generate(

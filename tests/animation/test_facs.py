@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from animation.arkit import ARKIT_52, INDEX
+from animation.emotions import EMOTION_INDEX, N_EMOTIONS
+from animation.facs import (
+    ANTAGONISTS,
+    AUS,
+    EMOTION_TO_CHANNELS,
+    UNILATERAL_CENTRAL,
+    active_channels,
+    au_weights,
+    mix,
+    prototype_channels,
+)
+
+M = EMOTION_TO_CHANNELS
+
+
+def row(emotion: str) -> np.ndarray:
+    return M[EMOTION_INDEX[emotion]]
+
+
+def ch(*names: str) -> list[int]:
+    return [INDEX[n] for n in names]
+
+
+def test_matrix_shape_range_and_neutral() -> None:
+    assert M.shape == (N_EMOTIONS, 52) and M.dtype == np.float32
+    assert np.all((M >= 0.0) & (M <= 1.0))
+    assert not np.any(row("neutral"))
+    assert all(np.any(M[i]) for i in range(1, N_EMOTIONS))
+
+
+@pytest.mark.parametrize(
+    ("emotion", "shapes"),
+    [
+        ("joy", ("mouthSmileLeft", "mouthSmileRight", "cheekSquintLeft", "cheekSquintRight")),
+        ("sadness", ("browInnerUp", "mouthFrownLeft", "mouthFrownRight", "browDownLeft")),
+        ("surprise", ("browInnerUp", "browOuterUpLeft", "browOuterUpRight", "eyeWideLeft", "jawOpen")),
+        ("fear", ("browInnerUp", "eyeWideLeft", "eyeWideRight", "mouthStretchLeft", "jawOpen")),
+        ("anger", ("browDownLeft", "browDownRight", "eyeSquintLeft", "mouthPressLeft", "mouthPressRight")),
+        ("disgust", ("noseSneerLeft", "noseSneerRight", "mouthFrownLeft", "mouthLowerDownRight")),
+        ("contempt", ("mouthSmileRight", "mouthDimpleRight")),
+        ("thinking", ("eyeLookUpLeft", "eyeLookUpRight", "mouthShrugLower", "browDownLeft")),
+        ("confusion", ("browDownLeft", "browDownRight", "browOuterUpLeft", "eyeSquintLeft")),
+    ],
+)
+def test_prototype_drives_its_shapes(emotion: str, shapes: tuple[str, ...]) -> None:
+    assert np.all(row(emotion)[ch(*shapes)] >= 0.2), dict(zip(shapes, row(emotion)[ch(*shapes)], strict=True))
+
+
+def test_unilateral_emotions_are_asymmetric() -> None:
+    c = row("contempt")
+    assert c[INDEX["mouthSmileLeft"]] == 0.0 and c[INDEX["mouthDimpleLeft"]] == 0.0
+    assert c[INDEX["mouthSmileRight"]] > 0.3
+    f = row("confusion")
+    assert f[INDEX["browOuterUpLeft"]] > 0.5 and f[INDEX["browOuterUpRight"]] == 0.0
+
+
+def test_symmetric_emotions_are_symmetric() -> None:
+    lefts = [i for i, n in enumerate(ARKIT_52) if n.endswith("Left") and not n.startswith("eyeLook")]
+    rights = [INDEX[ARKIT_52[i].removesuffix("Left") + "Right"] for i in lefts]
+    for e in ("joy", "sadness", "anger", "fear", "surprise", "disgust"):
+        np.testing.assert_array_equal(row(e)[lefts], row(e)[rights], err_msg=e)
+
+
+def test_bilateral_and_unilateral_au_weights() -> None:
+    both = au_weights(12)
+    assert both[INDEX["mouthSmileLeft"]] == both[INDEX["mouthSmileRight"]] == 1.0
+    right = au_weights(12, "R")
+    assert right[INDEX["mouthSmileRight"]] == 1.0 and right[INDEX["mouthSmileLeft"]] == 0.0
+    left_jaw = au_weights(26, "L")  # central shape: kept at the documented fraction
+    assert left_jaw[INDEX["jawOpen"]] == pytest.approx(au_weights(26)[INDEX["jawOpen"]] * UNILATERAL_CENTRAL)
+    with pytest.raises(ValueError):
+        au_weights(3)
+    with pytest.raises(ValueError):
+        au_weights(12, "X")
+
+
+def test_table_covers_the_aus_the_brief_lists() -> None:
+    wanted = {1, 2, 4, 5, 6, 7, 9, 10, 11, 12, 14, 15, 16, 17, 18, 20, 22, 23, 24, 25, 26, 27, 28, 29, 45}
+    assert wanted | {61, 62, 63, 64} <= set(AUS)
+    assert au_weights(27)[INDEX["jawOpen"]] > au_weights(26)[INDEX["jawOpen"]]  # 26 is a partial drop
+    assert au_weights(45)[INDEX["eyeBlinkLeft"]] == 1.0
+
+
+def test_prototype_channels_sums_and_clips() -> None:
+    out = prototype_channels({"6": 1.0, "7": 1.0})  # both drive eyeSquint
+    assert out[INDEX["eyeSquintLeft"]] == 1.0  # 0.25 + 1.0, clipped
+    assert out[INDEX["cheekSquintRight"]] == 1.0
+
+
+def test_mix_single_emotion_is_linear() -> None:
+    w = np.zeros((2, N_EMOTIONS), np.float32)
+    w[0, EMOTION_INDEX["surprise"]] = 1.0
+    w[1, EMOTION_INDEX["surprise"]] = 0.5
+    out = mix(w)
+    np.testing.assert_allclose(out[0], row("surprise"))
+    np.testing.assert_allclose(out[1], 0.5 * row("surprise"), rtol=1e-6)
+
+
+def test_mix_resolves_smile_against_frown() -> None:
+    w = np.zeros((1, N_EMOTIONS), np.float32)
+    w[0, EMOTION_INDEX["joy"]] = 1.0
+    w[0, EMOTION_INDEX["sadness"]] = 1.0
+    out = mix(w)[0]
+    smile, frown = out[INDEX["mouthSmileLeft"]], out[INDEX["mouthFrownLeft"]]
+    assert min(smile, frown) == 0.0  # not both at once
+    expected = row("joy")[INDEX["mouthSmileLeft"]] - row("sadness")[INDEX["mouthFrownLeft"]]
+    assert smile == pytest.approx(max(expected, 0.0), abs=1e-6)
+    # The sad brows are untouched by the mouth's conflict.
+    assert out[INDEX["browInnerUp"]] == pytest.approx(row("sadness")[INDEX["browInnerUp"]])
+
+
+def test_mix_clips_overdrive() -> None:
+    w = np.full((1, N_EMOTIONS), 4.0, np.float32)
+    out = mix(w)
+    assert out.max() == 1.0 and out.min() >= 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float32, (3, N_EMOTIONS), elements=st.floats(0.0, 4.0, width=32)))
+def test_mix_range_and_antagonists_never_both_on(w: np.ndarray) -> None:
+    out = mix(w)
+    assert out.shape == (3, 52) and np.all(np.isfinite(out))
+    assert np.all((out >= 0.0) & (out <= 1.0))
+    both = (out[:, ANTAGONISTS[:, 0]] > 0) & (out[:, ANTAGONISTS[:, 1]] > 0)
+    assert not np.any(both)
+
+
+def test_active_channels_helper() -> None:
+    assert set(active_channels("contempt")) == {"mouthSmileRight", "mouthDimpleRight"}
+    assert active_channels("neutral") == ()
