@@ -1,0 +1,209 @@
+// The three.js side of the avatar: a portrait-lit scene, the head GLB, and applying one frame of channel
+// values (ARKit blendshape weights + head rotation) to it. Knows no blendshape names: `bind()` receives the
+// server's channel names and maps them onto whatever morph targets the GLB has.
+
+import * as THREE from "three";
+import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+
+const FOV_DEG = 22; // a longish "portrait lens": less perspective distortion than a wide angle
+const HEAD_BONE = "head";
+// Head channels (names from the server's hello) in the order of the rotation they drive: yaw, pitch, roll.
+const HEAD_AXES = ["headYaw", "headPitch", "headRoll"];
+
+export class Face {
+  #renderer;
+  #scene = new THREE.Scene();
+  #camera = new THREE.PerspectiveCamera(FOV_DEG, 1, 0.01, 20);
+  #model = null; // the GLB's scene
+  #pivot = new THREE.Group(); // turns the whole model when it has no head bone
+  #head = null; // {bone, rest, parent, parentInv} when the GLB has a head joint
+  #bindings = []; // per mesh: {mesh, pairs: Int16Array [wireIndex, morphIndex, ...]}
+  #headChannels = null; // wire indices of headYaw, headPitch, headRoll (or -1)
+  #frame = null; // {target, height, width}: what the camera must show
+  #dirty = true;
+  #euler = new THREE.Euler(0, 0, 0, "YXZ"); // scratch, reused every frame
+  #turn = new THREE.Quaternion();
+
+  /** Throws when WebGL is unavailable. */
+  constructor(canvas) {
+    this.#renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true });
+    this.#renderer.setPixelRatio(Math.min(globalThis.devicePixelRatio || 1, 2));
+    this.#renderer.outputColorSpace = THREE.SRGBColorSpace;
+    this.#renderer.toneMapping = THREE.ACESFilmicToneMapping;
+    this.#renderer.toneMappingExposure = 0.9;
+    this.#renderer.setClearColor(0x000000, 0); // the page's backdrop shows through
+    this.#scene.add(this.#pivot);
+    this.#light();
+  }
+
+  /** Soft portrait lighting: sky/ground ambient, a warm key from upper left, a cool fill, a rim. */
+  #light() {
+    // No environment map: it doubled the cost of a frame under software rendering for little visible gain.
+    const scene = this.#scene;
+    scene.add(new THREE.HemisphereLight(0xfff1e6, 0x241c19, 0.5));
+    const key = new THREE.DirectionalLight(0xffe6d0, 2.5);
+    key.position.set(-1.3, 1.3, 2.0);
+    const fill = new THREE.DirectionalLight(0xd6e2ff, 0.8);
+    fill.position.set(1.8, 0.0, 1.2);
+    const rim = new THREE.DirectionalLight(0xfff8f0, 1.6);
+    rim.position.set(1.0, 1.4, -2.0);
+    scene.add(key, fill, rim);
+  }
+
+  /** Load (or replace) the head. Call `bind()` again afterwards. */
+  async load(url) {
+    const gltf = await new GLTFLoader().loadAsync(url);
+    this.#unload();
+    const model = gltf.scene;
+    this.#pivot.add(model);
+    model.updateMatrixWorld(true);
+    model.traverse((obj) => {
+      if (obj.isMesh) obj.frustumCulled = false; // morphs and the head turn move it past its bind bounds
+      if (obj.isBone && obj.name === HEAD_BONE && this.#head === null) this.#head = { bone: obj };
+    });
+    this.#model = model;
+    this.#placePivot();
+    if (this.#head) this.#captureRest();
+    this.#frameCamera();
+    this.#dirty = true;
+  }
+
+  /**
+   * Map the server's channel order onto the model, once per session: for every mesh with morph targets, the
+   * pairs (wire index -> morph index) of the names it has. Returns the blendshape names no mesh has.
+   */
+  bind(blendshapeNames, headChannelNames) {
+    this.#bindings = [];
+    const found = new Set();
+    this.#model?.traverse((obj) => {
+      const dict = obj.morphTargetDictionary;
+      if (!dict || !obj.morphTargetInfluences) return;
+      const pairs = [];
+      blendshapeNames.forEach((name, wire) => {
+        if (name in dict) {
+          pairs.push(wire, dict[name]);
+          found.add(name);
+        }
+      });
+      if (pairs.length) this.#bindings.push({ mesh: obj, pairs: Int16Array.from(pairs) });
+    });
+    const offset = blendshapeNames.length;
+    this.#headChannels = HEAD_AXES.map((name) => {
+      const i = headChannelNames.indexOf(name);
+      return i < 0 ? -1 : offset + i;
+    });
+    return blendshapeNames.filter((name) => !found.has(name));
+  }
+
+  /** Show one frame: `values` holds every channel in wire order (blendshapes, then head channels). */
+  apply(values) {
+    for (const { mesh, pairs } of this.#bindings) {
+      const influences = mesh.morphTargetInfluences;
+      for (let k = 0; k < pairs.length; k += 2) influences[pairs[k + 1]] = values[pairs[k]];
+    }
+    if (this.#headChannels) {
+      const [y, p, r] = this.#headChannels.map((i) => (i < 0 ? 0 : values[i]));
+      this.#turnHead(y, p, r);
+    }
+    this.#dirty = true;
+  }
+
+  resize(width, height) {
+    if (width < 1 || height < 1) return;
+    this.#renderer.setSize(width, height, false);
+    this.#camera.aspect = width / height;
+    this.#frameCamera();
+    this.#dirty = true;
+  }
+
+  /** Draw if anything changed since the last draw. */
+  render() {
+    if (!this.#dirty) return;
+    this.#dirty = false;
+    this.#renderer.render(this.#scene, this.#camera);
+  }
+
+  dispose() {
+    this.#unload();
+    this.#renderer.dispose();
+  }
+
+  #unload() {
+    this.#model?.traverse((obj) => {
+      obj.geometry?.dispose();
+      for (const m of [obj.material].flat()) m?.dispose();
+    });
+    this.#model?.removeFromParent();
+    this.#model = this.#head = this.#frame = this.#headChannels = null;
+    this.#bindings = [];
+    this.#pivot.position.set(0, 0, 0);
+    this.#pivot.quaternion.identity();
+  }
+
+  // ------------------------------------------------------------------ head rotation
+
+  // Head channels are in the subject's frame with the face looking toward +z (glTF's convention): +yaw turns
+  // to the subject's left (+y rotation), +pitch nods down (+x), +roll tilts to the right shoulder (+z).
+  #turnHead(yaw, pitch, roll) {
+    const turn = this.#turn.setFromEuler(this.#euler.set(pitch, yaw, roll));
+    if (this.#head) {
+      // Rotate the bone about its own pivot but along the model's axes, whatever the bone's local frame.
+      const { bone, rest, parent, parentInv } = this.#head;
+      bone.quaternion.copy(parentInv).multiply(turn).multiply(parent).multiply(rest);
+    } else {
+      this.#pivot.quaternion.copy(turn);
+    }
+  }
+
+  #captureRest() {
+    const bone = this.#head.bone;
+    const parent = new THREE.Quaternion();
+    bone.parent.getWorldQuaternion(parent);
+    this.#head.rest = bone.quaternion.clone();
+    this.#head.parent = parent;
+    this.#head.parentInv = parent.clone().invert();
+  }
+
+  /** Without a head bone the whole model turns, about a point low in the head (roughly the top of the neck). */
+  #placePivot() {
+    if (this.#head) return;
+    const box = new THREE.Box3().setFromObject(this.#model);
+    const size = box.getSize(new THREE.Vector3());
+    const neck = new THREE.Vector3(
+      (box.min.x + box.max.x) / 2,
+      box.min.y + size.y * 0.3,
+      (box.min.z + box.max.z) / 2 - size.z * 0.1,
+    );
+    this.#pivot.position.copy(neck);
+    this.#model.position.sub(neck);
+    this.#model.updateMatrixWorld(true);
+  }
+
+  // ------------------------------------------------------------------ framing
+
+  /**
+   * Head and shoulders: the whole head with a little headroom, down the neck to just above the mesh's cut
+   * edge; on narrow (portrait) views the width fits too. The eye line ends up a bit above the middle.
+   */
+  #frameCamera() {
+    if (!this.#model) return;
+    if (!this.#frame) {
+      const box = new THREE.Box3().setFromObject(this.#model);
+      const size = box.getSize(new THREE.Vector3());
+      const top = box.max.y + size.y * 0.06;
+      const bottom = box.min.y + size.y * 0.1;
+      const center = box.getCenter(new THREE.Vector3());
+      const target = new THREE.Vector3(center.x, (top + bottom) / 2, center.z);
+      this.#frame = { target, height: top - bottom, width: size.x * 1.15 };
+    }
+    const { target, height, width } = this.#frame;
+    const tan = Math.tan(THREE.MathUtils.degToRad(FOV_DEG / 2));
+    const distance = Math.max(height / 2 / tan, width / 2 / (tan * this.#camera.aspect));
+    // Slightly above the target, looking a touch down: a flattering, conversational eye line.
+    this.#camera.position.set(target.x, target.y + distance * 0.06, target.z + distance);
+    this.#camera.lookAt(target);
+    this.#camera.near = distance / 20;
+    this.#camera.far = distance * 20;
+    this.#camera.updateProjectionMatrix();
+  }
+}

@@ -1,0 +1,208 @@
+// Mien's wire protocol on the client: one websocket, JSON messages both ways, binary blendshape frames
+// from the server. Every name (blendshapes, head channels, emotions) comes from the server's `hello`;
+// nothing here knows what a smile is.
+
+/** `server` (an http(s) or ws(s) URL, or "" for this page's origin) -> the session websocket URL. */
+export function socketUrl(server, base = globalThis.location?.href) {
+  const url = new URL(server || "/", base);
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  const path = url.pathname.replace(/\/+$/, "");
+  url.pathname = path.endsWith("/ws") ? path : `${path}/ws`;
+  url.search = url.hash = "";
+  return url.href;
+}
+
+/** `server` -> the http(s) base that serves `/models/...` (same host as the websocket). */
+export function httpBase(server, base = globalThis.location?.href) {
+  const url = new URL(server || "/", base);
+  if (url.protocol === "ws:") url.protocol = "http:";
+  else if (url.protocol === "wss:") url.protocol = "https:";
+  url.pathname = url.pathname.replace(/\/ws\/?$/, "/").replace(/\/?$/, "/");
+  url.search = url.hash = "";
+  return url.href;
+}
+
+/**
+ * Decode one binary frame onto `state` (Int32Array of quantized channel values, updated in place only when
+ * the whole frame is valid). Channels absent from the frame keep their previous value: the server encodes
+ * each frame against the last one it sent us.
+ * Returns {seq, tMs}; throws on a malformed frame (state untouched).
+ */
+export function decodeFrame(buffer, state, { kind, header_bytes: headerBytes }, nBlendshapes) {
+  const view = new DataView(buffer);
+  if (view.byteLength < headerBytes) throw new Error(`short frame (${view.byteLength} bytes)`);
+  if (view.getUint8(0) !== kind) throw new Error(`not a frame (kind ${view.getUint8(0)})`);
+  const seq = view.getUint32(2, true);
+  const tMs = view.getUint32(6, true);
+  const maskAt = 10;
+  const present = [];
+  for (let i = 0; i < state.length; i++) {
+    if (view.getUint8(maskAt + (i >> 3)) & (1 << (i & 7))) present.push(i);
+  }
+  const nBlend = present.filter((i) => i < nBlendshapes).length;
+  const expected = headerBytes + nBlend + 2 * (present.length - nBlend);
+  if (view.byteLength !== expected) {
+    throw new Error(`frame length ${view.byteLength} does not match its mask (${expected})`);
+  }
+  let at = headerBytes;
+  for (const i of present) {
+    if (i < nBlendshapes) {
+      state[i] = view.getUint8(at);
+      at += 1;
+    } else {
+      state[i] = view.getInt16(at, true);
+      at += 2;
+    }
+  }
+  return { seq, tMs };
+}
+
+/** Non-finite numbers cannot travel as JSON (they become null), so they are caught here. */
+function nonFinite(message) {
+  for (const [key, value] of Object.entries(message)) {
+    if (typeof value === "number" && !Number.isFinite(value)) return key;
+  }
+  return null;
+}
+
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 8000;
+const MAX_QUEUED = 64;
+
+/**
+ * A self-reconnecting session. Events (plain Event subclasses with a `detail`):
+ *   hello {hello}            a (new) session started; frame state was reset to zeros
+ *   message {message}        any JSON message from the server (after hello)
+ *   frame {seq, tMs, values} a binary frame was applied; `values` is the Float32Array of all channels
+ *   close {code, reason}     the socket closed; a reconnect is scheduled unless `close()` was called
+ *   protocolerror {code, message}  something the client itself detected (bad frame, non-finite number)
+ */
+export class MienConnection extends EventTarget {
+  #url;
+  #ws = null;
+  #hello = null;
+  #quantized = null; // Int32Array: the wire values, the state frames are deltas against
+  #values = null; // Float32Array: the same channels in real units
+  #queue = []; // messages sent before the session was open
+  #retryMs = RETRY_MIN_MS;
+  #retryTimer = 0;
+  #closed = false;
+
+  constructor(url) {
+    super();
+    this.#url = url;
+  }
+
+  get hello() {
+    return this.#hello;
+  }
+
+  get open() {
+    return this.#ws?.readyState === WebSocket.OPEN && this.#hello !== null;
+  }
+
+  connect() {
+    this.#closed = false;
+    clearTimeout(this.#retryTimer);
+    const ws = new WebSocket(this.#url);
+    ws.binaryType = "arraybuffer";
+    ws.addEventListener("message", (e) => this.#onMessage(e.data));
+    ws.addEventListener("close", (e) => this.#onClose(ws, e));
+    this.#ws = ws;
+  }
+
+  close() {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    this.#ws?.close(1000, "client closed");
+    this.#ws = null;
+  }
+
+  /**
+   * Send one client message (an object with `type`). Out-of-range values are the server's to judge, so
+   * they go as they are; only NaN/±Infinity, which JSON cannot carry, are refused here with out_of_range.
+   * Messages sent before the session is open wait for it, unless `queue` is false (for ephemeral ones
+   * like typing). Returns false when the message was refused or dropped.
+   */
+  send(message, { queue = true } = {}) {
+    const bad = nonFinite(message);
+    if (bad !== null) {
+      this.#emit("protocolerror", {
+        code: "out_of_range",
+        message: `${message.type}: ${bad} must be a finite number (got ${message[bad]})`,
+      });
+      return false;
+    }
+    const text = JSON.stringify(message);
+    if (this.open) this.#ws.send(text);
+    else if (!queue) return false;
+    else if (this.#queue.length < MAX_QUEUED) this.#queue.push(text);
+    else {
+      this.#emit("protocolerror", { code: "not_connected", message: "not connected; message dropped" });
+      return false;
+    }
+    return true;
+  }
+
+  #emit(type, detail) {
+    const event = new Event(type);
+    event.detail = detail;
+    this.dispatchEvent(event);
+  }
+
+  #onMessage(data) {
+    if (data instanceof ArrayBuffer) {
+      this.#onFrame(data);
+      return;
+    }
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      this.#emit("protocolerror", { code: "bad_json", message: "the server sent invalid JSON" });
+      return;
+    }
+    if (message.type === "hello") this.#onHello(message);
+    else this.#emit("message", { message });
+  }
+
+  #onHello(hello) {
+    const n = hello.blendshapes.length + hello.channels.length;
+    this.#hello = hello;
+    this.#quantized = new Int32Array(n); // every session starts from all-zero channels
+    this.#values = new Float32Array(n);
+    this.#retryMs = RETRY_MIN_MS;
+    this.#emit("hello", { hello });
+    for (const text of this.#queue.splice(0)) this.#ws.send(text);
+  }
+
+  #onFrame(buffer) {
+    const hello = this.#hello;
+    if (hello === null) return;
+    const nBlend = hello.blendshapes.length;
+    const format = hello.frame_format;
+    let header;
+    try {
+      header = decodeFrame(buffer, this.#quantized, format, nBlend);
+    } catch (err) {
+      this.#emit("protocolerror", { code: "bad_frame", message: err.message });
+      return;
+    }
+    const q = this.#quantized;
+    const values = this.#values;
+    for (let i = 0; i < q.length; i++) {
+      values[i] = i < nBlend ? q[i] / format.blendshape_scale : q[i] / format.head_scale;
+    }
+    this.#emit("frame", { ...header, values });
+  }
+
+  #onClose(ws, event) {
+    if (ws !== this.#ws) return; // an old socket replaced by connect()
+    this.#hello = null;
+    this.#emit("close", { code: event.code, reason: event.reason });
+    if (this.#closed) return;
+    this.#retryTimer = setTimeout(() => this.connect(), this.#retryMs);
+    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
+  }
+}
