@@ -46,7 +46,8 @@ async def warm_up() -> None:
 
 async def stream_reply(messages: list[dict[str, str]], settings: Settings) -> AsyncIterator[str]:
     """Yield the reply's text chunks. Cancelling the consumer closes the upstream call."""
-    litellm = _load() if _litellm is None else _litellm
+    # Importing litellm takes seconds: never on the event loop, or every session's frames would stall.
+    litellm = _litellm if _litellm is not None else await asyncio.to_thread(_load)
     kwargs: dict[str, Any] = {
         "model": settings.litellm_model,
         "messages": messages,

@@ -22,7 +22,7 @@ class Settings:
     api_base: str | None = None
     api_key: str | None = None
     temperature: float = 0.7
-    max_tokens: int = 256
+    max_tokens: int = 192
     timeout: float = 60.0
     fps: float = 30.0
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
