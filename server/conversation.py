@@ -34,7 +34,7 @@ class ReplyCue:
     emotion: str
     intensity: float
     offset: int
-    source: Literal["tag", "inferred"]
+    source: Literal["tag", "stage", "inferred"]
 
 
 ReplyEvent = Text | ReplyCue
@@ -91,7 +91,7 @@ class _SentenceTracker:
     async def feed(self, event: Text | Cue, classify: Classifier) -> list[ReplyEvent]:
         if isinstance(event, Cue):
             self._tagged = True
-            return [ReplyCue(event.emotion, event.intensity, event.offset, "tag")]
+            return [ReplyCue(event.emotion, event.intensity, event.offset, event.source)]
         out: list[ReplyEvent] = [event]
         self._text += event.delta
         while m := _SENTENCE_END.search(self._text):

@@ -162,7 +162,7 @@ class TextDelta(_Message):
     delta: str
 
 
-EmotionSource = Literal["tag", "inferred", "user"]
+EmotionSource = Literal["tag", "stage", "inferred", "user"]
 
 
 class EmotionCue(_Message):

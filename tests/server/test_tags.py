@@ -24,6 +24,10 @@ def cues_of(events: list[Event]) -> list[tuple[str, float, int]]:
     return [(e.emotion, e.intensity, e.offset) for e in events if isinstance(e, Cue)]
 
 
+def sources_of(events: list[Event]) -> list[str]:
+    return [e.source for e in events if isinstance(e, Cue)]
+
+
 def test_tag_becomes_cue_at_the_word_it_precedes() -> None:
     events = parse(["Hi [joy] there, [surprise:0.6] really?"])
     assert text_of(events) == "Hi there, really?"
@@ -69,8 +73,8 @@ def test_trailing_tag_points_at_end_of_text() -> None:
 
 
 def test_offsets_count_code_points() -> None:
-    events = parse(["héllo 😀 [joy] ok"])
-    assert text_of(events) == "héllo 😀 ok"
+    events = parse(["héllo 🦊 [joy] ok"])
+    assert text_of(events) == "héllo 🦊 ok"
     assert cues_of(events) == [("joy", 1.0, 8)]
 
 
@@ -92,12 +96,48 @@ def test_incomplete_tag_is_held_back_until_complete() -> None:
     assert text_of(second) == " world"
 
 
+def test_stage_directions_become_cues_and_leave_the_text() -> None:
+    events = parse(["*smiles warmly* Hello! Oh (laughs) that's funny. *sighs*"])
+    assert text_of(events) == "Hello! Oh that's funny."
+    assert [c[0] for c in cues_of(events)] == ["joy", "joy", "sadness"]
+    assert cues_of(events)[1][2] == len("Hello! Oh ")
+    assert sources_of(events) == ["stage", "stage", "stage"]
+
+
+def test_gestures_without_emotion_are_removed_without_a_cue() -> None:
+    events = parse(["*nods* Sure, (pauses) let's go."])
+    assert text_of(events) == "Sure, let's go."
+    assert cues_of(events) == []
+
+
+def test_emphasis_and_asides_stay_text() -> None:
+    line = "This is *really* important (see above), **bold**, 2 * 3 * 4, (happy to help)."
+    events = parse([line])
+    assert text_of(events) == line
+    assert cues_of(events) == []
+
+
+def test_emoji_become_cues() -> None:
+    events = parse(["Great news 😀! Love it ❤️ so much 😭"])
+    assert text_of(events) == "Great news! Love it so much"
+    assert [c[0] for c in cues_of(events)] == ["joy", "joy", "sadness"]
+    assert sources_of(events) == ["stage"] * 3
+
+
+def test_code_is_untouched() -> None:
+    code = "Use `[joy]` like this:\n```python\nx = [anger]  # *smiles* (laughs) 😀\n```\n"
+    events = parse([code + "[joy] Done!"])
+    assert text_of(events) == code + "Done!"
+    assert cues_of(events) == [("joy", 1.0, len(code))]
+
+
 SAMPLES = [
     "[joy] Great news! I got the job [surprise:0.7] and a raise.",
     "See [1] and [x]; [sad] that's [link](http://a.b) [anger:0.2]!",
     "Unclosed [bracket stays and [joy:0.5] then [fear",
     "Numbers [0.5] and [joy:] and [:0.3] and [joy:abc] and []",
     "Multi\nline [thinking]\n\n[confusion:0.4] hm?",
+    "*smiles* Hi (laughs) 😀❤️ *really* (see) ``[joy]`` ```\n[anger] *sighs*\n``` [joy] ok",
 ]
 
 
