@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from server.settings import Settings
 
@@ -15,7 +16,24 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server.app import create_app
 
-    settings = Settings.from_env().with_overrides(host=args.host, port=args.port, model=args.model)
+    from server.settings import ConfigError
+
+    try:
+        settings = Settings.load()
+        if args.config:
+            settings = settings.with_file(Path(args.config))
+        settings = settings.with_overrides(
+            host=args.host,
+            port=args.port,
+            model=args.model,
+            fallbacks=args.fallback or None,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            timeout=args.timeout,
+        )
+    except ConfigError as e:
+        print(f"mien serve: {e}", file=sys.stderr)
+        return 2
     print(f"Mien serving http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
     uvicorn.run(
         create_app(settings),
@@ -67,6 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--model", help="any litellm model string (default: the embedded SmolLM2)")
+    serve.add_argument("--fallback", action="append", help="a model to try when the model fails (repeatable)")
+    serve.add_argument("--config", help="a TOML settings file (default: $MIEN_CONFIG or ./mien.toml)")
+    serve.add_argument("--temperature", type=float)
+    serve.add_argument("--max-tokens", type=int)
+    serve.add_argument("--timeout", type=float, help="seconds before a silent provider counts as failed")
     serve.add_argument("--log-level", default="info")
     chat = sub.add_parser("chat", help="send one message to a running server and print the reply")
     chat.add_argument("message")

@@ -44,40 +44,73 @@ async def warm_up() -> None:
     await asyncio.to_thread(_load)
 
 
+# Worth another attempt (the same model again, then the next fallback): rate limits, server errors,
+# connection problems. Bad requests and auth errors are not.
+_RETRYABLE = (429, 500, 502, 503, 504)
+
+
 async def stream_reply(messages: list[dict[str, str]], settings: Settings) -> AsyncIterator[str]:
-    """Yield the reply's text chunks. Cancelling the consumer closes the upstream call."""
+    """Yield the reply's text chunks. Cancelling the consumer closes the upstream call.
+
+    Each model in `settings.models` (the model, then its fallbacks) gets `1 + retries` attempts until one
+    starts streaming; once text has flowed, a failure ends the reply (the partial text is kept upstream).
+    """
     # Importing litellm takes seconds: never on the event loop, or every session's frames would stall.
     litellm = _litellm if _litellm is not None else await asyncio.to_thread(_load)
+    failures: list[str] = []
+    for model in settings.models:
+        for attempt in range(1 + settings.retries):
+            try:
+                response = await litellm.acompletion(**_request(model, messages, settings))
+            except Exception as e:
+                failures.append(f"{model}: {_describe(e)}")
+                if not _retryable(e):
+                    break  # the next fallback, if any
+                if attempt < settings.retries:
+                    await asyncio.sleep(min(4.0, 0.25 * 2**attempt))  # backoff before retrying
+                continue
+            started = False
+            try:
+                async for chunk in response:
+                    choices = getattr(chunk, "choices", None) or []
+                    text = choices[0].delta.content if choices else None
+                    if text:
+                        started = True
+                        yield text
+                return
+            except Exception as e:
+                if started:
+                    raise ProviderError(_describe(e)) from e
+                failures.append(f"{model}: {_describe(e)}")
+            finally:
+                with suppress(Exception):
+                    await response.aclose()
+    raise ProviderError("; ".join(failures) or "no model configured")
+
+
+def _request(model: str, messages: list[dict[str, str]], settings: Settings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "model": settings.litellm_model,
+        "model": settings.litellm_model(model),
         "messages": messages,
         "stream": True,
         "temperature": settings.temperature,
         "max_tokens": settings.max_tokens,
         "timeout": settings.timeout,
-        "num_retries": 0,
+        "num_retries": 0,  # retries and fallbacks are ours: litellm's would retry mid-stream failures too
     }
-    if settings.api_base:
+    # The base URL belongs to the configured model and to bare-name fallbacks, not to other providers.
+    if settings.api_base and (model == settings.model or "/" not in model):
         kwargs["api_base"] = settings.api_base
-    if settings.api_key:
+        # OpenAI-compatible local servers ignore the key, but the client requires one.
+        kwargs["api_key"] = settings.api_key or "not-needed"
+    elif settings.api_key:
         kwargs["api_key"] = settings.api_key
-    elif settings.api_base:
-        kwargs["api_key"] = "not-needed"  # OpenAI-compatible local servers ignore it; the client requires one
-    try:
-        response = await litellm.acompletion(**kwargs)
-    except Exception as e:
-        raise ProviderError(_describe(e)) from e
-    try:
-        async for chunk in response:
-            choices = getattr(chunk, "choices", None) or []
-            text = choices[0].delta.content if choices else None
-            if text:
-                yield text
-    except Exception as e:
-        raise ProviderError(_describe(e)) from e
-    finally:
-        with suppress(Exception):
-            await response.aclose()
+    return kwargs
+
+
+def _retryable(e: Exception) -> bool:
+    status = getattr(e, "status_code", None)
+    return status is None or status in _RETRYABLE
 
 
 def _describe(e: Exception) -> str:

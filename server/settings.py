@@ -1,16 +1,30 @@
-"""Configuration: environment variables, overridden by CLI flags."""
+"""Configuration, in layers: defaults < TOML file < environment < CLI flags.
+
+The TOML file is `$MIEN_CONFIG`, else `./mien.toml` when present. Keys mirror the fields below, e.g.
+
+    model = "gpt-4o-mini"
+    fallbacks = ["ollama/llama3.2", "mien-local/smollm2-135m-instruct"]
+    temperature = 0.6
+    max_tokens = 300
+    timeout = 30
+    retries = 1
+
+An invalid file or value stops start-up with the file, the key and the reason.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
 LOCAL_MODEL = "mien-local/smollm2-135m-instruct"
 
 
-def _env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    return default if raw in (None, "") else float(raw)
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names where and why."""
 
 
 @dataclass(frozen=True)
@@ -19,40 +33,119 @@ class Settings:
     port: int = 8000
     # Any litellm model string; the default is the embedded SmolLM2 run in-process.
     model: str = LOCAL_MODEL
+    # Tried in order when the model fails before its reply starts.
+    fallbacks: tuple[str, ...] = ()
     api_base: str | None = None
     api_key: str | None = None
     temperature: float = 0.7
     max_tokens: int = 192
     timeout: float = 60.0
+    retries: int = 1  # extra attempts per model on 429/5xx/connection errors before the reply starts
     fps: float = 30.0
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
     outbound_limit: int = 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
+    def load(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Defaults, then the TOML file, then environment variables."""
+        env = os.environ if environ is None else environ
+        settings = cls()
+        path = env.get("MIEN_CONFIG") or ("mien.toml" if Path("mien.toml").is_file() else None)
+        if path:
+            settings = settings.with_file(Path(path))
+        for name, key in _ENV.items():
+            if env.get(name):
+                settings = settings.with_values({key: env[name]}, source=f"environment variable {name}")
+        return settings
+
+    @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ
-        return cls(
-            host=env.get("HOST", cls.host),
-            port=int(env.get("PORT", cls.port)),
-            model=env.get("MIEN_MODEL") or cls.model,
-            api_base=env.get("MIEN_API_BASE") or None,
-            api_key=env.get("MIEN_API_KEY") or None,
-            temperature=_env_float("MIEN_TEMPERATURE", cls.temperature),
-            max_tokens=int(_env_float("MIEN_MAX_TOKENS", cls.max_tokens)),
-            timeout=_env_float("MIEN_TIMEOUT", cls.timeout),
-        )
+        return cls.load()
+
+    def with_file(self, path: Path) -> Settings:
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        return self.with_values(data, source=str(path))
+
+    def with_values(self, values: dict[str, Any], source: str) -> Settings:
+        """Typed, checked overrides; unknown keys and wrong types are errors naming the source."""
+        known = {f.name: f for f in fields(self) if f.name != "extra"}
+        changes: dict[str, Any] = {}
+        for key, raw in values.items():
+            if key not in known:
+                raise ConfigError(f"{source}: unknown setting {key!r}; known: {', '.join(sorted(known))}")
+            changes[key] = _coerce(key, raw, getattr(self, key), source)
+        return replace(self, **changes)
 
     def with_overrides(self, **kwargs: object) -> Settings:
-        return replace(self, **{k: v for k, v in kwargs.items() if v is not None})
+        return self.with_values({k: v for k, v in kwargs.items() if v is not None}, source="command line")
 
     @property
-    def litellm_model(self) -> str:
+    def models(self) -> tuple[str, ...]:
+        return (self.model, *(m for m in self.fallbacks if m != self.model))
+
+    def litellm_model(self, model: str | None = None) -> str:
         """An api_base with a bare model name means an OpenAI-compatible server."""
-        if self.api_base and "/" not in self.model:
-            return f"openai/{self.model}"
-        return self.model
+        model = model or self.model
+        if self.api_base and "/" not in model:
+            return f"openai/{model}"
+        return model
 
     @property
     def is_local(self) -> bool:
-        return self.model == LOCAL_MODEL
+        return LOCAL_MODEL in self.models
+
+
+_ENV = {
+    "HOST": "host",
+    "PORT": "port",
+    "MIEN_MODEL": "model",
+    "MIEN_FALLBACKS": "fallbacks",
+    "MIEN_API_BASE": "api_base",
+    "MIEN_API_KEY": "api_key",
+    "MIEN_TEMPERATURE": "temperature",
+    "MIEN_MAX_TOKENS": "max_tokens",
+    "MIEN_TIMEOUT": "timeout",
+    "MIEN_RETRIES": "retries",
+}
+
+
+_LIMITS: dict[str, tuple[float, float]] = {
+    "port": (0, 65535),
+    "temperature": (0.0, 2.0),
+    "max_tokens": (1, 32768),
+    "timeout": (0.1, 3600.0),
+    "retries": (0, 10),
+    "fps": (1.0, 120.0),
+    "outbound_limit": (16, 1_000_000),
+}
+
+
+def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(f"{source}: {key}: {reason} (got {raw!r})")
+
+    if key == "fallbacks":
+        items = [s.strip() for s in raw.split(",")] if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(s, str) and s for s in items):
+            raise fail("a list of model names")
+        return tuple(items)
+    if isinstance(current, bool) or key in ("api_base", "api_key", "host", "model"):
+        if not isinstance(raw, str) or not raw:
+            raise fail("a non-empty string")
+        return raw
+    if isinstance(current, int | float):
+        try:
+            value = int(raw) if isinstance(current, int) else float(raw)
+        except (TypeError, ValueError):
+            raise fail("a number") from None
+        lo, hi = _LIMITS.get(key, (float("-inf"), float("inf")))
+        if not lo <= value <= hi:
+            raise fail(f"must be between {lo:g} and {hi:g}")
+        return value
+    return raw

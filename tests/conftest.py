@@ -25,6 +25,6 @@ def mien(fake_llm: ScriptedOpenAI) -> Iterator[LiveServer]:
     from server.app import create_app
     from server.settings import Settings
 
-    settings = Settings(model="fake-model", api_base=fake_llm.base_url, timeout=20.0)
+    settings = Settings(model="fake-model", api_base=fake_llm.base_url, timeout=20.0, retries=0)
     with LiveServer(create_app(settings, warm_up=False)) as server:
         yield server

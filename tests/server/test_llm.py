@@ -16,7 +16,7 @@ MESSAGES = [{"role": "system", "content": "sys"}, {"role": "user", "content": "H
 
 
 def settings_for(fake: ScriptedOpenAI) -> Settings:
-    return Settings(model="fake-model", api_base=fake.base_url, timeout=20.0)
+    return Settings(model="fake-model", api_base=fake.base_url, timeout=20.0, retries=0)
 
 
 async def collect(fake: ScriptedOpenAI) -> list[str]:
@@ -90,3 +90,60 @@ def test_cancel_mid_reply_closes_the_upstream_call(fake_llm: ScriptedOpenAI) -> 
 
     assert asyncio.run(run()) == ["Thinking"]
     assert fake_llm.disconnected.is_set()
+
+
+def test_429_then_success_is_retried(fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"status": 429}], [{"content": "Recovered."}])
+    settings = Settings(model="fake-model", api_base=fake_llm.base_url, timeout=20.0, retries=1)
+    got = asyncio.run(_collect_with(settings))
+    assert got == ["Recovered."] and len(fake_llm.requests) == 2
+
+
+def test_fallback_model_is_tried_after_the_model_fails(fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"status": 500}], [{"status": 503}], [{"content": "From the fallback."}])
+    settings = Settings(
+        model="primary", fallbacks=("backup",), api_base=fake_llm.base_url, timeout=20.0, retries=1
+    )
+    assert asyncio.run(_collect_with(settings)) == ["From the fallback."]
+    assert [r["model"] for r in fake_llm.requests] == ["primary", "primary", "backup"]
+
+
+def test_all_models_failing_reports_each(fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"status": 400}], [{"status": 401}])
+    settings = Settings(model="a", fallbacks=("b",), api_base=fake_llm.base_url, timeout=20.0, retries=3)
+    with pytest.raises(ProviderError) as e:
+        asyncio.run(_collect_with(settings))
+    # 400/401 are not retried: one request per model, and the error names both.
+    assert [r["model"] for r in fake_llm.requests] == ["a", "b"]
+    assert "a:" in str(e.value) and "b:" in str(e.value)
+
+
+def test_silent_provider_times_out_with_partial_text(fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"content": "Started"}, {"hold": True}])
+    settings = Settings(model="fake-model", api_base=fake_llm.base_url, timeout=1.0, retries=0)
+    got: list[str] = []
+
+    async def run() -> None:
+        async for chunk in stream_reply(MESSAGES, settings):
+            got.append(chunk)
+
+    with pytest.raises(ProviderError, match="(?i)timeout|timed out"):
+        asyncio.run(run())
+    assert got == ["Started"]
+
+
+def test_garbage_in_the_stream_is_a_provider_error(fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"content": "Some text"}, {"garbage": "{not json"}, {"content": "more"}])
+    got: list[str] = []
+
+    async def run() -> None:
+        async for chunk in stream_reply(MESSAGES, settings_for(fake_llm)):
+            got.append(chunk)
+
+    with pytest.raises(ProviderError):
+        asyncio.run(run())
+    assert got == ["Some text"]
+
+
+async def _collect_with(settings: Settings) -> list[str]:
+    return [chunk async for chunk in stream_reply(MESSAGES, settings)]

@@ -1,0 +1,68 @@
+"""Configuration layers (defaults < TOML < environment < CLI) and errors that name where and why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from server.settings import LOCAL_MODEL, ConfigError, Settings
+
+
+def test_defaults_are_the_embedded_model() -> None:
+    s = Settings.load({})
+    assert s.model == LOCAL_MODEL and s.models == (LOCAL_MODEL,) and s.is_local
+
+
+def test_layers_override_in_order(tmp_path: Path) -> None:
+    config = tmp_path / "mien.toml"
+    config.write_text('model = "gpt-4o-mini"\nfallbacks = ["ollama/llama3.2"]\ntemperature = 0.2\nretries = 3\n')
+    s = Settings.load({"MIEN_CONFIG": str(config), "MIEN_TEMPERATURE": "0.9"})
+    assert (s.model, s.fallbacks, s.temperature, s.retries) == ("gpt-4o-mini", ("ollama/llama3.2",), 0.9, 3)
+    s = s.with_overrides(model="claude-3-5-haiku-latest", max_tokens=None)
+    assert s.model == "claude-3-5-haiku-latest" and s.max_tokens == 192
+    assert s.models == ("claude-3-5-haiku-latest", "ollama/llama3.2")
+
+
+def test_env_fallbacks_are_comma_separated() -> None:
+    s = Settings.load({"MIEN_FALLBACKS": "a/b, c/d"})
+    assert s.fallbacks == ("a/b", "c/d")
+
+
+def test_api_base_makes_bare_names_openai_compatible() -> None:
+    s = Settings.load({"MIEN_API_BASE": "http://127.0.0.1:11434/v1", "MIEN_MODEL": "llama3.2"})
+    assert s.litellm_model() == "openai/llama3.2"
+    assert s.litellm_model("ollama/qwen") == "ollama/qwen"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("temperature = 'hot'", "temperature: a number"),
+        ("temperature = 9", "between 0 and 2"),
+        ("modle = 'x'", "unknown setting 'modle'"),
+        ("fallbacks = 'x'", None),  # a comma string is accepted
+        ("fallbacks = [1]", "a list of model names"),
+        ("max_tokens = 0", "between 1 and 32768"),
+        ("model = [", "not valid TOML"),
+    ],
+)
+def test_bad_config_names_file_key_and_reason(tmp_path: Path, body: str, needle: str | None) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(body + "\n")
+    if needle is None:
+        Settings().with_file(config)
+        return
+    with pytest.raises(ConfigError) as e:
+        Settings().with_file(config)
+    assert str(config) in str(e.value) and needle in str(e.value)
+
+
+def test_bad_environment_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="MIEN_TIMEOUT"):
+        Settings.load({"MIEN_TIMEOUT": "-1"})
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        Settings.load({"MIEN_CONFIG": str(tmp_path / "nope.toml")})
