@@ -1,11 +1,13 @@
-"""Offline emotion inference for text the model left untagged.
+"""Offline emotion inference for text the model left untagged (and for `mien emotion`).
 
-Two MIT-licensed models that ship their data in their wheels: `nade` (fastText emoji prediction +
-LightGBM, scores for Plutchik's eight basic emotions) and VADER (valence). nade names which emotion;
-VADER's valence tempers it (a strong emotion needs some polarity behind it), and text with no clear
-signal infers nothing, leaving the face to its baseline rather than guessing.
+Three signals, combined per Mien emotion:
+- `nade` (MIT; fastText emoji prediction + LightGBM) scores Plutchik's eight basic emotions;
+- Mien's own alias lexicon (`animation/data/aliases.toml`: "furious", "puzzled", "smug", …), negation-aware;
+- a few phrase cues for the conversational states nade cannot see ("let me think", "what do you mean").
+VADER (MIT) gives valence, which vetoes weak contradictions (a "joy" guess on a negative sentence). Text
+with no clear signal, or not in English, infers nothing: a calm face beats a wrong strong emotion.
 
-Both load lazily (about a second); call `infer` from a worker thread, never on the event loop.
+The models load lazily (about a second); call `infer`/`profile` from a worker thread, never on the loop.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from animation.emotions import ALIASES, EMOTION_INDEX, EMOTIONS, PAD
+
 # Plutchik's eight (nade) -> Mien's vocabulary. Anticipation and trust have no face of their own in
-# EMFACS; they read as mild interest/warmth, so they lend weight to thinking and joy at reduced intensity.
+# EMFACS; they lend a little weight to thinking and joy.
 _PLUTCHIK_TO_MIEN: dict[str, tuple[str, float]] = {
     "joy": ("joy", 1.0),
     "sadness": ("sadness", 1.0),
@@ -25,26 +31,52 @@ _PLUTCHIK_TO_MIEN: dict[str, tuple[str, float]] = {
     "fear": ("fear", 1.0),
     "surprise": ("surprise", 1.0),
     "disgust": ("disgust", 1.0),
-    "trust": ("joy", 0.5),
-    "anticipation": ("thinking", 0.4),
+    "trust": ("joy", 0.3),
+    "anticipation": ("thinking", 0.3),
 }
-_MIMICS_FACE = frozenset({"joy", "sadness", "anger", "fear", "surprise", "disgust"})
-_NEGATIVE = frozenset({"sadness", "anger", "fear", "disgust"})
-_CONFUSED = re.compile(
-    r"\b(confus\w*|not sure|unsure|puzzl\w*|don't understand|no idea|what do you mean)\b", re.I
+# Aliases that mislead in running text ("I think…", "the blue one", "lost the keys").
+_AMBIGUOUS = frozenset(
+    "blue content cross warm rest normal superior oh think thinks interested focused calculating friendly "
+    "love loving tense proud sorry hurt concerned torn mad cry".split()
 )
-_SURPRISED = re.compile(
-    r"\b(wow|whoa|no way|unexpected|(?:didn't|did not|never) expect\w*|surpris\w*|can't believe|"
-    r"cannot believe|out of nowhere)\b",
-    re.I,
+_NEGATIONS = frozenset("not never no isn't wasn't don't didn't aren't can't cannot hardly".split())
+_PHRASES: tuple[tuple[str, float, re.Pattern[str]], ...] = tuple(
+    (emotion, weight, re.compile(pattern, re.I))
+    for emotion, weight, pattern in [
+        (
+            "confusion",
+            0.7,
+            r"\b(don'?t understand|no idea|what do you mean|doesn'?t make (any )?sense|"
+            r"(not sure|unsure) (i|what|which|how|if)|i'?m lost|can'?t keep track|which one is it)\b",
+        ),
+        ("confusion", 0.4, r"\?\s*$"),
+        (
+            "thinking",
+            0.7,
+            r"\b(let me (think|see|check)|i wonder|thinking about|give me a (second|moment)|"
+            r"weigh(ing)? the|trying to remember|perhaps we|one possibility|before i (decide|answer))\b",
+        ),
+        (
+            "surprise",
+            0.7,
+            r"\b(wow|whoa|no way|(didn'?t|did not|never) (see|expect)\w*|surpris\w*|"
+            r"can'?t believe|cannot believe|out of nowhere|off guard|had no idea|unexpectedly)\b",
+        ),
+        (
+            "contempt",
+            0.7,
+            r"\b(as if|whatever|pathetic|beneath me|so-called|spare me|how typical|"
+            r"laughable|know-it-all|posers?|rolled (her|his|their) eyes|pitiful)\b",
+        ),
+        ("sadness", 0.6, r"\b(condolences|passed away|say goodbye|heartbreak\w*|hopeless|devastated)\b"),
+        ("fear", 0.6, r"\b(what if|i'?m afraid|dread\w*)\b"),
+        ("anger", 0.6, r"\b(how dare|outrageous|infuriat\w*|blood boil|sick and tired)\b"),
+    ]
 )
-_THINKING = re.compile(r"\b(hmm+|let me think|let me see|i wonder|thinking about|consider(ing)?)\b", re.I)
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
-# Thresholds on nade's scores, checked on tests/server/data/feelings_labelled.tsv: below MIN_SCORE the best
-# guess is noise; trust/anticipation (no face of their own) need more; above STRONG nade is unmistakable.
-MIN_SCORE = 0.22
-MIN_SCORE_MILD = 0.35
-STRONG = 0.6
+MIN_SCORE = 0.3  # below this the best guess is noise for a sentence
+STRONG = 0.6  # above this one signal is unmistakable
 
 
 @dataclass(frozen=True)
@@ -72,45 +104,117 @@ class Feelings:
                     self._nade = Nade()
                     self._vader = SentimentIntensityAnalyzer()
 
-    def scores(self, text: str) -> dict[str, float]:
+    def nade_scores(self, text: str) -> dict[str, float]:
         self.load()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             raw = self._nade.predict(text.replace("\n", " "))
         return {k: float(v[0]) for k, v in raw.items()}
 
+    def valence(self, text: str) -> float:
+        self.load()
+        return float(self._vader.polarity_scores(text)["compound"])
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Combined evidence per Mien emotion, each in [0, 1] (neutral excluded)."""
+        combined = dict.fromkeys(EMOTIONS, 0.0)
+        for label, score in self.nade_scores(text).items():
+            emotion, factor = _PLUTCHIK_TO_MIEN[label]
+            combined[emotion] += factor * score
+        for emotion, weight in _lexicon(text).items():
+            combined[emotion] += weight
+        for emotion, weight, pattern in _PHRASES:
+            if pattern.search(text):
+                combined[emotion] += weight
+        combined.pop("neutral")
+        return {e: round(min(1.0, v), 4) for e, v in combined.items()}
+
     def infer(self, text: str) -> Inference | None:
         """The sentence's dominant emotion, or None when the text carries no clear one."""
         text = text.strip()
-        if not _mostly_latin(text):
-            return None  # the models are English-only: stay calm rather than guess wrong
-        if _CONFUSED.search(text):
-            return Inference("confusion", 0.6, {})
-        if _THINKING.search(text):
-            return Inference("thinking", 0.5, {})
+        if not _english_like(text):
+            return None
         scores = self.scores(text)
         label = max(scores, key=scores.__getitem__)
         score = scores[label]
-        if _SURPRISED.search(text) and score < STRONG:
-            # nade rarely ranks surprise first (its emoji proxies blur it with joy); explicit words decide
-            # unless another emotion is unmistakable ("a lovely surprise party" stays joy).
-            return Inference("surprise", 0.7, scores)
-        if score < (MIN_SCORE if label in _MIMICS_FACE else MIN_SCORE_MILD):
+        if score < MIN_SCORE:
             return None
-        compound = float(self._vader.polarity_scores(text)["compound"])
-        # Contradictory weak signals: a calm face beats a wrong strong emotion.
-        if score < STRONG and (
-            (label in _NEGATIVE and compound > 0.5) or (label == "joy" and compound < -0.3)
-        ):
-            return None
-        emotion, factor = _PLUTCHIK_TO_MIEN[label]
-        intensity = min(1.0, factor * (0.35 + 0.5 * score + 0.3 * abs(compound)))
-        return Inference(emotion, round(intensity, 3), scores)
+        if score < STRONG:
+            compound = self.valence(text)
+            pleasure = float(PAD[EMOTION_INDEX[label], 0])
+            if pleasure * compound < -0.25:
+                return None  # emotion and valence disagree: stay calm
+        intensity = min(1.0, 0.3 + 0.7 * score)
+        return Inference(label, round(intensity, 3), scores)
+
+    def profile(self, text: str) -> dict[str, Any]:
+        """`mien emotion`'s view of a line: weights per emotion, valence and arousal in [-1, 1]."""
+        text = text.strip()
+        if not _english_like(text):
+            return {"text": text, "emotions": {"neutral": 1.0}, "valence": 0.0, "arousal": 0.0}
+        scores = self.scores(text)
+        top = max(scores.values(), default=0.0)
+        weights = {"neutral": round(max(0.0, 1.0 - top), 4), **scores}
+        w = np.array([scores[e] for e in EMOTIONS if e != "neutral"])
+        pad = np.array([PAD[EMOTION_INDEX[e]] for e in EMOTIONS if e != "neutral"])
+        arousal = float(w @ pad[:, 1] / w.sum()) * top if w.sum() > 0 else 0.0
+        return {
+            "text": text,
+            "emotions": weights,
+            "valence": round(self.valence(text), 4),
+            "arousal": round(max(-1.0, min(1.0, arousal)), 4),
+        }
 
 
-def _mostly_latin(text: str) -> bool:
+def _lexicon(text: str) -> dict[str, float]:
+    """Alias words in the text, skipping ambiguous ones and negated ones ("not happy")."""
+    found: dict[str, float] = {}
+    words = _WORD.findall(text.lower())
+    for i, word in enumerate(words):
+        hit = ALIASES.get(word)
+        if hit is None or word in _AMBIGUOUS or hit[0] == "neutral":
+            continue
+        if any(w in _NEGATIONS for w in words[max(0, i - 3) : i]):
+            continue
+        emotion, factor = hit
+        found[emotion] = max(found.get(emotion, 0.0), 0.45 * min(1.0, factor))
+    return found
+
+
+def _english_like(text: str) -> bool:
+    """The models are English-only: mostly ASCII letters and some common English function words."""
     letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum(c.isascii() for c in letters) / len(letters) > 0.8
+    if not letters or sum(c.isascii() for c in letters) / len(letters) < 0.9:
+        return False
+    words = _WORD.findall(text.lower())
+    return len(words) < 4 or any(w in _ENGLISH for w in words)
 
+
+_ENGLISH = frozenset(
+    # Words frequent in English and rare in the languages it shares an alphabet with ("so", "in" are not).
+    "the i you he she it we they is are was were be to of and on at for with that this my your "
+    "me not what how why do did can i'm it's that's there here have has just".split()
+)
 
 FEELINGS = Feelings()
+
+
+def evaluate(rows: list[tuple[str, str]], feelings: Feelings = FEELINGS) -> dict[str, Any]:
+    """Accuracy and confusion matrix on (sentence, expected) rows; "neutral" means no cue expected."""
+    labels = list(EMOTIONS)
+    matrix = {e: dict.fromkeys(labels, 0) for e in labels}
+    for sentence, expected in rows:
+        inferred = feelings.infer(sentence)
+        matrix[expected][inferred.emotion if inferred else "neutral"] += 1
+    correct = sum(matrix[e][e] for e in labels)
+    return {"sentences": len(rows), "accuracy": round(correct / max(1, len(rows)), 4), "confusion": matrix}
+
+
+def read_labelled(path: str) -> list[tuple[str, str]]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                sentence, label = line.rstrip("\n").split("\t")
+                rows.append((sentence, label))
+    return rows
