@@ -1,0 +1,53 @@
+"""SQLite conversation memory: persistence across store instances (a restart), clear, export, retention."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from server.memory import MemoryStore
+
+
+def test_turns_survive_a_restart(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "mien.sqlite3"
+    store = MemoryStore(db)
+    assert store.open_session("abc", "guide") is None
+    store.append("abc", "user", "Hello")
+    store.append("abc", "assistant", "Hi there", "interrupted")
+    store.close()
+    again = MemoryStore(db)
+    assert again.open_session("abc", "sceptic") == "guide"  # the stored persona wins
+    assert [(t.role, t.content, t.status) for t in again.turns("abc")] == [
+        ("user", "Hello", "complete"),
+        ("assistant", "Hi there", "interrupted"),
+    ]
+    # WAL is a property of the database file: a plain connection sees it.
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_sessions_are_isolated_and_clear_only_touches_one() -> None:
+    store = MemoryStore()
+    for sid in ("a", "b"):
+        store.open_session(sid, "guide")
+        store.append(sid, "user", f"from {sid}")
+    assert store.clear("a") == 1
+    assert store.turns("a") == [] and [t.content for t in store.turns("b")] == ["from b"]
+
+
+def test_export_is_plain_json_data() -> None:
+    store = MemoryStore()
+    store.open_session("s", "guide")
+    store.append("s", "user", "Hi")
+    data = store.export("s")
+    assert data["session_id"] == "s" and data["persona"] == "guide"
+    assert data["turns"][0]["role"] == "user" and data["turns"][0]["content"] == "Hi"
+
+
+def test_retention_purges_idle_conversations() -> None:
+    store = MemoryStore()
+    store.open_session("old", "guide", now=time.time() - 40 * 86400)
+    store.open_session("new", "guide")
+    store.append("new", "user", "recent")
+    assert store.purge(time.time() - 30 * 86400) == 1
+    assert not store.exists("old") and store.exists("new")
