@@ -1,6 +1,6 @@
 """Bake the ICT-FaceKit face model into Mien's avatar asset, `models/ict_head.glb`.
 
-    python models/bake_ict.py /path/to/ict-facekit [--out models/ict_head.glb] [--identity SEED]
+    python models/bake_ict.py /path/to/ict-facekit [--out models/ict_head.glb] [--identity SEED] [--modes]
 
 The input is the folder holding `ict_face_model.npz` (or the npz itself). The output is a glTF 2.0 binary:
 one skinned mesh, one primitive per material, 51 ARKit-named morph targets on every primitive (names in
@@ -12,6 +12,9 @@ always gives the same bytes. models/README.md describes the result.
 
 Morph targets are sparse accessors (only the vertices a target moves) with deltas quantized to
 normalized SHORT (KHR_mesh_quantization, 1/32767 m ≈ 0.03 mm steps), which keeps the file small.
+
+`--modes` also writes `models/ict_identity.npz`, the identity data `mien avatar` reshapes the committed head
+with (animation/avatar.py); `--identity SEED` bakes exactly what `mien avatar --identity SEED` makes.
 """
 
 from __future__ import annotations
@@ -25,13 +28,19 @@ import numpy as np
 import pygltflib as gl
 
 try:
+    from animation import avatar
     from animation.arkit import ARKIT_52
 except ModuleNotFoundError:  # run as a plain script from a checkout: the repo root is one folder up
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from animation import avatar
     from animation.arkit import ARKIT_52
 
 NPZ_NAME = "ict_face_model.npz"
 DEFAULT_OUT = Path(__file__).resolve().parent / "ict_head.glb"
+DEFAULT_MODES = Path(__file__).resolve().parent / "ict_identity.npz"
+# Identity modes committed for `mien avatar`: the first 40 of ICT's 100 carry 98 % of the variance; the rest
+# move vertices by well under a millimetre each.
+IDENTITY_MODES = 40
 CM_TO_M = 0.01
 COPYRIGHT = "Derived from ICT-FaceKit, (c) 2020 USC Institute for Creative Technologies, MIT license"
 
@@ -275,6 +284,7 @@ BROW_HALF_WIDTH = (0.65, 0.35)  # cm, at the inner end and at the tail
 MOUTH_DEPTH = 5.0  # cm behind the lips where the mouth reaches its darkest
 MOUTH_DARKEST = {"mouth": 0.22, "gums": 0.35, "teeth": 0.45}
 LASH_ALPHA = 0.45  # at the root of each card; ICT stacks three cards per lid
+LASH_LENGTH = 0.5  # of ICT's card length (see shorten_lashes)
 
 
 def vertex_colors(data: dict[str, np.ndarray], neutral: np.ndarray, eyes: list[Eye]) -> dict[str, np.ndarray]:
@@ -317,20 +327,45 @@ def vertex_colors(data: dict[str, np.ndarray], neutral: np.ndarray, eyes: list[E
         sclera[eye.vertices, :3] = 1.0 - corner * (1.0 - np.array([0.78, 0.7, 0.68]))
     colors["iris"], colors["sclera"] = iris, sclera
 
-    # Eyelashes: each card is one row of quads whose uv v runs from root to tip; alpha fades from the
-    # root row (the one nearer the eye's centre) to 0 at the tip row.
-    mat = material_ids(data)
-    lash = data["face_material"] == mat["M_EyeLashes"]
+    # Eyelashes: alpha fades from each card's root row to 0 at its tip row.
+    quads, is_root = lash_cards(data, neutral, eyes)
+    eyelashes = np.ones((n, 4))
+    eyelashes[quads.reshape(-1), 3] = 0.0
+    eyelashes[quads[is_root], 3] = LASH_ALPHA
+    colors["eyelashes"] = eyelashes
+    return colors
+
+
+def lash_cards(
+    data: dict[str, np.ndarray], neutral: np.ndarray, eyes: list[Eye]
+) -> tuple[np.ndarray, np.ndarray]:
+    """ICT's lash quads [m, 4] and which corners are on the root row. Each card is one row of quads whose
+    uv v runs from root to tip; the root row is the one nearer the eye's centre."""
+    lash = data["face_material"] == material_ids(data)["M_EyeLashes"]
     quads, v = data["faces"][lash], data["uvs"][data["face_uvs"][lash], 1]
     discs = np.array([e.disc for e in eyes])
     to_eye = np.linalg.norm(neutral[quads, None, :2] - discs[:, :2], axis=3).min(2)
     hi = v > v.mean(1, keepdims=True)
     hi_is_root = (to_eye * hi).sum(1) / hi.sum(1) < (to_eye * ~hi).sum(1) / (~hi).sum(1)
-    eyelashes = np.ones((n, 4))
-    eyelashes[quads.reshape(-1), 3] = 0.0
-    eyelashes[quads[hi == hi_is_root[:, None]], 3] = LASH_ALPHA
-    colors["eyelashes"] = eyelashes
-    return colors
+    return quads, hi == hi_is_root[:, None]
+
+
+def shorten_lashes(data: dict[str, np.ndarray], neutral: np.ndarray, eyes: list[Eye],
+                   *fields: np.ndarray) -> None:  # fmt: skip
+    """Pull each lash card toward its roots, to LASH_LENGTH of its length, in the neutral and in each of
+    `fields` (arrays [..., V, 3] of offsets that move with the mesh), in place.
+
+    Without their strand texture the cards are translucent sheets; at full length a closed eye shows them as
+    a grey band hanging below the lid. Shorter cards still draw the lash line of an open eye. Every lash
+    vertex that is not on a root row moves toward the nearest root-row vertex (cards can have several rows,
+    and where two cards meet a root of one may be a tip of the other, so only vertices that are never a tip
+    count as roots)."""
+    quads, is_root = lash_cards(data, neutral, eyes)
+    roots = np.setdiff1d(quads[is_root], quads[~is_root])
+    rest = np.setdiff1d(quads, roots)
+    base = roots[np.linalg.norm(neutral[rest, None] - neutral[roots][None], axis=2).argmin(1)]
+    for a in (neutral, *fields):
+        a[..., rest, :] = a[..., base, :] + LASH_LENGTH * (a[..., rest, :] - a[..., base, :])
 
 
 def triangulate(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -449,9 +484,7 @@ def morph_accessor(b: BinBuilder, quantized: np.ndarray) -> int:
     return len(b.gltf.accessors) - 1
 
 
-def build(data: dict[str, np.ndarray], neutral_cm: np.ndarray) -> gl.GLTF2:
-    """The glTF document (with its binary blob set) for one neutral shape."""
-    neutral = neutral_cm.astype(np.float64)
+def fit_eyes(data: dict[str, np.ndarray], neutral: np.ndarray) -> list[Eye]:
     material_of = material_ids(data)
     faces, material = data["faces"], data["face_material"]
 
@@ -464,8 +497,18 @@ def build(data: dict[str, np.ndarray], neutral_cm: np.ndarray) -> gl.GLTF2:
         for side in ("Left", "Right")
     ]
     assert eyes[0].centre[0] > 0 > eyes[1].centre[0], "ICT's left eye should be on the subject's left (+x)"
+    return eyes
+
+
+def build(data: dict[str, np.ndarray], neutral_cm: np.ndarray) -> tuple[gl.GLTF2, list[np.ndarray]]:
+    """The glTF document (with its binary blob set) for one neutral shape, and each primitive's ICT vertex
+    indices (its vertex order)."""
+    neutral = neutral_cm.astype(np.float64)
+    faces = data["faces"]
+    eyes = fit_eyes(data, neutral)
 
     targets = arkit_targets(data["expression_names"], data["expression_deltas"])
+    shorten_lashes(data, neutral, eyes, targets)
     add_gaze(targets, neutral, eyes)
     part = classify(data, neutral, eyes)
     tris, src = triangulate(faces)
@@ -503,10 +546,11 @@ def build(data: dict[str, np.ndarray], neutral_cm: np.ndarray) -> gl.GLTF2:
             )
         )
 
-    primitives = []
+    primitives, prim_vertices = [], []
     for index, p in enumerate(PARTS):
         ptris = tris[tri_part == index]
         verts, local = np.unique(ptris, return_inverse=True)  # sorted: stable vertex order
+        prim_vertices.append(verts)
         local = local.reshape(-1, 3)
         n = len(verts)
         joints = np.zeros((n, 4), dtype=np.uint8)
@@ -560,18 +604,44 @@ def build(data: dict[str, np.ndarray], neutral_cm: np.ndarray) -> gl.GLTF2:
     blob = b.blob()
     gltf.buffers.append(gl.Buffer(byteLength=len(blob)))
     gltf.set_binary_blob(blob)
-    return gltf
+    return gltf, prim_vertices
 
 
 def bake(path: Path, identity_seed: int | None = None) -> bytes:
-    """GLB bytes for the ICT model at `path`; with a seed, a random identity (w ~ N(0, 1) per mode)."""
+    """GLB bytes for the ICT model at `path`; with a seed, a random identity, made exactly as `mien avatar
+    --identity SEED` makes it (animation.avatar), from modes derived afresh from this data."""
     data = load_ict(path, identity=identity_seed is not None)
+    gltf, prim_vertices = build(data, data["neutral"])
+    glb = b"".join(gltf.save_to_bytes())
+    if identity_seed is None:
+        return glb
+    modes = derive_modes(data, prim_vertices)
+    w = avatar.identity_weights(identity_seed, IDENTITY_MODES)
+    return avatar.reshape_glb(glb, modes, w, {"identitySeed": identity_seed, "identityStrength": 1.0})
+
+
+def derive_modes(data: dict[str, np.ndarray], prim_vertices: list[np.ndarray]) -> dict[str, np.ndarray]:
+    """The committed identity data (models/ict_identity.npz): ICT's first IDENTITY_MODES identity modes, only
+    at the vertices the GLB uses, in metres, int8 with one scale per mode (delta = modes * scale)."""
+    used = np.unique(np.concatenate(prim_vertices))
+    modes = data["identity_deltas"][:IDENTITY_MODES].astype(np.float64)
     neutral = data["neutral"].astype(np.float64)
-    if identity_seed is not None:
-        modes = data["identity_deltas"].astype(np.float64)
-        w = np.random.default_rng(identity_seed).standard_normal(len(modes))
-        neutral = neutral + np.tensordot(w, modes, axes=1)
-    return b"".join(build(data, neutral).save_to_bytes())
+    shorten_lashes(data, neutral, fit_eyes(data, neutral), modes)  # as the bake shortens the lashes
+    deltas = modes[:, used] * CM_TO_M
+    scale = np.abs(deltas).max(axis=(1, 2)) / 127.0
+    quantized = np.round(deltas / scale[:, None, None]).astype(np.int8)
+    return {
+        "modes": quantized,
+        "scale": scale.astype(np.float64),
+        "rows": np.concatenate([np.searchsorted(used, v) for v in prim_vertices]).astype(np.uint16),
+        "counts": np.array([len(v) for v in prim_vertices], dtype=np.int32),
+    }
+
+
+def bake_modes(path: Path) -> dict[str, np.ndarray]:
+    data = load_ict(path, identity=True)
+    _, prim_vertices = build(data, data["neutral"])
+    return derive_modes(data, prim_vertices)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -581,10 +651,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path, help=f"ICT-FaceKit folder holding {NPZ_NAME}, or the npz")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output GLB (default: %(default)s)")
     parser.add_argument("--identity", type=int, metavar="SEED", help="add a random identity from this seed")
+    modes_help = "also write the identity modes for `mien avatar` (default: %(const)s)"
+    parser.add_argument("--modes", type=Path, nargs="?", const=DEFAULT_MODES, metavar="NPZ", help=modes_help)
     args = parser.parse_args(argv)
     glb = bake(args.data, args.identity)
     args.out.write_bytes(glb)
     print(f"wrote {args.out} ({len(glb) / 1e6:.2f} MB, {len(TARGET_NAMES)} morph targets)")
+    if args.modes:
+        np.savez_compressed(args.modes, **bake_modes(args.data))
+        size = args.modes.stat().st_size / 1e6
+        print(f"wrote {args.modes} ({size:.2f} MB, {IDENTITY_MODES} identity modes)")
     return 0
 
 

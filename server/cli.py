@@ -1,10 +1,11 @@
-"""`mien serve | chat`."""
+"""`mien serve | chat | render | avatar | view`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,6 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
-
     from server.settings import ConfigError
 
     try:
@@ -78,6 +78,77 @@ async def _chat(url: str, text: str, as_json: bool, speak: bool) -> int:
     return code
 
 
+def _render(args: argparse.Namespace) -> int:
+    # Heavy imports (pyvista, VTK) only here, so `mien chat` stays quick to start.
+    from animation import render
+    from animation.avatar import DEFAULT_GLB
+    from animation.pose import PosedAvatar, parse_emotion
+
+    out = Path(args.out)
+    try:
+        if args.track and out.suffix.lower() not in (".mp4", ".gif"):
+            raise ValueError(f"--track renders video: --out must end in .mp4 or .gif, not {out.suffix!r}")
+        avatar = PosedAvatar(args.glb)
+        if avatar.missing and Path(args.glb).resolve() != DEFAULT_GLB.resolve():  # Mien's own lacks tongueOut
+            print(f"note: {args.glb} has no morph target for {', '.join(avatar.missing)}", file=sys.stderr)
+        if avatar.calibration.unknown:
+            print(f"note: calibration names no ARKit shape: {', '.join(avatar.calibration.unknown)}",
+                  file=sys.stderr)  # fmt: skip
+        if args.track:
+            from animation.track import load_track
+
+            track = load_track(args.track)
+            bar = render.ProgressBar(1, f"rendering {out.name}")
+
+            def progress(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done)
+
+            render.render_track(track, out, args.size or 512, avatar, progress=progress)
+        elif args.sheet:
+            render.render_sheet(out, args.size or 320, avatar)
+        else:
+            emotion, intensity = parse_emotion(args.emotion)
+            render.render_emotion(emotion, intensity, out, args.size or 512, avatar)
+    except (OSError, ValueError) as e:
+        print(f"mien render: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def _avatar(args: argparse.Namespace) -> int:
+    import shutil
+
+    from animation.avatar import DEFAULT_GLB, identity_glb, sidecar_path
+
+    out = Path(args.out)
+    try:
+        glb = identity_glb(args.identity, args.strength)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(glb)
+        calibration = sidecar_path(DEFAULT_GLB)
+        if calibration.is_file():  # same shapes as Mien's head, so the same calibration
+            shutil.copyfile(calibration, sidecar_path(out))
+    except (OSError, ValueError) as e:
+        print(f"mien avatar: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({len(glb) / 1e6:.2f} MB, identity {args.identity})")
+    return 0
+
+
+def _view(args: argparse.Namespace) -> int:
+    display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if sys.platform.startswith("linux") and not display:
+        print("mien view needs a display (DISPLAY is not set); for pictures without one use `mien render`",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    from animation import render
+
+    render.view(args.glb)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mien", description="Mien: an expressive chatbot with a 3D face")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,9 +167,30 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--url", default="ws://127.0.0.1:8000/ws")
     chat.add_argument("--json", action="store_true", help="one JSON event per line")
     chat.add_argument("--speak", action="store_true", help="speak the text as a scripted line (no model)")
+    default_glb = str(Path(__file__).resolve().parent.parent / "models" / "ict_head.glb")
+    render = sub.add_parser("render", help="render the face to a picture or video (offscreen)")
+    what = render.add_mutually_exclusive_group(required=True)
+    what.add_argument("--emotion", metavar="NAME[:INTENSITY]", help="one emotion, e.g. joy or sadness:0.6")
+    what.add_argument("--sheet", action="store_true", help="every emotion in a labelled grid")
+    what.add_argument("--track", metavar="TRACK.json", help="a recorded frame track, to .mp4 or .gif")
+    render.add_argument("--out", required=True, help="output file (.png; .mp4 or .gif for --track)")
+    render.add_argument("--size", type=int, help="pixels per picture (default 512; 320 per sheet tile)")
+    render.add_argument("--glb", default=default_glb, help="avatar GLB (default: Mien's head)")
+    avatar = sub.add_parser("avatar", help="bake a new face from Mien's head and the ICT identity modes")
+    avatar.add_argument("--identity", type=int, required=True, metavar="SEED", help="random identity seed")
+    avatar.add_argument("--out", required=True, help="output GLB")
+    avatar.add_argument("--strength", type=float, default=1.0, help="scale of the identity (default 1)")
+    view = sub.add_parser("view", help="an interactive window with a slider per emotion (needs a display)")
+    view.add_argument("--glb", default=default_glb, help="avatar GLB (default: Mien's head)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "render":
+        return _render(args)
+    if args.command == "avatar":
+        return _avatar(args)
+    if args.command == "view":
+        return _view(args)
     from websockets.exceptions import WebSocketException
 
     try:

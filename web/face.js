@@ -1,14 +1,20 @@
 // The three.js side of the avatar: a portrait-lit scene, the head GLB, and applying one frame of channel
 // values (ARKit blendshape weights + head rotation) to it. Knows no blendshape names: `bind()` receives the
-// server's channel names and maps them onto whatever morph targets the GLB has.
+// server's channel names and maps them onto whatever morph targets the GLB has, by the naming rule of
+// avatar-names.js (so `blendShape1.mouthSmile_L` drives mouthSmileLeft). A calibration sidecar beside the GLB
+// (`face.calibration.json` for `face.glb`) scales and offsets each shape for this avatar only.
 
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
+import { bindTargets, parseCalibration, sidecarUrl } from "./avatar-names.js";
 
 const FOV_DEG = 22; // a longish "portrait lens": less perspective distortion than a wide angle
 const HEAD_BONE = "head";
 // Head channels (names from the server's hello) in the order of the rotation they drive: yaw, pitch, roll.
 const HEAD_AXES = ["headYaw", "headPitch", "headRoll"];
+
+/** Every live Face, for inspection (tests, devtools): `(await import("/web/face.js")).liveFaces`. */
+export const liveFaces = new Set();
 
 export class Face {
   #renderer;
@@ -17,7 +23,9 @@ export class Face {
   #model = null; // the GLB's scene
   #pivot = new THREE.Group(); // turns the whole model when it has no head bone
   #head = null; // {bone, rest, parent, parentInv} when the GLB has a head joint
-  #bindings = []; // per mesh: {mesh, pairs: Int16Array [wireIndex, morphIndex, ...]}
+  #bindings = []; // per mesh: {mesh, pairs: Int16Array [wireIndex, morphIndex, ...], gain, offset per pair}
+  #calibration = null; // the sidecar's JSON, or null
+  #missingReported = false; // missing shapes are reported by the first bind() after a load only
   #headChannels = null; // wire indices of headYaw, headPitch, headRoll (or -1)
   #frame = null; // {target, height, width}: what the camera must show
   #dirty = true;
@@ -34,6 +42,7 @@ export class Face {
     this.#renderer.setClearColor(0x000000, 0); // the page's backdrop shows through
     this.#scene.add(this.#pivot);
     this.#light();
+    liveFaces.add(this);
   }
 
   /** Soft portrait lighting: sky/ground ambient, a warm key from upper left, a cool fill, a rim. */
@@ -50,10 +59,12 @@ export class Face {
     scene.add(key, fill, rim);
   }
 
-  /** Load (or replace) the head. Call `bind()` again afterwards. */
+  /** Load (or replace) the head and its calibration sidecar, if any. Call `bind()` again afterwards. */
   async load(url) {
-    const gltf = await new GLTFLoader().loadAsync(url);
+    const [gltf, calibration] = await Promise.all([new GLTFLoader().loadAsync(url), fetchCalibration(url)]);
     this.#unload();
+    this.#calibration = calibration;
+    this.#missingReported = false;
     const model = gltf.scene;
     this.#pivot.add(model);
     model.updateMatrixWorld(true);
@@ -70,36 +81,58 @@ export class Face {
 
   /**
    * Map the server's channel order onto the model, once per session: for every mesh with morph targets, the
-   * pairs (wire index -> morph index) of the names it has. Returns the blendshape names no mesh has.
+   * pairs (wire index -> morph index) its morph names map to, each with its calibration. Returns the
+   * blendshape names no mesh has, the first time after a load (so they are reported once); [] afterwards.
    */
   bind(blendshapeNames, headChannelNames) {
     this.#bindings = [];
     const found = new Set();
+    const cal = parseCalibration(this.#calibration, blendshapeNames);
+    if (cal.unknown.length && !this.#missingReported) {
+      console.warn(`mien-avatar: calibration entries ignored (no such shape): ${cal.unknown.join(", ")}`);
+    }
     this.#model?.traverse((obj) => {
       const dict = obj.morphTargetDictionary;
       if (!dict || !obj.morphTargetInfluences) return;
       const pairs = [];
-      blendshapeNames.forEach((name, wire) => {
-        if (name in dict) {
-          pairs.push(wire, dict[name]);
-          found.add(name);
+      const gain = [];
+      const offset = [];
+      for (const [wire, morphs] of bindTargets(dict, blendshapeNames)) {
+        const name = blendshapeNames[wire];
+        found.add(name);
+        for (const morph of morphs) {
+          pairs.push(wire, morph);
+          gain.push(cal.gain.get(name) ?? 1);
+          offset.push(cal.offset.get(name) ?? 0);
         }
-      });
-      if (pairs.length) this.#bindings.push({ mesh: obj, pairs: Int16Array.from(pairs) });
+      }
+      if (pairs.length) {
+        this.#bindings.push({
+          mesh: obj,
+          pairs: Int16Array.from(pairs),
+          gain: Float32Array.from(gain),
+          offset: Float32Array.from(offset),
+        });
+      }
     });
     const offset = blendshapeNames.length;
     this.#headChannels = HEAD_AXES.map((name) => {
       const i = headChannelNames.indexOf(name);
       return i < 0 ? -1 : offset + i;
     });
+    if (this.#missingReported) return [];
+    this.#missingReported = true;
     return blendshapeNames.filter((name) => !found.has(name));
   }
 
   /** Show one frame: `values` holds every channel in wire order (blendshapes, then head channels). */
   apply(values) {
-    for (const { mesh, pairs } of this.#bindings) {
+    for (const { mesh, pairs, gain, offset } of this.#bindings) {
       const influences = mesh.morphTargetInfluences;
-      for (let k = 0; k < pairs.length; k += 2) influences[pairs[k + 1]] = values[pairs[k]];
+      for (let k = 0; k < pairs.length; k += 2) {
+        const w = gain[k >> 1] * values[pairs[k]] + offset[k >> 1];
+        influences[pairs[k + 1]] = w < 0 ? 0 : w > 1 ? 1 : w;
+      }
     }
     if (this.#headChannels) {
       const [y, p, r] = this.#headChannels.map((i) => (i < 0 ? 0 : values[i]));
@@ -126,9 +159,25 @@ export class Face {
   dispose() {
     this.#unload();
     this.#renderer.dispose();
+    liveFaces.delete(this);
+  }
+
+  /** Morph influences now shown, per mesh with morph targets: [{mesh: name, morphs: {morphName: value}}]. */
+  influences() {
+    const out = [];
+    this.#model?.traverse((obj) => {
+      if (!obj.morphTargetDictionary || !obj.morphTargetInfluences) return;
+      const morphs = {};
+      for (const [name, i] of Object.entries(obj.morphTargetDictionary)) {
+        morphs[name] = obj.morphTargetInfluences[i];
+      }
+      out.push({ mesh: obj.name, morphs });
+    });
+    return out;
   }
 
   #unload() {
+    this.#calibration = null;
     this.#model?.traverse((obj) => {
       obj.geometry?.dispose();
       for (const m of [obj.material].flat()) m?.dispose();
@@ -205,5 +254,16 @@ export class Face {
     this.#camera.near = distance / 20;
     this.#camera.far = distance * 20;
     this.#camera.updateProjectionMatrix();
+  }
+}
+
+/** The calibration sidecar's JSON beside a GLB, or null when there is none (a 404 is normal) or it is bad. */
+async function fetchCalibration(glbUrl) {
+  try {
+    const response = await fetch(sidecarUrl(glbUrl));
+    return response.ok ? await response.json() : null;
+  } catch (err) {
+    console.warn(`mien-avatar: ignoring the calibration beside ${glbUrl}: ${err?.message ?? err}`);
+    return null;
   }
 }
