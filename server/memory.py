@@ -77,7 +77,9 @@ class MemoryStore:
 
     def exists(self, session_id: str) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+            return (
+                self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+            )
 
     def append(self, session_id: str, role: Role, content: str, status: Status = "complete") -> None:
         now = time.time()

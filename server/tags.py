@@ -66,7 +66,7 @@ class TagParser:
     def __init__(self, resolve: Resolver = resolve_alias) -> None:
         self._resolve = resolve
         self._held = ""  # raw text that may still become a tag, direction or fence
-        self._held_ws = ""  # visible whitespace not yet emitted (dropped if removed text + punctuation follow)
+        self._held_ws = ""  # whitespace not yet emitted (dropped if removed text + punctuation follow)
         self._after_tag = False  # something was removed since the last visible character
         self._ws_before_tag = 0  # how much of _held_ws came before the first removed item
         self._code = 0  # length of the backtick run that opened the current code span (0: not in code)

@@ -127,7 +127,7 @@ def test_silent_provider_times_out_with_partial_text(fake_llm: ScriptedOpenAI) -
         async for chunk in stream_reply(MESSAGES, settings):
             got.append(chunk)
 
-    with pytest.raises(ProviderError, match="(?i)timeout|timed out"):
+    with pytest.raises(ProviderError, match=r"(?i)timeout|timed out"):
         asyncio.run(run())
     assert got == ["Started"]
 

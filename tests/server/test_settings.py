@@ -16,7 +16,9 @@ def test_defaults_are_the_embedded_model() -> None:
 
 def test_layers_override_in_order(tmp_path: Path) -> None:
     config = tmp_path / "mien.toml"
-    config.write_text('model = "gpt-4o-mini"\nfallbacks = ["ollama/llama3.2"]\ntemperature = 0.2\nretries = 3\n')
+    config.write_text(
+        'model = "gpt-4o-mini"\nfallbacks = ["ollama/llama3.2"]\ntemperature = 0.2\nretries = 3\n'
+    )
     s = Settings.load({"MIEN_CONFIG": str(config), "MIEN_TEMPERATURE": "0.9"})
     assert (s.model, s.fallbacks, s.temperature, s.retries) == ("gpt-4o-mini", ("ollama/llama3.2",), 0.9, 3)
     s = s.with_overrides(model="claude-3-5-haiku-latest", max_tokens=None)
