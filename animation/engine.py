@@ -1,14 +1,20 @@
 """FaceBank: every session's face as rows of numpy arrays, animated together by one `step` call.
 
-Frame layering, per step, for all faces at once:
+Layer order, per step, for all faces at once (details and region masks in animation.mixer):
 
-    1. emotion layer   envelopes x gains x expressiveness -> FACS mix -> ARKit, slew-limited
-    2. speech layer    (hook: `_speech_layer`, identity in v1; visemes will go here)
-    3. idle layer      blink by soft union with the expression's eye closure; head sway
-    4. clip            blendshapes to [0, 1], head to [-HEAD_RANGE, HEAD_RANGE]
+    1. emotion   envelopes (onset / hold / decay toward the mood baseline; micro-expressions) x gains
+                 -> contrast -> max emotions -> FACS AU space (antagonists, saturation) x expressiveness
+                 x upper/lower face strength -> slew limit -> ARKit
+    2. speech    visemes own the jaw and lips (coarticulated), keeping part of the emotion's smile/frown;
+                 bilabials close the lips
+    3. idle      gaze owns eyeLook* (plus the emotion's eye direction as a bias); blinks by soft union
+                 with the expression's eye closure; head sway + breathing + gaze-following head
+    4. clip      each layer keeps its range; mouth and head are clipped where layers combine
 
 Time always comes in as an argument (seconds, any origin, one clock per bank); the bank never reads a
-clock. Randomness comes from one numpy Generator seeded at construction.
+clock. Every random draw comes from one numpy Generator, injected or seeded at construction. No step
+loops over faces in Python: each layer works on whole arrays (faces on axis 0) or on the few rows that
+have something happening (a blink, a saccade, speech).
 """
 
 from __future__ import annotations
@@ -17,32 +23,25 @@ import math
 
 import numpy as np
 
-from animation import dynamics, idle
-from animation.arkit import HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
+from animation import blinks, checks, dynamics, gaze, head, mixer, modulation, speech
+from animation import states as st
+from animation.controls import CONTROL_INDEX, GAIN, Settings, lookup
 from animation.emotions import EMOTION_INDEX, EMOTIONS, N_EMOTIONS, NEUTRAL
-from animation.facs import EMOTION_TO_CHANNELS, mix
+from animation.facs import MIXING, Mixing, au_activations
+from animation.kernels import clip
 
-MAX_GAIN = 2.0
-MAX_EXPRESSIVENESS = 2.0
+MAX_GAIN = GAIN.maximum
+MAX_EXPRESSIVENESS = CONTROL_INDEX["expressiveness"].maximum
 # Emotion-layer slew limit, per second: 0.5 of the shape range per 30 fps frame. The springs stay
-# well under it (<= 0.18/frame per unit cue); it bounds what they cannot, e.g. a gain slider jump,
-# which it spreads over at most 2 frames instead of one pop.
+# well under it (<= 0.18/frame per unit cue, 0.37 for a micro-expression); it bounds what they cannot,
+# e.g. a gain or control jump, which it spreads over a few frames instead of one pop.
 SLEW_PER_SECOND = 15.0
-HEAD = slice(N_BLENDSHAPES, N_BLENDSHAPES + 3)
-
-
-def _number(name: str, value: object, lo: float, hi: float) -> float:
-    """A finite float in [lo, hi], else ValueError (bools and strings are not numbers here)."""
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, not {type(value).__name__}")
-    x = float(value)
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise ValueError(f"{name} must be finite and in [{lo}, {hi}], got {value!r}")
-    return x
-
-
-def _time(t: object) -> float:
-    return _number("t", t, -math.inf, math.inf)
+DEG = math.pi / 180.0
+# Gaze pose (eye h, eye v, head h, head v; degrees) -> head (yaw, pitch, roll) radians: the head's share
+# of a gaze shift. +yaw turns to the subject's left, as +h looks there; +pitch nods down, so looking up
+# lifts the head.
+_GAZE_TO_HEAD = np.zeros((4, 3))
+_GAZE_TO_HEAD[2, 0], _GAZE_TO_HEAD[3, 1] = DEG, -DEG
 
 
 class FaceBank:
@@ -53,30 +52,35 @@ class FaceBank:
         capacity: int = 8,
         seed: int | None = None,
         *,
+        rng: np.random.Generator | None = None,
         matrix: np.ndarray | None = None,
         envelope: dynamics.EnvelopeParams = dynamics.DEFAULT_PARAMS,
-        blink: idle.BlinkParams = idle.DEFAULT_BLINK,
-        sway: idle.SwayParams = idle.DEFAULT_SWAY,
+        blink: blinks.BlinkParams = blinks.DEFAULT_BLINK,
+        sway: head.HeadParams = head.DEFAULT_HEAD,
     ) -> None:
-        """matrix: optional [n_emotions, 52] emotion -> blendshape table (default: the FACS one)."""
+        """rng: the Generator every draw comes from (default: one seeded with `seed`).
+        matrix: optional [n_emotions, 52] emotion -> blendshape table (default: the FACS AU tables)."""
         cap = max(1, int(capacity))
-        if matrix is None:
-            matrix = EMOTION_TO_CHANNELS
-        matrix = np.asarray(matrix, dtype=np.float32)
-        if matrix.shape != (N_EMOTIONS, N_BLENDSHAPES) or not np.all(np.isfinite(matrix)):
-            raise ValueError(f"matrix must be finite with shape {(N_EMOTIONS, N_BLENDSHAPES)}")
-        self._matrix = matrix
-        self._params, self._blink_params, self._sway_params = envelope, blink, sway
-        self._rng = np.random.default_rng(seed)
+        self._mix: Mixing = MIXING if matrix is None else Mixing.from_channels(matrix)
+        self._params, self._blink_params, self._head_params = envelope, blink, sway
+        self._rng = rng if rng is not None else np.random.default_rng(seed)
         self._active = np.zeros(cap, dtype=bool)
         self._t = np.zeros(cap)  # time of each face's last step (or of its add)
-        self._talking = np.zeros(cap, dtype=bool)
-        self._gain = np.ones((cap, N_EMOTIONS))
-        self._expressiveness = np.ones(cap)
-        self._shown = np.zeros((cap, N_BLENDSHAPES), dtype=np.float32)  # slew-limited emotion layer
-        self._env = dynamics.Envelopes.zeros(cap, N_EMOTIONS)
-        self._blinks = idle.Blinks.empty(cap)
-        self._sway = idle.Sway.empty(cap, sway)
+        self._state = np.zeros(cap, dtype=np.intp)
+        self._gain = np.ones((cap, N_EMOTIONS), np.float32)
+        self._mood = np.zeros((cap, 2))  # (emotion index, intensity)
+        # The emotion layer's AU activations as shown (slew-limited), [faces, mixing columns].
+        self._shown = np.zeros((cap, len(self._mix.columns)), dtype=np.float32)
+        self._settings = Settings.empty(cap)
+        self._region = self._settings.region_scale(self._mix.upper)
+        self._k = self._settings.contrast_k()
+        self._max_n = self._settings.max_emotions.astype(np.intp)
+        self._contrast_rows = np.zeros(0, np.intp)
+        self._env = dynamics.Envelopes.zeros(cap, N_EMOTIONS, envelope)
+        self._blinks = blinks.Blinks.empty(cap)
+        self._gaze = gaze.Gaze.empty(cap)
+        self._head = head.Head.empty(cap, sway)
+        self._speech = speech.Speech.empty(cap)
 
     # -- slots ---------------------------------------------------------------------------------
 
@@ -89,7 +93,7 @@ class FaceBank:
 
     def add(self, t: float) -> int:
         """A new face at rest on neutral at time t; returns its slot (lowest free one, growing x2)."""
-        t = _time(t)
+        t = checks.time(t)
         free = np.flatnonzero(~self._active)
         if free.size == 0:
             self._grow(2 * self.capacity)
@@ -98,8 +102,9 @@ class FaceBank:
         self._reset(slot)
         self._active[slot] = True
         self._t[slot] = t
-        idle.schedule_first(self._blinks, slot, t, self._rng, self._blink_params)
-        self._sway.draw(slot, self._rng, self._sway_params)
+        blinks.schedule_first(self._blinks, slot, t, st.BLINK_RATE[st.IDLE], self._rng, self._blink_params)
+        gaze.start(self._gaze, slot, t, self._rng)
+        self._head.draw(slot, self._rng, st.HEAD_SCALE[st.IDLE], self._head_params)
         return slot
 
     def remove(self, slot: int) -> None:
@@ -108,107 +113,189 @@ class FaceBank:
         self._active[slot] = False
         self._reset(slot)
 
-    # -- controls ------------------------------------------------------------------------------
+    # -- emotions ------------------------------------------------------------------------------
 
     def cue(self, slot: int, emotion: str, intensity: float, t: float, hold: float | None = None) -> None:
         """Show `emotion` at `intensity` (0..1) from time t: rise, hold `hold` s (default ~2.5), decay.
 
-        hold may be math.inf (held until `clear` or another cue). Cueing "neutral" releases every
-        other emotion from t on. A t earlier than the face's last step is taken as that step's time.
+        hold may be math.inf (held until `clear` or another cue); a hold under 0.5 s is a
+        micro-expression (fast on, fast off). Cueing "neutral" releases every other emotion from t on.
+        A t earlier than the face's last step is taken as that step's time. Ignored (after validation)
+        while the face's mood lock is on.
         """
         slot = self._slot(slot)
         e = self._emotion(emotion)
-        peak = _number("intensity", intensity, 0.0, 1.0)
-        t = _time(t)
-        if hold is None:
-            hold = self._params.default_hold
-        elif isinstance(hold, bool) or not isinstance(hold, int | float | np.integer | np.floating):
-            raise ValueError("hold must be a number or None")
-        elif math.isnan(hold) or hold < 0.0:
-            raise ValueError(f"hold must be >= 0 (inf allowed), got {hold!r}")
-        t = max(t, float(self._t[slot]))
+        peak = checks.number("intensity", intensity, 0.0, 1.0)
+        t = checks.time(t)
+        held = checks.hold(hold, self._params.default_hold)
+        if self._settings.mood_lock[slot]:
+            return
+        now = float(self._t[slot])
+        t = max(t, now)
         if e == NEUTRAL:
-            others = np.arange(N_EMOTIONS) != NEUTRAL
-            dynamics.release(self._env, slot, t, others)
-        dynamics.cue(self._env, slot, e, peak, t, float(hold))
+            dynamics.release(self._env, slot, t, np.arange(N_EMOTIONS) != NEUTRAL, now=now)
+        dynamics.cue(self._env, slot, e, peak, t, held, now=now, params=self._params)
+
+    def clear(self, slot: int, t: float) -> None:
+        """Every emotion decays to the mood baseline from time t (smoothly, from wherever it is)."""
+        slot = self._slot(slot)
+        now = float(self._t[slot])
+        dynamics.release(self._env, slot, max(checks.time(t), now), now=now)
+
+    def set_mood(self, slot: int, emotion: str, intensity: float) -> None:
+        """The baseline the face decays back to after cues (default neutral 0); drifts in over ~1-2 s."""
+        slot = self._slot(slot)
+        e = self._emotion(emotion)
+        x = checks.number("intensity", intensity, 0.0, 1.0)
+        baseline = np.zeros(N_EMOTIONS)
+        if e != NEUTRAL:
+            baseline[e] = x
+        self._mood[slot] = (e, x)
+        dynamics.set_baseline(self._env, slot, baseline, float(self._t[slot]), self._params)
+
+    def mood(self, slot: int) -> tuple[str, float]:
+        slot = self._slot(slot)
+        return EMOTIONS[int(self._mood[slot, 0])], float(self._mood[slot, 1])
+
+    def emotion_levels(self, slot: int) -> dict[str, float]:
+        """Current envelope per emotion, 0..1, before gains and controls (debugging, tests)."""
+        slot = self._slot(slot)
+        return {name: float(self._env.level[slot, i]) for i, name in enumerate(EMOTIONS)}
+
+    # -- controls ------------------------------------------------------------------------------
 
     def set_gain(self, slot: int, emotion: str, gain: float) -> None:
         """Per-emotion output gain 0..2 (1 default), applied live from the next step."""
         slot = self._slot(slot)
         e = self._emotion(emotion)
-        self._gain[slot, e] = _number("gain", gain, 0.0, MAX_GAIN)
+        self._gain[slot, e] = GAIN.check(gain)
+
+    def set_control(self, slot: int, name: str, value: float) -> None:
+        """Set one control of animation.controls.CONTROLS; ValueError (and no change) if invalid."""
+        slot = self._slot(slot)
+        control = lookup(name)
+        x = control.check(value)
+        if name == "mood_lock" and x and not self._settings.mood_lock[slot]:
+            now = float(self._t[slot])
+            dynamics.release(self._env, slot, now, now=now)  # back to the mood, and hold it there
+        getattr(self._settings, name)[slot] = x
+        self._derive(slot)
 
     def set_expressiveness(self, slot: int, value: float) -> None:
-        """Scale of the whole emotion layer, 0..2 (1 default), applied live from the next step."""
+        """Scale of the whole emotion layer, 0..2 (1 default): the `expressiveness` control."""
+        self.set_control(slot, "expressiveness", value)
+
+    def control(self, slot: int, name: str) -> float:
         slot = self._slot(slot)
-        self._expressiveness[slot] = _number("expressiveness", value, 0.0, MAX_EXPRESSIVENESS)
+        return float(getattr(self._settings, lookup(name).name)[slot])
+
+    # -- conversation state and speech ---------------------------------------------------------
+
+    def set_state(self, slot: int, state: str) -> None:
+        """idle / listening / thinking / speaking: drives gaze mode, blink rate and head motion."""
+        slot = self._slot(slot)
+        code = st.check_state(state)
+        old = int(self._state[slot])
+        if code != old:
+            now = float(self._t[slot])
+            blinks.retime(self._blinks, slot, now, st.BLINK_RATE[old], st.BLINK_RATE[code])
+            gaze.hurry(self._gaze, slot, now, self._rng)
+            self._state[slot] = code
+
+    def state(self, slot: int) -> str:
+        return st.STATES[int(self._state[self._slot(slot)])]
 
     def set_talking(self, slot: int, talking: bool) -> None:
-        """While talking the face blinks more often (26 vs 17 per minute)."""
+        """True: the speaking state. False: back to idle if speaking (other states are left alone)."""
         slot = self._slot(slot)
-        talking = bool(talking)
-        if talking != self._talking[slot]:
-            idle.retime(self._blinks, slot, float(self._t[slot]), talking, self._blink_params)
-            self._talking[slot] = talking
+        if talking:
+            self.set_state(slot, "speaking")
+        elif self._state[slot] == st.SPEAKING:
+            self.set_state(slot, "idle")
 
-    def clear(self, slot: int, t: float) -> None:
-        """Every emotion decays to neutral from time t (smoothly, from wherever it is)."""
-        slot = self._slot(slot)
-        t = max(_time(t), float(self._t[slot]))
-        dynamics.release(self._env, slot, t)
+    def visemes(
+        self,
+        slot: int,
+        t0: float,
+        times: object,
+        visemes: object,
+        weights: object | None = None,
+    ) -> None:
+        """Speak a timed sequence of Oculus visemes: visemes[i] starts at t0 + times[i] (seconds).
 
-    def emotion_levels(self, slot: int) -> dict[str, float]:
-        """Current envelope per emotion, 0..1, before gains and expressiveness (debugging, tests)."""
+        times: strictly increasing offsets >= 0; visemes: names from animation.visemes.VISEMES, the
+        last one "sil"; weights: optional per-viseme amplitude in [0, 1]. Keys of the current timeline
+        before t0 + times[0] are kept (queue the next sentence), later ones are replaced.
+        """
         slot = self._slot(slot)
-        return {name: float(self._env.level[slot, i]) for i, name in enumerate(EMOTIONS)}
+        t0 = checks.time(t0)
+        ts, ids, ws = checks.timeline(times, visemes, weights)
+        speech.splice(self._speech, slot, float(self._t[slot]), t0 + ts, ids, ws)
+
+    def clear_speech(self, slot: int, t: float) -> None:
+        """Stop speaking from time t: the mouth eases back to the emotion's own shape."""
+        slot = self._slot(slot)
+        t = checks.time(t)
+        speech.clear(self._speech, slot, max(t, float(self._t[slot])))
 
     # -- the frame -----------------------------------------------------------------------------
 
     def step(self, t: float) -> np.ndarray:
-        """Advance all active faces to time t; float32 [capacity, 55], zero rows for free slots.
+        """Advance all active faces to time t; a new float32 [capacity, 55], zero rows for free slots.
 
         Faces never move backwards: a t earlier than a face's last step leaves it where it is.
         """
-        t = _time(t)
+        t = checks.time(t)
         active = self._active
         t0 = np.where(active, self._t, t)
-        dt = np.maximum(t - t0, 0.0)
-        self._t = np.where(active, np.maximum(self._t, t), self._t)
-
-        frame = np.zeros((self.capacity, N_CHANNELS), dtype=np.float32)
-        frame[:, :N_BLENDSHAPES] = self._emotion_layer(t0, t, dt)
-        self._speech_layer(frame, t)
-        self._idle_layer(frame, t)
-        np.clip(frame[:, :N_BLENDSHAPES], 0.0, 1.0, out=frame[:, :N_BLENDSHAPES])
-        np.clip(frame[:, HEAD], -HEAD_RANGE, HEAD_RANGE, out=frame[:, HEAD])
-        frame[~active] = 0.0
+        dt = t - t0
+        if dt.min() < 0.0:  # some faces are ahead of t (added later, or a stale t): hold them there
+            dt = clip(dt, 0.0, np.inf)
+            t_eval: float | np.ndarray = (t0 + dt)[:, None]
+        else:
+            t_eval = t
+        np.maximum(self._t, t, out=self._t, where=active)
+        frame = self._emotion_layer(t0, t_eval, dt)
+        rows, shape, aux = speech.step_speech(self._speech, t, active)
+        mixer.blend_speech(frame, rows, shape, aux)
+        self._idle_layer(frame, t, dt)
+        if not active.all():
+            frame[~active] = 0.0
         return frame
 
-    def _emotion_layer(self, t0: np.ndarray, t: float, dt: np.ndarray) -> np.ndarray:
+    def _emotion_layer(self, t0: np.ndarray, t: float | np.ndarray, dt: np.ndarray) -> np.ndarray:
         dynamics.advance(self._env, t0, t, self._params)
-        weights = self._env.level * self._gain * self._expressiveness[:, None]
-        target = mix(weights, self._matrix)
-        # Slew-limit toward the target; land on it exactly when within reach, so a settled face
-        # repeats bit-identical values (float a + (b - a) need not equal b).
-        reach = (SLEW_PER_SECOND * dt)[:, None].astype(np.float32)
-        diff = target - self._shown
-        self._shown = np.where(np.abs(diff) <= reach, target, self._shown + np.clip(diff, -reach, reach))
-        return self._shown
+        w = self._env.level * self._gain
+        modulation.modulate(w, self._max_n, self._k, self._contrast_rows)
+        a = au_activations(w, self._mix)
+        a *= self._region
+        # Slew-limit in AU space, scaled so that no channel moves more than SLEW_PER_SECOND * dt. Usually
+        # every face is within reach and the target is taken as is (a settled face repeats bit-identical
+        # values, as the wire's delta encoder wants).
+        diff = a - self._shown
+        per_au = SLEW_PER_SECOND / self._mix.spread
+        if np.abs(diff, out=diff).max() > per_au * np.where(self._active, dt, np.inf).min():
+            reach = (per_au * dt)[:, None].astype(np.float32)
+            a = self._shown + clip(a - self._shown, -reach, reach)
+        self._shown = a
+        frame = a @ self._mix.au_to_frame
+        return clip(frame, 0.0, 1.0, out=frame)
 
-    def _speech_layer(self, frame: np.ndarray, t: float) -> None:
-        """Hook for visemes (later issue): will blend mouth/jaw shapes over the emotion layer in place.
+    def _idle_layer(self, frame: np.ndarray, t: float, dt: np.ndarray) -> None:
+        state, active, rng = self._state, self._active, self._rng
+        pose = gaze.step_gaze(self._gaze, t, active, state, rng)  # eye h, v and head h, v, degrees
+        # The emotion's own eye direction (read before gaze overwrites eyeLook*) biases the gaze.
+        mixer.apply_gaze(frame, pose[:, :2] + frame @ mixer.EYE_BIAS)
 
-        It goes before idle so that blinks and sway layer over speech too.
-        """
-        return
+        def closure(rows: np.ndarray) -> np.ndarray:
+            return clip(frame[rows] @ mixer.CLOSURE, 0.0, 1.0)
 
-    def _idle_layer(self, frame: np.ndarray, t: float) -> None:
-        closure = idle.expression_closure(frame, self._blink_params)
-        lids = idle.step_blinks(
-            self._blinks, t, self._active, self._talking, closure, self._rng, self._blink_params
-        )
-        idle.apply_blink(frame, lids)
-        frame[:, HEAD] += idle.head_sway(self._sway, t)
+        rate = st.BLINK_RATE[state]
+        rows, lids = blinks.step_blinks(self._blinks, t, active, rate, closure, rng, self._blink_params)
+        mixer.apply_blink(frame, rows, lids)
+        head_pose = head.step_head(self._head, t, dt, st.HEAD_SCALE[state], self._head_params)
+        head_pose += pose @ _GAZE_TO_HEAD
+        mixer.set_head(frame, head_pose)
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -225,15 +312,27 @@ class FaceBank:
             raise ValueError(f"unknown emotion {emotion!r}; expected one of {', '.join(EMOTIONS)}")
         return EMOTION_INDEX[emotion]
 
+    def _derive(self, slot: int) -> None:
+        """Refresh the per-face arrays the step reads, after a control of `slot` changed."""
+        s = self._settings
+        row = slice(slot, slot + 1)
+        self._region[slot] = Settings.region_scale(s, self._mix.upper, row)[0]
+        self._k[slot] = float(s.contrast_k(row)[0])
+        self._max_n[slot] = int(s.max_emotions[slot])
+        self._contrast_rows = np.flatnonzero(self._k != 1.0)
+        speed = float(s.speed(row)[0])
+        if speed != self._env.speed[slot]:
+            dynamics.set_speed(self._env, slot, speed, float(self._t[slot]))
+
     def _reset(self, slot: int) -> None:
         self._t[slot] = 0.0
-        self._talking[slot] = False
+        self._state[slot] = st.IDLE
         self._gain[slot] = 1.0
-        self._expressiveness[slot] = 1.0
+        self._mood[slot] = (NEUTRAL, 0.0)
         self._shown[slot] = 0.0
-        self._env.reset(slot)
-        self._blinks.reset(slot)
-        self._sway.reset(slot)
+        for layer in (self._settings, self._env, self._blinks, self._gaze, self._head, self._speech):
+            layer.reset(slot)
+        self._derive(slot)
 
     def _grow(self, n: int) -> None:
         def pad(a: np.ndarray, fill: float) -> np.ndarray:
@@ -243,10 +342,13 @@ class FaceBank:
 
         self._active = pad(self._active, False)
         self._t = pad(self._t, 0.0)
-        self._talking = pad(self._talking, False)
+        self._state = pad(self._state, st.IDLE)
         self._gain = pad(self._gain, 1.0)
-        self._expressiveness = pad(self._expressiveness, 1.0)
+        self._mood = pad(self._mood, 0.0)
         self._shown = pad(self._shown, 0.0)
-        self._env.grow(n)
-        self._blinks.grow(n)
-        self._sway.grow(n)
+        for layer in (self._settings, self._env, self._blinks, self._gaze, self._head, self._speech):
+            layer.grow(n)
+        self._region = self._settings.region_scale(self._mix.upper)
+        self._k = self._settings.contrast_k()
+        self._max_n = self._settings.max_emotions.astype(np.intp)
+        self._contrast_rows = np.flatnonzero(self._k != 1.0)

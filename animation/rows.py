@@ -1,7 +1,7 @@
 """Per-face state stored as arrays with faces on axis 0, growable and resettable by row.
 
-Each layer (envelopes, blinks, sway) keeps its state in a dataclass of such arrays, so the bank can
-grow every layer the same way and a step touches all faces with whole-array numpy operations.
+Each layer (envelopes, blinks, gaze, head, speech) keeps its state in a dataclass of such arrays, so the
+bank can grow every layer the same way and a step touches all faces with whole-array numpy operations.
 """
 
 from __future__ import annotations
@@ -15,11 +15,13 @@ import numpy as np
 class RowArrays:
     """Mixin for dataclasses whose fields are all ndarrays of the same length on axis 0."""
 
-    # Value a fresh row gets, per field name; fields not listed start at 0.
+    # Value a fresh row gets, per field name; fields not listed start at 0. An instance may override
+    # it with `fills` (e.g. when the fill depends on parameters chosen at construction).
     FILL: ClassVar[dict[str, float]] = {}
 
     def _fill(self, name: str) -> float:
-        return self.FILL.get(name, 0.0)
+        own: dict[str, float] = getattr(self, "fills", {})
+        return own.get(name, self.FILL.get(name, 0.0))
 
     def __len__(self) -> int:
         return int(getattr(self, fields(self)[0].name).shape[0])  # type: ignore[arg-type]

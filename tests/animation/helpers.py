@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
+from animation.arkit import INDEX, N_BLENDSHAPES
 from animation.engine import FaceBank
+from animation.mixer import GAZE_CHANNELS, IDLE_CHANNELS
+from animation.visemes import SPEECH_CHANNELS
 
 FPS = 30.0
+# Channels idle life moves on its own: gaze (eyeLook*), blinks (eyeBlink, eyeWide during a blink).
+IDLE = sorted(IDLE_CHANNELS)
+EXPRESSION = [c for c in range(N_BLENDSHAPES) if c not in IDLE]  # what only emotions (and speech) move
+QUIET = [c for c in EXPRESSION if c not in SPEECH_CHANNELS]  # what only emotions move
+EYE_LOOK = list(GAZE_CHANNELS)
+HEAD = slice(N_BLENDSHAPES, N_BLENDSHAPES + 3)
 
 
 def run(bank: FaceBank, t_from: float, t_to: float, fps: float = FPS) -> tuple[np.ndarray, np.ndarray]:
@@ -14,3 +23,12 @@ def run(bank: FaceBank, t_from: float, t_to: float, fps: float = FPS) -> tuple[n
     n = round((t_to - t_from) * fps)
     times = t_from + np.arange(1, n + 1) / fps
     return times, np.stack([bank.step(float(t)) for t in times])
+
+
+def settled_frame(bank: FaceBank, slot: int, t: float) -> np.ndarray:
+    """Frame at the first time >= t (30 fps) at which the face is not blinking (eyeWide undisturbed)."""
+    for k in range(90):
+        frame = bank.step(t + k / FPS)[slot]
+        if frame[INDEX["eyeBlinkLeft"]] == 0.0:
+            return frame
+    raise AssertionError("blinking for three seconds")

@@ -8,13 +8,28 @@ from animation import bench
 
 
 def test_bench_prints_one_json_measurement(capsys: pytest.CaptureFixture[str]) -> None:
-    bench.main(["--faces", "16", "--seconds", "1", "--json"])
+    bench.main(["--sessions", "16", "--seconds", "1", "--loop-sessions", "4", "--json"])
     result = json.loads(capsys.readouterr().out)
-    assert result["faces"] == 16 and result["steps"] == 30
-    assert result["seconds"] > 0 and result["faces_per_second"] > 0
-    assert result["faces_per_second"] == pytest.approx(16 * 30 / result["seconds"], rel=0.01)
+    for key in ("sessions", "frames_per_second", "per_session_loop_frames_per_second", "ratio"):
+        assert result[key] > 0
+    assert result["sessions"] == 16 and result["steps"] == 30 and result["calls"] > 0
+    assert result["frames_per_second"] == pytest.approx(16 * 30 / result["step_seconds"], rel=0.02)
+    assert result["ratio"] == pytest.approx(
+        result["frames_per_second"] / result["per_session_loop_frames_per_second"], rel=0.02
+    )
+
+
+def test_script_is_deterministic_and_speaks() -> None:
+    a, b = bench.script(5, 6.0, 0.5, 3), bench.script(5, 6.0, 0.5, 3)
+    assert [(e[0], e[1], e[2]) for e in a] == [(e[0], e[1], e[2]) for e in b]
+    kinds = {e[2] for e in a}
+    assert {"cue", "visemes", "state"} <= kinds
+    times, names = bench.sentence(__import__("numpy").random.default_rng(0))
+    assert names[-1] == "sil" and len(times) == len(names)
 
 
 def test_bench_rejects_nonsense() -> None:
     with pytest.raises(SystemExit):
-        bench.main(["--faces", "0", "--json"])
+        bench.main(["--sessions", "0", "--json"])
+    with pytest.raises(SystemExit):
+        bench.main(["--speaking", "1.5", "--json"])

@@ -13,19 +13,17 @@ P = d.DEFAULT_PARAMS
 DT = 1.0 / 30.0
 
 
-def one() -> tuple[d.Envelopes, np.ndarray]:
-    return d.Envelopes.zeros(1, 1), np.zeros(1)
+def one() -> d.Envelopes:
+    return d.Envelopes.zeros(1, 1)
 
 
 def trace(env: d.Envelopes, t0: float, t1: float, dt: float = DT) -> np.ndarray:
     """Levels of envelope [0, 0] stepped at dt over (t0, t1]."""
     out = []
-    t = np.array([t0])
     for k in range(1, round((t1 - t0) / dt) + 1):
         tk = t0 + k * dt
-        d.advance(env, t, tk)
-        t[:] = tk
-        out.append(env.level[0, 0])
+        d.advance(env, np.array([tk - dt]), tk)
+        out.append(float(env.level[0, 0]))
     return np.array(out)
 
 
@@ -40,8 +38,18 @@ def test_spring_matches_its_ode() -> None:
     assert (xs[2] - xs[0]) / (2 * h) == pytest.approx(float(v), rel=1e-6)
 
 
+def test_anchor_form_agrees_with_stepping_the_spring() -> None:
+    env = one()
+    d.cue(env, 0, 0, 0.8, 0.0, math.inf)
+    levels = trace(env, 0.0, 0.5)
+    x, v = np.array(0.0), np.array(0.0)
+    for k, level in enumerate(levels, start=1):
+        x, v = d.spring(x, v, np.array(0.8), np.array(P.attack_omega), np.array(DT))
+        assert level == pytest.approx(float(x), abs=1e-6), k
+
+
 def test_onset_is_eased_not_a_snap() -> None:
-    env, _ = one()
+    env = one()
     d.cue(env, 0, 0, 1.0, 0.0, 2.5)
     levels = trace(env, 0.0, 0.5)
     assert levels[0] < 0.15  # first frame well below the target
@@ -51,7 +59,7 @@ def test_onset_is_eased_not_a_snap() -> None:
 
 
 def test_hold_then_smooth_decay_to_exact_baseline() -> None:
-    env, _ = one()
+    env = one()
     d.cue(env, 0, 0, 0.8, 0.0, 2.0)
     levels = trace(env, 0.0, 9.0)
     at = lambda s: levels[round(s * 30) - 1]  # noqa: E731
@@ -63,23 +71,23 @@ def test_hold_then_smooth_decay_to_exact_baseline() -> None:
 
 
 def test_frame_rate_independence() -> None:
-    # Exact integration: 30 fps, 8 fps, 2 fps and one big step land on the same level (before any
-    # snap), even though the hold ends between frames.
+    # Closed form, re-anchored exactly at boundaries: 30 fps, 8 fps, 2 fps and one big step land on the
+    # same level (before any snap), even though the hold ends between frames.
     results = []
     for dt in (1 / 30, 1 / 8, 0.5, 2.0):
-        env, _ = one()
+        env = one()
         d.cue(env, 0, 0, 1.0, 0.0, 0.55)
         results.append(trace(env, 0.0, 2.0, dt)[-1])
     assert 0.05 < results[0] < 0.9
     for r in results[1:]:
-        assert r == pytest.approx(results[0], abs=1e-9)
+        assert r == results[0]
 
 
 def test_retarget_same_emotion_is_smooth() -> None:
-    env, _ = one()
+    env = one()
     d.cue(env, 0, 0, 1.0, 0.0, 2.5)
     before = trace(env, 0.0, 0.2)
-    d.cue(env, 0, 0, 0.3, 0.2, 2.5)
+    d.cue(env, 0, 0, 0.3, 0.2, 2.5, now=0.2)
     after = trace(env, 0.2, 2.7)
     levels = np.concatenate([before, after])
     assert np.max(np.abs(np.diff(levels))) <= d.max_onset_step(DT)
@@ -87,33 +95,65 @@ def test_retarget_same_emotion_is_smooth() -> None:
     assert int(np.argmax(levels)) == len(before) - 1
     assert np.all(np.diff(levels[len(before) - 1 :]) <= 0.0)
     assert after[-1] == pytest.approx(0.3, abs=0.01)
-    d.cue(env, 0, 0, 0.9, 2.7, 2.5)  # and back up from a held level, at the onset pace
+    d.cue(env, 0, 0, 0.9, 2.7, 2.5, now=2.7)  # and back up from a held level, at the onset pace
     assert trace(env, 2.7, 3.2)[-1] == pytest.approx(0.9, abs=1e-2)
 
 
-def test_short_hold_does_not_overshoot_its_peak() -> None:
-    env, _ = one()
-    d.cue(env, 0, 0, 0.5, 0.0, 0.1)  # ends while still rising fast
-    levels = trace(env, 0.0, 3.0)
-    assert levels.max() <= 0.5
-    assert np.all(np.diff(levels[3:]) <= 0.0)  # from the hold's end on, only falls
+def test_micro_expression_is_fast_on_and_fast_off() -> None:
+    env = one()
+    d.cue(env, 0, 0, 1.0, 0.0, 0.2)  # hold < micro_hold
+    levels = trace(env, 0.0, 1.0, dt=0.01)
+    t = np.arange(1, levels.size + 1) * 0.01
+    assert levels[t <= 0.1 + 1e-9].max() > 0.75  # 80 % in 0.1 s
+    assert levels.max() <= 1.0
+    assert levels[t >= 0.6].max() < 0.05  # gone 0.4 s after the hold
+    assert np.max(np.abs(np.diff(trace(one_cued(0.2), 0.0, 1.0)))) <= d.max_onset_step(DT, micro=True)
+
+
+def one_cued(hold: float) -> d.Envelopes:
+    env = one()
+    d.cue(env, 0, 0, 1.0, 0.0, hold)
+    return env
 
 
 def test_cue_in_the_future_waits_for_its_start() -> None:
-    env, _ = one()
-    d.cue(env, 0, 0, 1.0, 1.0, 1.0)
+    env = one()
+    d.cue(env, 0, 0, 1.0, 1.0, 1.0, now=0.0)
     levels = trace(env, 0.0, 1.5)
     assert np.all(levels[:30] == 0.0)
     assert levels[-1] > 0.9
 
 
 def test_release_and_infinite_hold() -> None:
-    env, _ = one()
+    env = one()
     d.cue(env, 0, 0, 0.6, 0.0, math.inf)
-    assert trace(env, 0.0, 20.0)[-1] == 0.6  # held (and snapped exactly)
+    assert trace(env, 0.0, 20.0)[-1] == np.float32(0.6)  # held (and snapped exactly)
     d.release(env, 0, 20.0)
     levels = trace(env, 20.0, 30.0)
     assert levels[0] < 0.6 and levels[-1] == 0.0
+
+
+def test_baseline_is_the_mood_and_drifts_in() -> None:
+    env = one()
+    d.set_baseline(env, 0, np.array([0.4]), 0.0)
+    levels = trace(env, 0.0, 6.0)
+    assert levels[0] < 0.05 and levels[-1] == np.float32(0.4)  # a slow drift, not a flash
+    assert np.all(np.diff(levels) >= 0.0)
+    d.cue(env, 0, 0, 1.0, 6.0, 1.0, now=6.0)
+    levels = trace(env, 6.0, 14.0)
+    assert levels.max() > 0.95 and levels[-1] == np.float32(0.4)  # after the cue: back to the mood
+
+
+def test_speed_scales_the_springs_without_a_jump() -> None:
+    fast, slow = one(), one()
+    d.set_speed(fast, 0, 2.0, 0.0)
+    d.set_speed(slow, 0, 0.5, 0.0)
+    for env in (fast, slow):
+        d.cue(env, 0, 0, 1.0, 0.0, math.inf)
+    assert trace(fast, 0.0, 0.1)[-1] > trace(slow, 0.0, 0.1)[-1]
+    level = float(slow.level[0, 0])
+    d.set_speed(slow, 0, 1.0, 0.1)
+    assert abs(trace(slow, 0.1, 0.1 + DT)[0] - level) < d.max_onset_step(DT)
 
 
 def test_rows_are_independent_and_grow_reset() -> None:
@@ -123,6 +163,7 @@ def test_rows_are_independent_and_grow_reset() -> None:
     assert np.all(env.level[0] == 0.0) and env.level[1, 2] > 0.9 and env.level[1, 0] == 0.0
     env.grow(5)
     assert env.level.shape == (5, 3) and env.level[1, 2] > 0.9 and np.all(env.start[2:] == -np.inf)
+    assert np.all(env.attack[2:] == P.attack_omega)
     env.reset(1)
     assert np.all(env.level[1] == 0.0) and np.all(env.hold_end[1] == -np.inf)
 
@@ -140,23 +181,23 @@ def test_rows_are_independent_and_grow_reset() -> None:
     )
 )
 def test_levels_stay_bounded_and_smooth(events: list[tuple[float, float, float, bool]]) -> None:
-    env, t = one()
+    env = one()
     events = sorted(events)
-    prev, i = 0.0, 0
+    prev, i, now = 0.0, 0, 0.0
     for k in range(1, 6 * 30 + 1):
         tk = k * DT
         while i < len(events) and events[i][0] <= tk:
             when, peak, hold, rel = events[i]
-            when = max(when, float(t[0]))
+            when = max(when, now)
             if rel:
-                d.release(env, 0, when)
+                d.release(env, 0, when, now=now)
             else:
-                d.cue(env, 0, 0, peak, when, hold)
+                d.cue(env, 0, 0, peak, when, hold, now=now)
             i += 1
-        d.advance(env, t, tk)
-        t[:] = tk
+        d.advance(env, np.array([now]), tk)
+        now = tk
         x = float(env.level[0, 0])
         assert 0.0 <= x <= 1.0 and math.isfinite(x)
-        # Retargets mid-flight carry momentum; allow a quarter more than the from-rest onset speed.
-        assert abs(x - prev) <= 1.25 * d.max_onset_step(DT)
+        # Retargets mid-flight carry momentum; allow a quarter more than the fastest onset speed.
+        assert abs(x - prev) <= 1.25 * d.max_onset_step(DT, micro=True)
         prev = x

@@ -12,11 +12,15 @@ from animation.facs import (
     ANTAGONISTS,
     AUS,
     EMOTION_TO_CHANNELS,
+    MIXING,
     UNILATERAL_CENTRAL,
+    Mixing,
     active_channels,
+    au_activations,
     au_weights,
     mix,
     prototype_channels,
+    resolve_antagonists,
 )
 
 M = EMOTION_TO_CHANNELS
@@ -137,3 +141,46 @@ def test_mix_range_and_antagonists_never_both_on(w: np.ndarray) -> None:
 def test_active_channels_helper() -> None:
     assert set(active_channels("contempt")) == {"mouthSmileRight", "mouthDimpleRight"}
     assert active_channels("neutral") == ()
+
+
+def test_mixing_space_splits_only_one_sided_aus() -> None:
+    cols = MIXING.columns
+    assert {"12L", "12R", "14L", "14R", "2L", "2R", "15L", "15R"} <= set(
+        cols
+    )  # contempt, confusion, 12's antagonist
+    assert "4" in cols and "4L" not in cols  # always bilateral: one column
+    assert MIXING.resolved.shape == (N_EMOTIONS, len(cols)) and MIXING.au_to_frame.shape == (len(cols), 55)
+    assert np.all(MIXING.au_to_frame[:, 52:] == 0.0)  # the head is not an expression's business
+    upper = {c for c, u in zip(cols, MIXING.upper, strict=True) if u}
+    assert {"1", "2L", "4", "5", "6", "7", "63"} <= upper and not upper & {"9", "12L", "15R", "26"}
+
+
+def test_folded_antagonists_equal_explicit_resolution() -> None:
+    w = np.random.default_rng(0).random((200, N_EMOTIONS)).astype(np.float32) * 2
+    summed = w @ MIXING.emotion_to_au
+    explicit = np.clip(resolve_antagonists(summed, MIXING.antagonists, MIXING.suppression), 0.0, 1.0)
+    np.testing.assert_allclose(au_activations(w, MIXING), explicit, atol=1e-6)
+
+
+def test_aus_saturate_instead_of_doubling() -> None:
+    w = np.zeros((1, N_EMOTIONS), np.float32)
+    w[0, EMOTION_INDEX["anger"]] = w[0, EMOTION_INDEX["confusion"]] = 1.0  # both use AU4
+    out = mix(w)[0]
+    assert out[INDEX["browDownLeft"]] == 1.0  # 0.9 + 0.45 -> one fully lowered brow
+    a = au_activations(w, MIXING)
+    assert a.max() <= 1.0
+
+
+def test_custom_matrix_mixing() -> None:
+    matrix = np.zeros((N_EMOTIONS, 52), np.float32)
+    matrix[EMOTION_INDEX["joy"], INDEX["mouthSmileLeft"]] = 0.5
+    matrix[EMOTION_INDEX["sadness"], INDEX["mouthFrownLeft"]] = 0.7
+    custom = Mixing.from_channels(matrix)
+    w = np.zeros((1, N_EMOTIONS), np.float32)
+    w[0, EMOTION_INDEX["joy"]] = w[0, EMOTION_INDEX["sadness"]] = 1.0
+    out = mix(w, custom)[0]
+    assert out[INDEX["mouthFrownLeft"]] == pytest.approx(0.2) and out[INDEX["mouthSmileLeft"]] == 0.0
+    with pytest.raises(ValueError):
+        Mixing.from_channels(np.full((N_EMOTIONS, 52), np.nan))
+    with pytest.raises(ValueError):
+        Mixing.from_channels(-matrix)
