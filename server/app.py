@@ -15,8 +15,10 @@ from fastapi.staticfiles import StaticFiles
 from server import __version__, llm
 from server.animator import Animator
 from server.feelings import FEELINGS
-from server.session import serve_session
-from server.settings import Settings
+from server.memory import MemoryStore
+from server.personas import load_personas
+from server.session import Shared, serve_session
+from server.settings import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
@@ -38,8 +40,14 @@ async def _warm_up(settings: Settings) -> None:
 
 
 def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
+    """Fails fast (ConfigError naming file, field and reason) on bad personas or settings."""
     settings = settings or Settings.from_env()
+    personas = load_personas()
+    if settings.persona not in personas:
+        raise ConfigError(f"persona {settings.persona!r} not found; known: {', '.join(personas)}")
+    store = MemoryStore(Path(settings.data_dir) / "conversations.sqlite3" if settings.data_dir else None)
     animator = Animator(settings.fps)
+    shared = Shared(settings, animator, personas, store)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,6 +57,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         if warm is not None:
             warm.cancel()
         await animator.stop()
+        store.close()
 
     app = FastAPI(title="Mien", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -60,7 +69,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        await serve_session(websocket, settings, animator)
+        await serve_session(websocket, shared)
 
     if (WEB / "index.html").is_file():
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,12 +18,22 @@ from animation.emotions import EMOTIONS
 from server.feelings import FEELINGS, Inference
 from server.tags import Cue, TagParser, Text
 
-SYSTEM_PROMPT = (
-    "You are Mien, a friendly assistant with an expressive face. Keep replies short: one to three "
-    "sentences. Show your feelings with an emotion tag in square brackets placed before the words it "
-    "colours, for example: [joy] That's wonderful news! or [surprise:0.6] Really? "
-    "Tags: " + ", ".join(f"[{e}]" for e in EMOTIONS if e != "neutral") + "."
+DEFAULT_PERSONA_PROMPT = (
+    "You are Mien, a friendly assistant with an expressive face. Keep replies short: one to three sentences."
 )
+
+
+def system_prompt(persona_prompt: str, emotions: Sequence[str], notes: Sequence[str] = ()) -> str:
+    """The persona's prompt, the tag instructions for its emotions, and any style notes."""
+    tags = ", ".join(f"[{e}]" for e in emotions if e != "neutral")
+    return (
+        f"{persona_prompt.strip()}\n\nShow your feelings with an emotion tag in square brackets placed "
+        "before the words it colours, for example: [joy] That's wonderful news! or [surprise:0.6] Really? "
+        f"Tags you may use: {tags}." + "".join(f"\n{note}" for note in notes)
+    )
+
+
+SYSTEM_PROMPT = system_prompt(DEFAULT_PERSONA_PROMPT, EMOTIONS)
 
 # End of a sentence: terminal punctuation (plus closing quotes/brackets) followed by whitespace, or a newline.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
@@ -35,6 +45,7 @@ class ReplyCue:
     intensity: float
     offset: int
     source: Literal["tag", "stage", "inferred"]
+    confidence: float = 1.0
 
 
 ReplyEvent = Text | ReplyCue
@@ -48,19 +59,32 @@ class Turn:
     status: Literal["complete", "interrupted", "error"] = "complete"
 
 
+TokenCounter = Callable[[list[dict[str, str]]], int]
+
+
+def rough_tokens(messages: list[dict[str, str]]) -> int:
+    """About four characters a token, plus a little per message: good enough to stay inside a budget."""
+    return sum(len(m["content"]) // 4 + 4 for m in messages)
+
+
 @dataclass
 class Conversation:
     system_prompt: str = SYSTEM_PROMPT
     turns: list[Turn] = field(default_factory=list)
-    max_turns: int = 20  # the small default model has a 2k context
+    token_budget: int = 1500  # the small default model has a 2k context; the reply needs room too
 
-    def messages(self) -> list[dict[str, str]]:
-        out = [{"role": "system", "content": self.system_prompt}]
-        for turn in self.turns[-self.max_turns :]:
-            content = turn.content + (" …" if turn.status == "interrupted" else "")
-            if content.strip():
-                out.append({"role": turn.role, "content": content})
-        return out
+    def messages(self, count: TokenCounter = rough_tokens) -> list[dict[str, str]]:
+        """System prompt plus the newest turns that fit the token budget (oldest dropped first)."""
+        system = {"role": "system", "content": self.system_prompt}
+        history = [
+            {"role": t.role, "content": t.content + (" …" if t.status == "interrupted" else "")}
+            for t in self.turns
+            if t.content.strip()
+        ]
+        # Keep the newest turns; the last one (the user's message) always stays.
+        while len(history) > 1 and count([system, *history]) > self.token_budget:
+            history.pop(0)
+        return [system, *history]
 
 
 async def reply_events(
@@ -91,7 +115,9 @@ class _SentenceTracker:
     async def feed(self, event: Text | Cue, classify: Classifier) -> list[ReplyEvent]:
         if isinstance(event, Cue):
             self._tagged = True
-            return [ReplyCue(event.emotion, event.intensity, event.offset, event.source)]
+            # Stage directions are a model's aside rather than an instruction: a little less certain.
+            confidence = 1.0 if event.source == "tag" else 0.8
+            return [ReplyCue(event.emotion, event.intensity, event.offset, event.source, confidence)]
         out: list[ReplyEvent] = [event]
         self._text += event.delta
         while m := _SENTENCE_END.search(self._text):
@@ -111,7 +137,8 @@ class _SentenceTracker:
         if inferred is None:
             return []
         offset = self._start + (len(sentence) - len(sentence.lstrip()))
-        return [ReplyCue(inferred.emotion, inferred.intensity, offset, "inferred")]
+        confidence = inferred.scores.get(inferred.emotion, 0.5)
+        return [ReplyCue(inferred.emotion, inferred.intensity, offset, "inferred", round(confidence, 3))]
 
 
 async def scripted(text: str) -> AsyncIterator[str]:

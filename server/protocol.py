@@ -88,6 +88,34 @@ class Visibility(_Message):
     hidden: bool
 
 
+class SetControl(_Message):
+    """Set one face control by name (the names, ranges and defaults come in `hello.controls`)."""
+
+    type: Literal["set_control"] = "set_control"
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    value: Annotated[float, Field(allow_inf_nan=False)]
+
+
+class SetMood(_Message):
+    """The mood baseline the face rests in and decays back to after each emotion."""
+
+    type: Literal["set_mood"] = "set_mood"
+    emotion: Emotion
+    intensity: UnitFloat
+
+
+class ClearHistory(_Message):
+    """Forget this conversation (the server's stored turns too)."""
+
+    type: Literal["clear_history"] = "clear_history"
+
+
+class ExportHistory(_Message):
+    """Ask for the conversation as a `history` message."""
+
+    type: Literal["export_history"] = "export_history"
+
+
 class Typing(_Message):
     """The user is composing a message (`active`) or stopped; the server answers with state `listening`."""
 
@@ -96,7 +124,18 @@ class Typing(_Message):
 
 
 ClientMessage = Annotated[
-    UserMessage | Speak | Stop | SetEmotion | SetGain | SetExpressiveness | Visibility | Typing,
+    UserMessage
+    | Speak
+    | Stop
+    | SetEmotion
+    | SetGain
+    | SetExpressiveness
+    | SetControl
+    | SetMood
+    | ClearHistory
+    | ExportHistory
+    | Visibility
+    | Typing,
     Field(discriminator="type"),
 ]
 CLIENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientMessage)
@@ -112,6 +151,36 @@ class FrameFormat(_Message):
     kind: int
     blendshape_scale: int
     head_scale: float
+
+
+class ControlInfo(_Message):
+    """A face control the client can offer as a slider (or a switch when step is 1 over 0..1)."""
+
+    name: str
+    label: str
+    minimum: float
+    maximum: float
+    default: float
+    step: float
+    description: str
+
+
+class EmotionInfo(_Message):
+    """An emotion with its pleasure-arousal-dominance coordinates (each -1..1), e.g. for colours."""
+
+    name: str
+    pleasure: float
+    arousal: float
+    dominance: float
+
+
+class PersonaInfo(_Message):
+    """Who the avatar is. `avatar` is a GLB under /models/."""
+
+    id: str
+    name: str
+    greeting: str
+    avatar: str
 
 
 class Limits(_Message):
@@ -130,6 +199,12 @@ class Hello(_Message):
     blendshapes: list[str]
     channels: list[str]
     emotions: list[str]
+    emotion_info: list[EmotionInfo]
+    controls: list[ControlInfo]
+    gain: ControlInfo
+    persona: PersonaInfo
+    personas: list[PersonaInfo]
+    resumed: bool
     fps: float
     frame_format: FrameFormat
     limits: Limits
@@ -162,7 +237,7 @@ class TextDelta(_Message):
     delta: str
 
 
-EmotionSource = Literal["tag", "stage", "inferred", "user"]
+EmotionSource = Literal["tag", "stage", "inferred", "empathy", "user"]
 
 
 class EmotionCue(_Message):
@@ -174,6 +249,7 @@ class EmotionCue(_Message):
     intensity: float
     offset: int
     source: EmotionSource
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
 
 
 class ReplyEnd(_Message):
@@ -185,12 +261,28 @@ class ReplyEnd(_Message):
     text: str
 
 
+class HistoryTurn(_Message):
+    role: Literal["user", "assistant"]
+    content: str
+    status: Literal["complete", "interrupted", "error"]
+
+
+class History(_Message):
+    """The conversation so far: sent after `hello` when a session resumes, and on `export_history`."""
+
+    type: Literal["history"] = "history"
+    reason: Literal["resume", "export", "clear"]
+    turns: list[HistoryTurn]
+
+
 ErrorCode = Literal[
     "bad_json",
     "unknown_type",
     "invalid_message",
     "out_of_range",
     "unknown_emotion",
+    "unknown_control",
+    "unknown_persona",
     "too_large",
     "provider_error",
     "internal",
@@ -207,7 +299,8 @@ class Error(_Message):
 
 
 ServerMessage = Annotated[
-    Hello | State | ReplyStart | TextDelta | EmotionCue | ReplyEnd | Error, Field(discriminator="type")
+    Hello | State | ReplyStart | TextDelta | EmotionCue | ReplyEnd | History | Error,
+    Field(discriminator="type"),
 ]
 SERVER_ADAPTER: TypeAdapter[Any] = TypeAdapter(ServerMessage)
 

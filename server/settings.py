@@ -42,6 +42,11 @@ class Settings:
     timeout: float = 60.0
     retries: int = 1  # extra attempts per model on 429/5xx/connection errors before the reply starts
     fps: float = 30.0
+    persona: str = "mien"  # the default persona (models/personas/<id>.toml); clients may pick another
+    # Conversations are stored here (SQLite); None keeps them in memory only.
+    data_dir: str | None = str(Path.home() / ".local" / "share" / "mien")
+    retention_days: float = 30.0  # conversations idle longer are deleted; 0 keeps them forever
+    record_dir: str | None = None  # when set, each session's frame track is written here
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
     outbound_limit: int = 1024
     extra: dict[str, str] = field(default_factory=dict)
@@ -112,6 +117,10 @@ _ENV = {
     "MIEN_MAX_TOKENS": "max_tokens",
     "MIEN_TIMEOUT": "timeout",
     "MIEN_RETRIES": "retries",
+    "MIEN_PERSONA": "persona",
+    "MIEN_DATA_DIR": "data_dir",
+    "MIEN_RETENTION_DAYS": "retention_days",
+    "MIEN_RECORD_DIR": "record_dir",
 }
 
 
@@ -123,6 +132,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "retries": (0, 10),
     "fps": (1.0, 120.0),
     "outbound_limit": (16, 1_000_000),
+    "retention_days": (0.0, 36500.0),
 }
 
 
@@ -135,7 +145,9 @@ def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
         if not isinstance(items, list | tuple) or not all(isinstance(s, str) and s for s in items):
             raise fail("a list of model names")
         return tuple(items)
-    if isinstance(current, bool) or key in ("api_base", "api_key", "host", "model"):
+    if isinstance(current, bool) or key in (
+        "api_base", "api_key", "host", "model", "persona", "data_dir", "record_dir"
+    ):
         if not isinstance(raw, str) or not raw:
             raise fail("a non-empty string")
         return raw

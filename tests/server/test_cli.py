@@ -24,9 +24,9 @@ def test_chat_json_prints_one_event_per_line(mien: LiveServer, fake_llm: Scripte
     kinds = [e["type"] for e in events]
     assert kinds[0] == "hello" and kinds[-1] == "reply_end"
     assert events[-1]["status"] == "complete" and events[-1]["text"] == "Congratulations!"
-    cue = next(e for e in events if e["type"] == "emotion")
-    assert (cue["emotion"], cue["source"]) == ("joy", "tag")
-    assert kinds.index("emotion") < kinds.index("text")
+    cue = next(e for e in events if e["type"] == "emotion" and e["source"] == "tag")
+    assert cue["emotion"] == "joy" and cue["offset"] == 0
+    assert events.index(cue) < kinds.index("text")
     assert "state" in kinds
 
 

@@ -1,0 +1,81 @@
+"""Personas: who the avatar is. TOML files in `models/personas/` (name, greeting, prompt, mood, allowed
+emotions, expressiveness, voice, avatar), validated at start-up: a bad file stops the server with the
+file, the field and the reason."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from animation.emotions import EMOTION_INDEX
+from server.settings import ConfigError
+
+PERSONA_DIR = Path(__file__).resolve().parent.parent / "models" / "personas"
+
+
+class Mood(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    emotion: str = "neutral"
+    intensity: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0
+
+    @field_validator("emotion")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in EMOTION_INDEX:
+            raise ValueError(f"unknown emotion {v!r}")
+        return v
+
+
+class Persona(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    greeting: Annotated[str, Field(max_length=400)] = ""
+    prompt: Annotated[str, Field(min_length=1, max_length=4000)]
+    mood: Mood = Mood()
+    emotions: Annotated[list[str], Field(min_length=1)] = list(EMOTION_INDEX)
+    expressiveness: Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)] = 1.0
+    voice: str = "default"
+    avatar: str = "ict_head.glb"
+
+    @field_validator("emotions")
+    @classmethod
+    def _all_known(cls, v: list[str]) -> list[str]:
+        unknown = [e for e in v if e not in EMOTION_INDEX]
+        if unknown:
+            raise ValueError(f"unknown emotions {unknown}; known: {', '.join(EMOTION_INDEX)}")
+        return v
+
+    @model_validator(mode="after")
+    def _mood_allowed(self) -> Persona:
+        if self.mood.emotion not in self.emotions and self.mood.emotion != "neutral":
+            raise ValueError(f"mood emotion {self.mood.emotion!r} is not in this persona's emotions")
+        return self
+
+    def allows(self, emotion: str) -> bool:
+        return emotion in self.emotions or emotion == "neutral"
+
+
+def load_persona(path: Path) -> Persona:
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    try:
+        return Persona(id=path.stem, **{k: v.strip() if isinstance(v, str) else v for k, v in data.items()})
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or "(file)"
+        raise ConfigError(f"{path}: {field}: {err['msg']}") from None
+
+
+def load_personas(directory: Path = PERSONA_DIR) -> dict[str, Persona]:
+    personas = {p.stem: load_persona(p) for p in sorted(directory.glob("*.toml"))}
+    if not personas:
+        raise ConfigError(f"{directory}: no persona files (*.toml)")
+    return personas

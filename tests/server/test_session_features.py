@@ -1,0 +1,171 @@
+"""Transcript tests for personas, controls, memory (resume after a restart), empathy and recording."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from animation.controls import CONTROLS
+from server.app import create_app
+from server.runner import LiveServer
+from server.settings import Settings
+from tests.fakes.client import Client
+from tests.fakes.openai_server import ScriptedOpenAI
+
+
+def settings(fake: ScriptedOpenAI, data_dir: Path, **kw: object) -> Settings:
+    return Settings(
+        model="fake-model", api_base=fake.base_url, timeout=20.0, retries=0, data_dir=str(data_dir), **kw
+    )  # type: ignore[arg-type]
+
+
+def test_hello_describes_controls_personas_and_emotions(mien: LiveServer) -> None:
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            hello = await c.next_message("hello")
+            assert [ctl["name"] for ctl in hello["controls"]] == [ctl.name for ctl in CONTROLS]
+            assert hello["gain"]["maximum"] == 2.0
+            assert [e["name"] for e in hello["emotion_info"]] == hello["emotions"]
+            assert hello["persona"]["id"] == "mien" and {"guide", "sceptic", "enthusiast"} <= {
+                p["id"] for p in hello["personas"]
+            }
+            assert hello["resumed"] is False
+
+    asyncio.run(main())
+
+
+def test_persona_is_chosen_by_query_and_shapes_the_prompt(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"content": "[sadness] Hm. [contempt] Prove it."}])
+
+    async def main() -> None:
+        async with Client(mien.ws_url + "?persona=sceptic") as c:
+            hello = await c.next_message("hello")
+            assert hello["persona"]["name"] == "Sol"
+            await c.send({"type": "user_message", "text": "The moon is made of cheese."})
+            end = await c.next_message("reply_end")
+            assert end["text"] == "Hm. Prove it."
+            tags = [m["emotion"] for m in c.of_type("emotion", end["reply_id"]) if m["source"] == "tag"]
+            assert tags == ["contempt"]  # Sol's persona never shows sadness
+        system = fake_llm.requests[-1]["messages"][0]["content"]
+        assert "You are Sol" in system and "[contempt]" in system and "[sadness]" not in system
+
+    asyncio.run(main())
+
+
+def test_unknown_persona_warns_and_falls_back(mien: LiveServer) -> None:
+    async def main() -> None:
+        async with Client(mien.ws_url + "?persona=pirate") as c:
+            hello = await c.next_message("hello")
+            err = await c.next_message("error")
+            assert err["code"] == "unknown_persona" and hello["persona"]["id"] == "mien"
+
+    asyncio.run(main())
+
+
+def test_controls_validate_and_reach_the_prompt(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"content": "Fine."}])
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.next_message("hello")
+            for raw, code in [
+                ({"type": "set_control", "name": "sparkle", "value": 1}, "unknown_control"),
+                ({"type": "set_control", "name": "contrast", "value": 5}, "out_of_range"),
+                ({"type": "set_control", "name": "max_emotions", "value": 2.5}, "out_of_range"),
+                ({"type": "set_mood", "emotion": "glee", "intensity": 0.5}, "unknown_emotion"),
+            ]:
+                n = len(c.messages)
+                await c.send(raw)
+                assert (await c.next_message("error", after=n))["code"] == code
+            await c.send({"type": "set_control", "name": "mood_lock", "value": 1})
+            await c.send({"type": "set_mood", "emotion": "joy", "intensity": 0.4})
+            await c.send({"type": "set_gain", "emotion": "anger", "gain": 0})
+            await c.send({"type": "user_message", "text": "Hello"})
+            await c.next_message("reply_end")
+        system = fake_llm.requests[-1]["messages"][0]["content"]
+        assert "steady joy tone" in system and "[anger]" not in system
+
+    asyncio.run(main())
+
+
+def test_user_message_gets_an_empathic_face_before_the_reply(
+    mien: LiveServer, fake_llm: ScriptedOpenAI
+) -> None:
+    fake_llm.queue([{"content": "I'm so sorry."}])
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.send({"type": "user_message", "text": "My dog died yesterday and I miss him so much."})
+            end = await c.next_message("reply_end")
+            empathy = [m for m in c.of_type("emotion", end["reply_id"]) if m["source"] == "empathy"]
+            assert empathy and empathy[0]["emotion"] == "sadness"
+            first_text = c.of_type("text", end["reply_id"])[0]
+            assert c.index(empathy[0]) < c.index(first_text)
+
+    asyncio.run(main())
+
+
+def test_conversation_resumes_after_a_server_restart(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    fake_llm.queue([{"content": "Nice to meet you, Ada."}], [{"content": "You are Ada."}])
+
+    async def first() -> str:
+        with LiveServer(create_app(settings(fake_llm, tmp_path), warm_up=False)) as server:
+            async with Client(server.ws_url + "?persona=enthusiast") as c:
+                hello = await c.next_message("hello")
+                await c.send({"type": "user_message", "text": "My name is Ada."})
+                await c.next_message("reply_end")
+                await c.next_message("state", after=len(c.messages) - 1, state="idle")
+                return hello["session_id"]
+
+    sid = asyncio.run(first())
+
+    async def second() -> None:
+        with LiveServer(create_app(settings(fake_llm, tmp_path), warm_up=False)) as server:
+            async with Client(f"{server.ws_url}?session={sid}") as c:
+                hello = await c.next_message("hello")
+                assert hello["session_id"] == sid and hello["resumed"] is True
+                assert hello["persona"]["id"] == "enthusiast"  # the stored persona
+                history = await c.next_message("history")
+                assert [t["content"] for t in history["turns"]] == [
+                    "My name is Ada.",
+                    "Nice to meet you, Ada.",
+                ]
+                await c.send({"type": "user_message", "text": "What's my name?"})
+                await c.next_message("reply_end")
+                sent = fake_llm.requests[-1]["messages"]
+                assert [m["content"] for m in sent[1:]] == [
+                    "My name is Ada.",
+                    "Nice to meet you, Ada.",
+                    "What's my name?",
+                ]
+                n = len(c.messages)
+                await c.send({"type": "export_history"})
+                export = await c.next_message("history", after=n, reason="export")
+                assert len(export["turns"]) == 4
+                await c.send({"type": "clear_history"})
+                cleared = await c.next_message("history", after=n, reason="clear")
+                assert cleared["turns"] == []
+
+    asyncio.run(second())
+
+
+def test_record_dir_gets_a_frame_track(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    record = tmp_path / "tracks"
+
+    async def main() -> None:
+        app = create_app(settings(fake_llm, tmp_path, record_dir=str(record)), warm_up=False)
+        with LiveServer(app) as server:
+            async with Client(server.ws_url) as c:
+                await c.send({"type": "speak", "text": "[joy] Recorded."})
+                await c.next_message("reply_end")
+                await c.frames_after(10)
+        # Leaving the server waits for the session to finish, which writes the track.
+
+    asyncio.run(main())
+    (track_file,) = record.glob("*.json")
+    track = json.loads(track_file.read_text())
+    assert track["format"] == "mien-track" and len(track["channels"]) == 55
+    assert len(track["times"]) >= 10 and len(track["weights"][0]) == 55
+    smile = track["channels"].index("mouthSmileLeft")
+    assert max(row[smile] for row in track["weights"]) > 0.3
