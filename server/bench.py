@@ -154,6 +154,59 @@ async def cadence(message: str, max_tokens: int) -> dict[str, Any]:
     }
 
 
+def tag_throughput(megabytes: float = 4.0, chunk: int = 16) -> dict[str, Any]:
+    """TagParser speed on model-like text (tags, stage directions, brackets, emoji) in small chunks."""
+    from server.tags import TagParser
+
+    unit = (
+        "[joy] That's wonderful news! *smiles* I knew you could do it [surprise:0.6] really. "
+        "See [1] and (laughs) the [docs](https://example.com) 😀 then `code [x]` here.\n"
+    )
+    text = unit * max(1, int(megabytes * 1_000_000 / len(unit.encode())))
+    parser = TagParser()
+    start = time.perf_counter()
+    events = 0
+    for i in range(0, len(text), chunk):
+        events += len(parser.push(text[i : i + chunk]))
+    events += len(parser.flush())
+    elapsed = time.perf_counter() - start
+    size = len(text.encode()) / 1e6
+    return {
+        "megabytes": round(size, 2),
+        "chunk_chars": chunk,
+        "seconds": round(elapsed, 3),
+        "mb_per_second": round(size / elapsed, 2),
+        "events": events,
+    }
+
+
+async def cue_latency(n: int = 200) -> dict[str, Any]:
+    """Time from a chunk entering the server (a scripted line) to its emotion cue on the wire, measured
+    at a loopback client: an upper bound that includes the client's send."""
+    import websockets
+
+    from server.app import create_app
+    from server.runner import LiveServer
+
+    delays: list[float] = []
+    with LiveServer(create_app(Settings(data_dir=None), warm_up=False)) as server:
+        async with websockets.connect(server.ws_url) as ws:
+            for i in range(n):
+                sent = time.perf_counter()
+                await ws.send(json.dumps({"type": "speak", "text": f"[joy:0.{i % 9 + 1}] Cue {i}."}))
+                async for raw in ws:
+                    if isinstance(raw, str) and json.loads(raw)["type"] == "emotion":
+                        delays.append((time.perf_counter() - sent) * 1000)
+                        break
+    d = np.array(delays)
+    return {
+        "cues": len(delays),
+        "delay_ms_p50": round(float(np.percentile(d, 50)), 3),
+        "delay_ms_p99": round(float(np.percentile(d, 99)), 3),
+        "target_p99_ms": 5,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m server.bench")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -165,8 +218,12 @@ def main() -> None:
     w.add_argument("--seconds", type=float, default=20.0)
     w.add_argument("--simulated", action="store_true")
     w.add_argument("--json", action="store_true")
+    t = sub.add_parser("tags")
+    t.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.what == "cadence":
+    if args.what == "tags":
+        result = {**tag_throughput(), **asyncio.run(cue_latency())}
+    elif args.what == "cadence":
         result = asyncio.run(cadence(args.message, args.max_tokens))
     elif args.simulated:
         result = simulated_wire(args.seconds)
