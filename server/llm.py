@@ -88,6 +88,17 @@ async def stream_reply(messages: list[dict[str, str]], settings: Settings) -> As
     raise ProviderError("; ".join(failures) or "no model configured")
 
 
+def count_tokens(messages: list[dict[str, str]], settings: Settings) -> int:
+    """Prompt tokens as litellm counts them for the model (its bundled tokenizers; no download).
+
+    Loads litellm if needed, so call it from a worker thread."""
+    litellm = _load()
+    try:
+        return int(litellm.token_counter(model=settings.litellm_model(), messages=messages))
+    except Exception:  # an unknown tokenizer must not break a reply: fall back to a rough count
+        return sum(len(m["content"]) // 4 + 4 for m in messages)
+
+
 def _request(model: str, messages: list[dict[str, str]], settings: Settings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": settings.litellm_model(model),

@@ -330,7 +330,10 @@ class Session:
             await self._remember(Turn("user", text))
             await self._listen(reply_id, text)
             self.conversation.system_prompt = prompt_for(self.persona, self.face)
-            chunks = llm.stream_reply(self.conversation.messages(), self.settings)
+            messages = await asyncio.to_thread(
+                self.conversation.messages, lambda m: llm.count_tokens(m, self.settings)
+            )
+            chunks = llm.stream_reply(messages, self.settings)
         speaking = False
         try:
             async for event in reply_events(chunks):

@@ -35,7 +35,7 @@ GUARDED = textwrap.dedent(
     socket.getaddrinfo = getaddrinfo
 
     from server.app import _warm_up, create_app
-    from server.llm import stream_reply
+    from server.llm import count_tokens, stream_reply
     from server.settings import Settings
 
     async def main():
@@ -44,6 +44,11 @@ GUARDED = textwrap.dedent(
         await _warm_up(settings)
         chunks = [c async for c in stream_reply([{"role": "user", "content": "Hi"}], settings)]
         assert chunks, "no reply"
+        # Token counting for a remote model's tokenizer must not fetch anything either.
+        for model in ("gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", settings.model):
+            hello = [{"role": "user", "content": "Hello there, how are you?"}]
+            n = count_tokens(hello, Settings(model=model))
+            assert 3 <= n < 40, (model, n)
 
     asyncio.run(main())
     print("ATTEMPTS", len(attempts), attempts[:5])
