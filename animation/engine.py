@@ -9,6 +9,7 @@ Layer order, per step, for all faces at once (details and region masks in animat
                  bilabials close the lips
     3. idle      gaze owns eyeLook* (plus the emotion's eye direction as a bias); blinks by soft union
                  with the expression's eye closure; head sway + breathing + gaze-following head
+                 + the emotions' head posture (FACS head codes, followed slowly)
     4. clip      each layer keeps its range; mouth and head are clipped where layers combine
 
 Time always comes in as an argument (seconds, any origin, one clock per bank); the bank never reads a
@@ -293,7 +294,8 @@ class FaceBank:
         rate = st.BLINK_RATE[state]
         rows, lids = blinks.step_blinks(self._blinks, t, active, rate, closure, rng, self._blink_params)
         mixer.apply_blink(frame, rows, lids)
-        head_pose = head.step_head(self._head, t, dt, st.HEAD_SCALE[state], self._head_params)
+        posture = self._shown @ self._mix.au_to_head  # the emotions' head codes (sadness hangs the head)
+        head_pose = head.step_head(self._head, t, dt, st.HEAD_SCALE[state], self._head_params, posture)
         head_pose += pose @ _GAZE_TO_HEAD
         mixer.set_head(frame, head_pose)
 

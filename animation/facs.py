@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from animation.arkit import ARKIT_52, INDEX, N_BLENDSHAPES, N_CHANNELS
+from animation.arkit import ARKIT_52, HEAD_CHANNELS, HEAD_RANGE, INDEX, N_BLENDSHAPES, N_CHANNELS
 from animation.emotions import AU_PROTOTYPES, EMOTIONS, N_EMOTIONS, load_table, parse_au_key
 from animation.kernels import clip
 
@@ -30,13 +30,19 @@ ANTAGONIST_SUPPRESSION = float(_TABLE["antagonist_suppression"])
 assert UNILATERAL_CENTRAL == 0.5, "facs.toml: unilateral_central must be 0.5 (the mean of two sides)"
 
 
-def _load_aus() -> tuple[dict[int, str], dict[int, str], dict[int, dict[str, float]]]:
+def _load_aus() -> tuple[dict[int, str], dict[int, str], dict[int, dict[str, float]], dict[int, np.ndarray]]:
     names: dict[int, str] = {}
     regions: dict[int, str] = {}
     shapes: dict[int, dict[str, float]] = {}
+    heads: dict[int, np.ndarray] = {}
     for key, entry in _TABLE["au"].items():
         au = int(key)
-        for shape, w in entry["shapes"].items():
+        head = np.zeros(len(HEAD_CHANNELS), np.float32)
+        for channel, rad in entry.get("head", {}).items():
+            if channel not in HEAD_CHANNELS or not 0.0 < abs(float(rad)) <= HEAD_RANGE:
+                raise ValueError(f"facs.toml: AU{au} head {channel!r} = {rad}: unknown or outside the range")
+            head[HEAD_CHANNELS.index(channel)] = float(rad)
+        for shape, w in entry.get("shapes", {}).items():
             if shape not in INDEX or INDEX[shape] >= N_BLENDSHAPES:
                 raise ValueError(f"facs.toml: AU{au} drives unknown blendshape {shape!r}")
             if not 0.0 < float(w) <= 1.0:
@@ -45,14 +51,16 @@ def _load_aus() -> tuple[dict[int, str], dict[int, str], dict[int, dict[str, flo
             raise ValueError(f"facs.toml: AU{au} region must be 'upper' or 'lower'")
         names[au] = str(entry["name"])
         regions[au] = str(entry["region"])
-        shapes[au] = {str(s): float(w) for s, w in entry["shapes"].items()}
-    return names, regions, shapes
+        shapes[au] = {str(s): float(w) for s, w in entry.get("shapes", {}).items()}
+        heads[au] = head
+    return names, regions, shapes, heads
 
 
 AU_NAMES: dict[int, str]
 AU_REGION: dict[int, str]
 _AU_SHAPES: dict[int, dict[str, float]]
-AU_NAMES, AU_REGION, _AU_SHAPES = _load_aus()
+_AU_HEAD: dict[int, np.ndarray]  # head (yaw, pitch, roll) radians at full intensity: FACS head codes 51-56
+AU_NAMES, AU_REGION, _AU_SHAPES, _AU_HEAD = _load_aus()
 AUS: tuple[int, ...] = tuple(sorted(AU_NAMES))
 AU_ANTAGONISTS: tuple[tuple[int, int], ...] = tuple((int(a), int(b)) for a, b in _TABLE["au_antagonists"])
 if any(a not in AU_NAMES or b not in AU_NAMES for a, b in AU_ANTAGONISTS):
@@ -84,6 +92,13 @@ def au_weights(au: int, side: str = "") -> np.ndarray:
     return row
 
 
+def au_head(au: int, side: str = "") -> np.ndarray:
+    """Head (yaw, pitch, roll) radians (float32 [3]) of one AU at full intensity: non-zero only for the
+    head codes. The head is central, so a unilateral use keeps `unilateral_central` of it."""
+    au_weights(au, side)  # validates
+    return _AU_HEAD[au] * np.float32(UNILATERAL_CENTRAL if side else 1.0)
+
+
 def prototype_channels(prototype: dict[str, float]) -> np.ndarray:
     """AU prototype {'6': .6, 'R12': .4} -> float32 [52] blendshape weights, summed linearly and clipped.
 
@@ -106,6 +121,8 @@ class Mixing:
     au_to_channels: float32 [n_columns, len(channels)].
     upper: bool [n_columns], True for upper-face columns (the upper_face control scales them).
     antagonists: intp [n_pairs, 2] column pairs; suppression: how much each side loses of the other.
+    au_to_head: float32 [n_columns, 3], radians: the head posture (yaw, pitch, roll) the columns ask
+      for. Not part of the frame: the head layer follows it, slowly (animation.head.step_head).
     """
 
     columns: tuple[str, ...]
@@ -114,6 +131,7 @@ class Mixing:
     au_to_channels: np.ndarray
     upper: np.ndarray
     antagonists: np.ndarray
+    au_to_head: np.ndarray
     suppression: float = ANTAGONIST_SUPPRESSION
     resolved: np.ndarray = field(init=False, repr=False)  # emotion_to_au with the antagonists folded in
     au_to_frame: np.ndarray = field(init=False, repr=False)  # au_to_channels spread over all 55 channels
@@ -148,7 +166,9 @@ class Mixing:
         sided = [(a, b, s) for a, b in pairs_used for s in (("L", "R") if a in split else ("",))]
         pairs = [[col[a, s], col[b, s]] for a, b, s in sided]
         labels = tuple(f"{au}{side}" for au, side in sides)
-        return cls(labels, p, channels, s_full[:, channels], upper, np.array(pairs, np.intp).reshape(-1, 2))
+        head = np.stack([au_head(au, side) for au, side in sides])
+        pairs_arr = np.array(pairs, np.intp).reshape(-1, 2)
+        return cls(labels, p, channels, s_full[:, channels], upper, pairs_arr, head)
 
     @classmethod
     def from_channels(cls, matrix: np.ndarray) -> Mixing:
@@ -167,7 +187,8 @@ class Mixing:
         pairs = np.array([[pos[a], pos[b]] for a, b in ANTAGONISTS], np.intp).reshape(-1, 2)
         labels = tuple(ARKIT_52[c] for c in channels)
         eye = np.eye(channels.size, dtype=np.float32)
-        return cls(labels, matrix[:, channels].copy(), channels, eye, upper, pairs)
+        head = np.zeros((channels.size, 3), np.float32)  # a blendshape table has no head posture
+        return cls(labels, matrix[:, channels].copy(), channels, eye, upper, pairs, head)
 
     def __post_init__(self) -> None:
         # Antagonists folded into the matrix: before resolution an AU is linear in the weights (a = w P),
@@ -183,7 +204,8 @@ class Mixing:
         frame[:, self.channels] = self.au_to_channels
         object.__setattr__(self, "au_to_frame", frame)
         object.__setattr__(self, "spread", float(max(1.0, self.au_to_channels.sum(axis=0).max())))
-        for arr in (p, folded, frame, self.channels, self.au_to_channels, self.upper, self.antagonists):
+        for arr in (p, folded, frame, self.channels, self.au_to_channels, self.upper, self.antagonists,
+                    self.au_to_head):  # fmt: skip
             arr.setflags(write=False)
 
 

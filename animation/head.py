@@ -6,6 +6,10 @@ random amplitudes and phases: sin(w t + p) = sin(w t) cos(p) + cos(w t) sin(p), 
 coefficients and the time basis [sin(w t), cos(w t)] is computed once per step for all faces.
 Breathing nods the pitch only (the frame budget wants few channels); sway size follows the
 conversation state through a rate-limited ramp, so a state change never jumps the head.
+
+Posture: the emotions' head position codes (FACS 51-56: sadness hangs the head, confusion tilts it)
+arrive as a target pose per face; the head follows it with a lag and a speed cap (data/states.toml
+[head] posture_time, posture_rate), so no cue, gain or control jump can jerk the head.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class HeadParams:
     breath_amplitude: float = float(HEAD["breath_amplitude"])
     breath_per_minute: tuple[float, ...] = tuple(HEAD["breath_per_minute"])
     scale_rate: float = float(HEAD["scale_rate"])
+    posture_time: float = float(HEAD["posture_time"])
+    posture_rate: float = float(HEAD["posture_rate"])
     sway_omega: np.ndarray = field(init=False, repr=False, compare=False)
     breath_omega: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -41,16 +47,18 @@ DEFAULT_HEAD = HeadParams()
 
 @dataclass
 class Head(RowArrays):
-    """Per-face coefficients: sway [n, 3 * 2F] (yaw, pitch, roll x sin/cos), breath [n, 2B], scale [n]."""
+    """Per-face coefficients: sway [n, 3 * 2F] (yaw, pitch, roll x sin/cos), breath [n, 2B], scale [n];
+    posture [n, 3]: the emotions' head pose as shown (radians)."""
 
     sway: np.ndarray
     breath: np.ndarray
     scale: np.ndarray
+    posture: np.ndarray
 
     @classmethod
     def empty(cls, n: int, params: HeadParams = DEFAULT_HEAD) -> Head:
         f, b = len(params.sway_freqs), len(params.breath_per_minute)
-        h = cls(np.zeros((0, 3 * 2 * f)), np.zeros((0, 2 * b)), np.zeros(0))
+        h = cls(np.zeros((0, 3 * 2 * f)), np.zeros((0, 2 * b)), np.zeros(0), np.zeros((0, 3)))
         h.grow(n)
         return h
 
@@ -75,11 +83,25 @@ class Head(RowArrays):
 
 
 def step_head(
-    head: Head, t: float, dt: np.ndarray, target_scale: np.ndarray, params: HeadParams = DEFAULT_HEAD
+    head: Head,
+    t: float,
+    dt: np.ndarray,
+    target_scale: np.ndarray,
+    params: HeadParams = DEFAULT_HEAD,
+    posture: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Head (yaw, pitch, roll) offsets in radians at time t, [n, 3]; ramps each face's sway size."""
+    """Head (yaw, pitch, roll) offsets in radians at time t, [n, 3]; ramps each face's sway size.
+
+    posture: the emotions' target head pose [n, 3] (radians; None: keep the current one). Each face's
+    shown posture closes the gap with time constant posture_time, at most posture_rate rad/s per axis.
+    """
     reach = params.scale_rate * dt
     head.scale += clip(target_scale - head.scale, -reach, reach)
+    if posture is not None:
+        gap = posture - head.posture
+        gap *= (1.0 - np.exp(-dt / params.posture_time))[:, None]
+        cap = (params.posture_rate * dt)[:, None]
+        head.posture += clip(gap, -cap, cap)
     ws, wb = params.sway_omega * t, params.breath_omega * t
     sway_basis = np.concatenate([np.sin(ws), np.cos(ws)])
     breath_basis = np.concatenate([np.sin(wb), np.cos(wb)])
@@ -87,4 +109,5 @@ def step_head(
     out = (head.sway.reshape(n * 3, -1) @ sway_basis).reshape(n, 3)
     out *= head.scale[:, None]
     out[:, 1] += head.breath @ breath_basis
+    out += head.posture
     return out

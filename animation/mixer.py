@@ -17,7 +17,8 @@ Every frame is built bottom-up, for all faces at once (FaceBank.step):
                  from the sum. Blinks add to the expression's eye closure by soft union (never an
                  overwrite: a closed-eye expression stays closed, a squint is left as it is, and a
                  blink due over nearly shut eyes is skipped); eyeWide relaxes during a blink.
-                 Head: sway + breathing + the head's share of gaze shifts.
+                 Head: sway + breathing + the head's share of gaze shifts + the emotions' posture
+                 (FACS head codes 51-56, followed slowly: animation.head).
     4. clip      every layer keeps its own range, so the frame is already in [0, 1] (blendshapes) and
                  [-HEAD_RANGE, HEAD_RANGE] (head); the mouth and head are clipped where they combine.
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from animation.emotions import EMOTIONS
+from animation.emotions import EMOTION_INDEX, EMOTIONS, PAD
 from server.feelings import FEELINGS, Inference
 from server.tags import Cue, TagParser, Text
 
@@ -46,6 +46,8 @@ class ReplyCue:
     offset: int
     source: Literal["tag", "stage", "inferred"]
     confidence: float = 1.0
+    # Set on a correction: the classifier read the sentence as this emotion, so the tag was tempered.
+    tempered_by: str | None = None
 
 
 ReplyEvent = Text | ReplyCue
@@ -110,14 +112,15 @@ class _SentenceTracker:
     def __init__(self) -> None:
         self._text = ""
         self._start = 0
-        self._tagged = False
+        self._cues: list[ReplyCue] = []  # the model's own cues in the current sentence
 
     async def feed(self, event: Text | Cue, classify: Classifier) -> list[ReplyEvent]:
         if isinstance(event, Cue):
-            self._tagged = True
             # Stage directions are a model's aside rather than an instruction: a little less certain.
             confidence = 1.0 if event.source == "tag" else 0.8
-            return [ReplyCue(event.emotion, event.intensity, event.offset, event.source, confidence)]
+            cue = ReplyCue(event.emotion, event.intensity, event.offset, event.source, confidence)
+            self._cues.append(cue)
+            return [cue]
         out: list[ReplyEvent] = [event]
         self._text += event.delta
         while m := _SENTENCE_END.search(self._text):
@@ -130,15 +133,44 @@ class _SentenceTracker:
         return await self._close(self._text, classify)
 
     async def _close(self, sentence: str, classify: Classifier) -> list[ReplyEvent]:
-        tagged, self._tagged = self._tagged, False
-        if tagged or not sentence.strip():
+        cues, self._cues = self._cues, []
+        if not sentence.strip():
             return []
         inferred = await asyncio.to_thread(classify, sentence)
+        if cues:
+            return _cross_check(cues, inferred)
         if inferred is None:
             return []
         offset = self._start + (len(sentence) - len(sentence.lstrip()))
         confidence = inferred.scores.get(inferred.emotion, 0.5)
         return [ReplyCue(inferred.emotion, inferred.intensity, offset, "inferred", round(confidence, 3))]
+
+
+# A tag is tempered when the words say the opposite, clearly: the classifier is confident and the two
+# emotions sit on opposite sides of pleasure (a [joy] on a condolence).
+CROSS_CHECK_SCORE = 0.5
+TEMPERED = 0.35  # the tag's intensity is scaled by this
+
+
+def _cross_check(cues: list[ReplyCue], inferred: Inference | None) -> list[ReplyEvent]:
+    if inferred is None or inferred.scores.get(inferred.emotion, 0.0) < CROSS_CHECK_SCORE:
+        return []
+    words = float(PAD[EMOTION_INDEX[inferred.emotion], 0])
+    out: list[ReplyEvent] = []
+    for cue in cues:
+        tag = float(PAD[EMOTION_INDEX[cue.emotion], 0])
+        if tag * words < -0.1:
+            out.append(
+                ReplyCue(
+                    cue.emotion,
+                    round(cue.intensity * TEMPERED, 3),
+                    cue.offset,
+                    cue.source,
+                    round(1.0 - inferred.scores[inferred.emotion], 3),
+                    tempered_by=inferred.emotion,
+                )
+            )
+    return out
 
 
 async def scripted(text: str) -> AsyncIterator[str]:

@@ -250,6 +250,9 @@ class EmotionCue(_Message):
     offset: int
     source: EmotionSource
     confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    tempered_by: str | None = Field(
+        None, description="A correction: the words read as this emotion, so the cue's intensity was lowered."
+    )
 
 
 class ReplyEnd(_Message):

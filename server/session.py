@@ -349,6 +349,7 @@ class Session:
                             offset=event.offset,
                             source=event.source,
                             confidence=event.confidence,
+                            tempered_by=event.tempered_by,
                         )
                     )
                     continue

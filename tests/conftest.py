@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from server.runner import LiveServer
-from tests.fakes.openai_server import ScriptedOpenAI
+# Property tests draw the same examples on every run: a red CI is reproducible, never a fluke.
+hypothesis_settings.register_profile("mien", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("mien")
+
+from server.runner import LiveServer  # noqa: E402
+from tests.fakes.openai_server import ScriptedOpenAI  # noqa: E402
 
 
 @pytest.fixture

@@ -46,10 +46,11 @@ def test_every_emotion_but_neutral_has_a_prototype() -> None:
 def test_emfacs_prototypes_use_the_cited_action_units() -> None:
     expected = {
         "joy": {"6", "12"},
-        "sadness": {"1", "4", "15"},
+        "sadness": {"1", "4", "15", "17", "54"},  # the EMFACS variant 1+4+15B+17 with 54 (head down)
         "surprise": {"1", "2", "5", "26"},
         "fear": {"1", "2", "4", "5", "20", "26"},
-        "anger": {"4", "5", "7", "23"},
+        # 4+5+7 with the mouths of the variants 4+5+7+10+23 and 4+5+7+17+24; 54 is Mien's glower
+        "anger": {"4", "5", "7", "10", "17", "23", "24", "54"},
         "disgust": {"9", "15", "16"},
         "contempt": {"R12", "R14"},
     }

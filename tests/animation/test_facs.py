@@ -17,6 +17,7 @@ from animation.facs import (
     Mixing,
     active_channels,
     au_activations,
+    au_head,
     au_weights,
     mix,
     prototype_channels,
@@ -52,7 +53,7 @@ def test_matrix_shape_range_and_neutral() -> None:
         ("disgust", ("noseSneerLeft", "noseSneerRight", "mouthFrownLeft", "mouthLowerDownRight")),
         ("contempt", ("mouthSmileRight", "mouthDimpleRight")),
         ("thinking", ("eyeLookUpLeft", "eyeLookUpRight", "mouthShrugLower", "browDownLeft")),
-        ("confusion", ("browDownLeft", "browDownRight", "browOuterUpLeft", "eyeSquintLeft")),
+        ("confusion", ("browDownRight", "browOuterUpLeft", "eyeSquintRight", "mouthDimpleLeft")),
     ],
 )
 def test_prototype_drives_its_shapes(emotion: str, shapes: tuple[str, ...]) -> None:
@@ -65,6 +66,8 @@ def test_unilateral_emotions_are_asymmetric() -> None:
     assert c[INDEX["mouthSmileRight"]] > 0.3
     f = row("confusion")
     assert f[INDEX["browOuterUpLeft"]] > 0.5 and f[INDEX["browOuterUpRight"]] == 0.0
+    assert f[INDEX["eyeSquintRight"]] > 0.2 and f[INDEX["eyeSquintLeft"]] == 0.0
+    assert f[INDEX["mouthFrownRight"]] > 0.2 and f[INDEX["mouthFrownLeft"]] == 0.0
 
 
 def test_symmetric_emotions_are_symmetric() -> None:
@@ -145,14 +148,13 @@ def test_active_channels_helper() -> None:
 
 def test_mixing_space_splits_only_one_sided_aus() -> None:
     cols = MIXING.columns
-    assert {"12L", "12R", "14L", "14R", "2L", "2R", "15L", "15R"} <= set(
-        cols
-    )  # contempt, confusion, 12's antagonist
+    # contempt's R12/R14, confusion's L1/L2/R7/L14/R15, and 12's antagonist 15
+    assert {"12L", "12R", "14L", "14R", "1L", "1R", "2L", "2R", "7L", "7R", "15L", "15R"} <= set(cols)
     assert "4" in cols and "4L" not in cols  # always bilateral: one column
     assert MIXING.resolved.shape == (N_EMOTIONS, len(cols)) and MIXING.au_to_frame.shape == (len(cols), 55)
     assert np.all(MIXING.au_to_frame[:, 52:] == 0.0)  # the head is not an expression's business
     upper = {c for c, u in zip(cols, MIXING.upper, strict=True) if u}
-    assert {"1", "2L", "4", "5", "6", "7", "63"} <= upper and not upper & {"9", "12L", "15R", "26"}
+    assert {"1L", "2L", "4", "5", "6", "7R", "63"} <= upper and not upper & {"9", "12L", "15R", "26"}
 
 
 def test_folded_antagonists_equal_explicit_resolution() -> None:
@@ -184,3 +186,26 @@ def test_custom_matrix_mixing() -> None:
         Mixing.from_channels(np.full((N_EMOTIONS, 52), np.nan))
     with pytest.raises(ValueError):
         Mixing.from_channels(-matrix)
+
+
+def test_head_codes_drive_the_head_posture_only() -> None:
+    yaw, pitch, roll = np.eye(3)
+    for au, direction in ((51, yaw), (52, -yaw), (53, -pitch), (54, pitch), (55, -roll), (56, roll)):
+        h = au_head(au)
+        assert np.all(np.sign(h) == direction) and 0.1 <= np.abs(h).max() <= 0.3, au  # ~6-17 degrees
+        assert not np.any(au_weights(au)), au  # no blendshape
+        np.testing.assert_allclose(au_head(au, "L"), h * UNILATERAL_CENTRAL)  # the head is central
+    assert not np.any(au_head(12)) and not np.any(au_head(61))  # face and eye codes leave the head alone
+    np.testing.assert_array_equal(au_head(53), -au_head(54))  # an axis nets out like a sum
+
+
+def test_mixing_head_posture_table() -> None:
+    head = MIXING.au_to_head
+    assert head.shape == (len(MIXING.columns), 3) and not head.flags.writeable
+    posture = np.clip(MIXING.resolved, 0.0, 1.0) @ head  # each emotion alone, at full intensity
+    assert posture[EMOTION_INDEX["sadness"], 1] > 0.05  # head down
+    assert posture[EMOTION_INDEX["confusion"], 2] > 0.05  # tilted toward the right shoulder
+    assert posture[EMOTION_INDEX["thinking"], 1] < 0.0  # head up
+    for e in ("neutral", "joy", "fear", "surprise", "disgust", "contempt"):
+        assert not np.any(posture[EMOTION_INDEX[e]]), e
+    assert not np.any(Mixing.from_channels(np.zeros((N_EMOTIONS, 52), np.float32)).au_to_head)

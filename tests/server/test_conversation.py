@@ -48,3 +48,19 @@ def test_untagged_sentences_get_inferred_cues_with_confidence() -> None:
     cues = [e for e in events if isinstance(e, ReplyCue)]
     assert cues == [ReplyCue("joy", 1.0, 0, "tag", 1.0), ReplyCue("sadness", 0.6, 12, "inferred", 0.7)]
     assert "".join(e.delta for e in events if isinstance(e, Text)) == "Tagged one. Untagged two."
+
+
+def test_a_tag_the_words_contradict_is_tempered_and_says_so() -> None:
+    async def chunks() -> AsyncIterator[str]:
+        yield "[joy] I'm so sorry for your loss. [joy] Lovely to see you again!"
+
+    async def run() -> list[object]:
+        return [e async for e in reply_events(chunks())]  # the real classifier
+
+    cues = [e for e in asyncio.run(run()) if isinstance(e, ReplyCue)]
+    tempered = [c for c in cues if c.tempered_by]
+    assert len(tempered) == 1
+    assert tempered[0].emotion == "joy" and tempered[0].tempered_by == "sadness" and tempered[0].offset == 0
+    assert tempered[0].intensity < 0.5
+    # The second sentence agrees with its tag: untouched.
+    assert [c.intensity for c in cues if c.offset > 0] == [1.0]
