@@ -9,8 +9,9 @@ Events flow one way to the session, which forwards them to the client and the fa
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -35,6 +36,8 @@ def system_prompt(persona_prompt: str, emotions: Sequence[str], notes: Sequence[
 
 SYSTEM_PROMPT = system_prompt(DEFAULT_PERSONA_PROMPT, EMOTIONS)
 
+log = logging.getLogger("mien.conversation")
+
 # End of a sentence: terminal punctuation (plus closing quotes/brackets) followed by whitespace, or a newline.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
 
@@ -44,7 +47,7 @@ class ReplyCue:
     emotion: str
     intensity: float
     offset: int
-    source: Literal["tag", "stage", "inferred"]
+    source: Literal["tag", "stage", "inferred", "annotator"]
     confidence: float = 1.0
     # Set on a correction: the classifier read the sentence as this emotion, so the tag was tempered.
     tempered_by: str | None = None
@@ -52,6 +55,7 @@ class ReplyCue:
 
 ReplyEvent = Text | ReplyCue
 Classifier = Callable[[str], "Inference | None"]
+Annotator = Callable[[str], Awaitable[str]]  # a sentence -> the same words with emotion tags
 
 
 @dataclass
@@ -90,31 +94,35 @@ class Conversation:
 
 
 async def reply_events(
-    chunks: AsyncIterator[str], classify: Classifier = FEELINGS.infer
+    chunks: AsyncIterator[str], classify: Classifier = FEELINGS.infer, annotate: Annotator | None = None
 ) -> AsyncIterator[ReplyEvent]:
-    """Parse a reply stream into text and emotion events, inferring emotion for untagged sentences."""
+    """Parse a reply stream into text and emotion events; untagged sentences get the annotator's tags
+    (when one is configured) or the classifier's inference."""
     parser = TagParser()
-    sentence = _SentenceTracker()
+    sentence = _SentenceTracker(classify, annotate)
     async for chunk in chunks:
         for event in parser.push(chunk):
-            for out in await sentence.feed(event, classify):
+            for out in await sentence.feed(event):
                 yield out
     for event in parser.flush():
-        for out in await sentence.feed(event, classify):
+        for out in await sentence.feed(event):
             yield out
-    for out in await sentence.finish(classify):
+    for out in await sentence.finish():
         yield out
 
 
 class _SentenceTracker:
-    """Collects visible text per sentence and asks the classifier about sentences without a tag."""
+    """Collects visible text per sentence; asks the annotator (if any) or the classifier about sentences
+    without a tag, and cross-checks the ones with tags."""
 
-    def __init__(self) -> None:
+    def __init__(self, classify: Classifier, annotate: Annotator | None) -> None:
+        self._classify = classify
+        self._annotate = annotate
         self._text = ""
         self._start = 0
         self._cues: list[ReplyCue] = []  # the model's own cues in the current sentence
 
-    async def feed(self, event: Text | Cue, classify: Classifier) -> list[ReplyEvent]:
+    async def feed(self, event: Text | Cue) -> list[ReplyEvent]:
         if isinstance(event, Cue):
             # Stage directions are a model's aside rather than an instruction: a little less certain.
             confidence = 1.0 if event.source == "tag" else 0.8
@@ -124,19 +132,23 @@ class _SentenceTracker:
         out: list[ReplyEvent] = [event]
         self._text += event.delta
         while m := _SENTENCE_END.search(self._text):
-            out += await self._close(self._text[: m.end()], classify)
+            out += await self._close(self._text[: m.end()])
             self._start += m.end()
             self._text = self._text[m.end() :]
         return out
 
-    async def finish(self, classify: Classifier) -> list[ReplyEvent]:
-        return await self._close(self._text, classify)
+    async def finish(self) -> list[ReplyEvent]:
+        return await self._close(self._text)
 
-    async def _close(self, sentence: str, classify: Classifier) -> list[ReplyEvent]:
+    async def _close(self, sentence: str) -> list[ReplyEvent]:
         cues, self._cues = self._cues, []
         if not sentence.strip():
             return []
-        inferred = await asyncio.to_thread(classify, sentence)
+        if not cues and self._annotate is not None:
+            annotated = await self._annotated(sentence)
+            if annotated is not None:
+                return annotated
+        inferred = await asyncio.to_thread(self._classify, sentence)
         if cues:
             return _cross_check(cues, inferred)
         if inferred is None:
@@ -144,6 +156,29 @@ class _SentenceTracker:
         offset = self._start + (len(sentence) - len(sentence.lstrip()))
         confidence = inferred.scores.get(inferred.emotion, 0.5)
         return [ReplyCue(inferred.emotion, inferred.intensity, offset, "inferred", round(confidence, 3))]
+
+    async def _annotated(self, sentence: str) -> list[ReplyEvent] | None:
+        """The annotator's tags mapped onto this sentence, or None (failed, or it changed the words)."""
+        assert self._annotate is not None
+        try:
+            tagged = await self._annotate(sentence)
+        except Exception:  # the classifier still has a say
+            log.warning("annotator failed; falling back to the classifier", exc_info=True)
+            return None
+        parser = TagParser()
+        events = parser.push(tagged) + parser.flush()
+        copy = "".join(e.delta for e in events if isinstance(e, Text))
+        if "".join(copy.split()) != "".join(sentence.split()):
+            return None
+        # Offsets count non-space characters, so whitespace the annotator changed doesn't matter.
+        positions = [i for i, c in enumerate(sentence) if not c.isspace()]
+        out: list[ReplyEvent] = []
+        for e in events:
+            if isinstance(e, Cue):
+                solid = len("".join(copy[: e.offset].split()))
+                at = positions[solid] if solid < len(positions) else len(sentence)
+                out.append(ReplyCue(e.emotion, e.intensity, self._start + at, "annotator", 0.9))
+        return out
 
 
 # A tag is tempered when the words say the opposite, clearly: the classifier is confident and the two

@@ -11,6 +11,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 
 from server.settings import Settings
@@ -86,6 +87,29 @@ async def stream_reply(messages: list[dict[str, str]], settings: Settings) -> As
                 with suppress(Exception):
                     await response.aclose()
     raise ProviderError("; ".join(failures) or "no model configured")
+
+
+ANNOTATOR_PROMPT = (
+    "Copy the user's text exactly, character for character, inserting emotion tags in square brackets "
+    "before the words they colour, like [joy] or [sadness:0.5]. Use only these emotions: {emotions}. "
+    "Add no other words. If the text shows no emotion, return it unchanged."
+)
+
+
+async def annotate(sentence: str, settings: Settings, emotions: list[str]) -> str:
+    """The sentence with emotion tags added by the annotator model (`settings.emotion_model`)."""
+    assert settings.emotion_model, "no annotator model configured"
+    annotator = replace(
+        settings,
+        model=settings.emotion_model,
+        fallbacks=(),
+        temperature=0.0,
+        max_tokens=max(32, len(sentence)),
+        retries=0,
+    )
+    prompt = ANNOTATOR_PROMPT.format(emotions=", ".join(e for e in emotions if e != "neutral"))
+    messages = [{"role": "system", "content": prompt}, {"role": "user", "content": sentence}]
+    return "".join([chunk async for chunk in stream_reply(messages, annotator)])
 
 
 def count_tokens(messages: list[dict[str, str]], settings: Settings) -> int:

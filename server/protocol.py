@@ -237,7 +237,7 @@ class TextDelta(_Message):
     delta: str
 
 
-EmotionSource = Literal["tag", "stage", "inferred", "empathy", "user"]
+EmotionSource = Literal["tag", "stage", "inferred", "annotator", "empathy", "user"]
 
 
 class EmotionCue(_Message):

@@ -336,7 +336,8 @@ class Session:
             chunks = llm.stream_reply(messages, self.settings)
         speaking = False
         try:
-            async for event in reply_events(chunks):
+            annotate = self._annotate if self.settings.emotion_model and not scripted_line else None
+            async for event in reply_events(chunks, annotate=annotate):
                 if isinstance(event, ReplyCue):
                     if not (scripted_line or self.persona.allows(event.emotion)):
                         continue  # the persona never shows this emotion
@@ -382,6 +383,9 @@ class Session:
                 )
             self._send_now(ReplyEnd(reply_id=reply_id, status=status, text=full))  # type: ignore[arg-type]
             self._send_now(State(state="idle"))
+
+    async def _annotate(self, sentence: str) -> str:
+        return await llm.annotate(sentence, self.settings, list(self.persona.emotions))
 
     async def _listen(self, reply_id: int, text: str) -> None:
         """Read the user's message and show an empathic listening face while the model thinks."""

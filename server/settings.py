@@ -36,6 +36,8 @@ class Settings:
     # Tried in order when the model fails before its reply starts.
     fallbacks: tuple[str, ...] = ()
     api_base: str | None = None
+    # An optional litellm model that tags plain replies for models that ignore the tag format.
+    emotion_model: str | None = None
     api_key: str | None = None
     temperature: float = 0.7
     max_tokens: int = 192
@@ -118,6 +120,7 @@ _ENV = {
     "MIEN_TIMEOUT": "timeout",
     "MIEN_RETRIES": "retries",
     "MIEN_PERSONA": "persona",
+    "MIEN_EMOTION_MODEL": "emotion_model",
     "MIEN_DATA_DIR": "data_dir",
     "MIEN_RETENTION_DAYS": "retention_days",
     "MIEN_RECORD_DIR": "record_dir",
@@ -146,7 +149,7 @@ def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
             raise fail("a list of model names")
         return tuple(items)
     if isinstance(current, bool) or key in (
-        "api_base", "api_key", "host", "model", "persona", "data_dir", "record_dir"
+        "api_base", "api_key", "host", "model", "persona", "data_dir", "record_dir", "emotion_model"
     ):
         if not isinstance(raw, str) or not raw:
             raise fail("a non-empty string")

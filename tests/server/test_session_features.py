@@ -169,3 +169,30 @@ def test_record_dir_gets_a_frame_track(fake_llm: ScriptedOpenAI, tmp_path: Path)
     assert len(track["times"]) >= 10 and len(track["weights"][0]) == 55
     smile = track["channels"].index("mouthSmileLeft")
     assert max(row[smile] for row in track["weights"]) > 0.3
+
+
+def test_annotator_model_tags_plain_replies_word_by_word(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    fake_llm.queue(
+        [{"content": "What a lovely day. "}, {"content": "See you soon."}],  # the reply: no tags
+        [{"content": "What a [joy:0.8] lovely day."}],  # the annotator, sentence 1
+        [{"content": "See you [sadness:0.4] soon, friend."}],  # sentence 2: words changed -> ignored
+    )
+
+    async def main() -> None:
+        app = create_app(settings(fake_llm, tmp_path, emotion_model="annotator"), warm_up=False)
+        with LiveServer(app) as server:
+            async with Client(server.ws_url) as c:
+                await c.send({"type": "user_message", "text": "Bye!"})
+                end = await c.next_message("reply_end")
+                assert end["text"] == "What a lovely day. See you soon."
+                cues = [m for m in c.of_type("emotion", end["reply_id"]) if m["source"] != "empathy"]
+                annotated = [m for m in cues if m["source"] == "annotator"]
+                assert [(m["emotion"], m["intensity"], m["offset"]) for m in annotated] == [("joy", 0.8, 7)]
+                assert all(m["source"] != "annotator" or m["offset"] < 19 for m in cues)
+        models = [r["model"] for r in fake_llm.requests]
+        assert models == ["fake-model", "annotator", "annotator"]
+        system = fake_llm.requests[1]["messages"][0]["content"]
+        assert "Copy the user's text exactly" in system
+        assert fake_llm.requests[1]["messages"][1]["content"] == "What a lovely day. "
+
+    asyncio.run(main())
