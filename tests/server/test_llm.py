@@ -147,3 +147,27 @@ def test_garbage_in_the_stream_is_a_provider_error(fake_llm: ScriptedOpenAI) -> 
 
 async def _collect_with(settings: Settings) -> list[str]:
     return [chunk async for chunk in stream_reply(MESSAGES, settings)]
+
+
+def test_reply_split_at_every_position_through_the_server(fake_llm: ScriptedOpenAI) -> None:
+    reply = "Hi [joy:0.7] there *smiles* see [1] 😀 ok [thinking]."
+    for i in range(1, len(reply)):
+        fake_llm.queue([{"content": reply[:i]}, {"content": reply[i:]}])
+
+    async def run() -> list[tuple[str, list[tuple[str, float, int]]]]:
+        results = []
+        for _ in range(1, len(reply)):
+            events = [
+                e async for e in reply_events(stream_reply(MESSAGES, settings_for(fake_llm)), no_inference)
+            ]
+            text = "".join(e.delta for e in events if isinstance(e, Text))
+            cues = [(c.emotion, c.intensity, c.offset) for c in events if isinstance(c, ReplyCue)]
+            results.append((text, cues))
+        return results
+
+    results = asyncio.run(run())
+    expected = (
+        "Hi there see [1] ok.",
+        [("joy", 0.7, 3), ("joy", 0.8, 9), ("joy", 0.8, 17), ("thinking", 1.0, 19)],
+    )
+    assert all(r == expected for r in results), next(r for r in results if r != expected)
