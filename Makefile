@@ -60,8 +60,9 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	@echo "==> installing the web client's packages (npm ci)"
 	@cd web && npm ci --silent --no-audit --no-fund
 
-# Browser tests drive Debian's chromium (never a downloaded browser); offscreen renders need Mesa's EGL.
-SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri
+# Browser tests drive Debian's chromium (never a downloaded browser); offscreen renders need Mesa's EGL;
+# the fallback voice is libespeak-ng.
+SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri libespeak-ng1
 $(STAMP)/system: $(STAMP)/venv
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \

@@ -1,4 +1,4 @@
-"""`mien serve | chat | render | avatar | view`."""
+"""`mien serve | chat | render | avatar | view | say | lipsync`."""
 
 from __future__ import annotations
 
@@ -30,13 +30,16 @@ def _serve(args: argparse.Namespace) -> int:
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             timeout=args.timeout,
+            persona=args.persona,
+            record_dir=args.record,
         )
+        app = create_app(settings)
     except ConfigError as e:
         print(f"mien serve: {e}", file=sys.stderr)
         return 2
     print(f"Mien serving http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=args.log_level,
@@ -149,6 +152,87 @@ def _view(args: argparse.Namespace) -> int:
     return 0
 
 
+def _emotion_arg(spec: str | None) -> tuple[str, float] | None:
+    if not spec:
+        return None
+    from animation.pose import parse_emotion
+
+    return parse_emotion(spec)
+
+
+def _say(args: argparse.Namespace) -> int:
+    # Heavy imports (onnxruntime, Piper's model) only here.
+    import soundfile
+
+    from animation.lipsync import speak_frames
+    from animation.track import save_track
+    from server.voice import VoiceUnavailable, load_voice
+
+    try:
+        emotion = _emotion_arg(args.emotion)
+        voice = load_voice(args.voice)
+        speech = voice.synthesize(args.text)
+        if not len(speech.audio):
+            raise ValueError("nothing to say: the text has no speakable words")
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(str(out), speech.audio, speech.sample_rate, subtype="PCM_16")
+        if args.track:
+            cue_at = speech.words[0][1] if speech.words else 0.0  # the emotion lands on the first word
+            times, frames = speak_frames(speech.visemes(), speech.duration, args.fps, emotion, cue_at)
+            save_track(args.track, times, frames, args.fps)
+        if args.timings:
+            timings = {
+                "sample_rate": speech.sample_rate,
+                "duration": speech.duration,
+                "phonemes": [[p, round(a, 4), round(b, 4)] for p, a, b in speech.phonemes],
+                "words": [[w, round(a, 4), round(b, 4), o] for w, a, b, o in speech.words],
+            }
+            Path(args.timings).write_text(json.dumps(timings, ensure_ascii=False))
+    except (OSError, ValueError, VoiceUnavailable) as e:
+        print(f"mien say: {e}", file=sys.stderr)
+        return 2
+    extra = f" and {args.track}" if args.track else ""
+    print(f"wrote {out} ({speech.duration:.2f} s, {voice.name}){extra}")
+    return 0
+
+
+def _lipsync(args: argparse.Namespace) -> int:
+    import numpy as np
+    import soundfile
+
+    from animation.lipsync import lipsync, speak_frames
+    from animation.track import save_track
+
+    try:
+        emotion = _emotion_arg(args.emotion)
+        audio, sr = soundfile.read(args.audio, dtype="float32", always_2d=True)
+        mono = np.mean(audio, axis=1)
+        if not len(mono):
+            raise ValueError(f"{args.audio}: no audio")
+        duration = len(mono) / sr
+        times, frames = speak_frames(lipsync(mono, sr), duration, args.fps, emotion)
+        save_track(args.out, times, frames, args.fps)
+    except (OSError, ValueError, RuntimeError) as e:  # soundfile raises LibsndfileError (a RuntimeError)
+        print(f"mien lipsync: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} ({len(times)} frames over {duration:.2f} s)")
+    return 0
+
+
+def _emotion(args: argparse.Namespace) -> int:
+    """One JSON object per input line: {"text", "emotions": {name: weight}, "valence", "arousal"}."""
+    from server.feelings import FEELINGS, evaluate, read_labelled
+
+    if args.eval:
+        print(json.dumps(evaluate(read_labelled(args.eval))))
+        return 0
+    for line in sys.stdin:
+        if line.strip():
+            print(json.dumps(FEELINGS.profile(line), ensure_ascii=False), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mien", description="Mien: an expressive chatbot with a 3D face")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--temperature", type=float)
     serve.add_argument("--max-tokens", type=int)
     serve.add_argument("--timeout", type=float, help="seconds before a silent provider counts as failed")
+    serve.add_argument("--persona", help="the default persona (models/personas/<id>.toml)")
+    serve.add_argument("--record", metavar="DIR", help="write each session's frame track (JSON) into DIR")
     serve.add_argument("--log-level", default="info")
     chat = sub.add_parser("chat", help="send one message to a running server and print the reply")
     chat.add_argument("message")
@@ -182,7 +268,30 @@ def main(argv: list[str] | None = None) -> int:
     avatar.add_argument("--strength", type=float, default=1.0, help="scale of the identity (default 1)")
     view = sub.add_parser("view", help="an interactive window with a slider per emotion (needs a display)")
     view.add_argument("--glb", default=default_glb, help="avatar GLB (default: Mien's head)")
+    emotion = sub.add_parser("emotion", help="read lines on stdin, print each line's emotions as JSON")
+    emotion.add_argument("--eval", metavar="TSV", help="score a labelled file (sentence<TAB>emotion) instead")
+    say = sub.add_parser("say", help="speak text offline to a WAV, with the face's frame track")
+    say.add_argument("text")
+    say.add_argument("--out", required=True, help="output audio (.wav; any format soundfile writes)")
+    say.add_argument("--track", metavar="TRACK.json", help="also write the frame track (mien render --track)")
+    say.add_argument("--emotion", metavar="NAME[:INTENSITY]", help="an emotion held while speaking")
+    say.add_argument(
+        "--voice", choices=("piper", "espeak"), help="speech engine (default: the first that loads)"
+    )
+    say.add_argument("--fps", type=float, default=30.0, help="track frame rate (default 30)")
+    say.add_argument("--timings", metavar="TIMINGS.json", help="also write the phoneme and word timings")
+    lips = sub.add_parser("lipsync", help="a frame track for any speech audio (no transcript needed)")
+    lips.add_argument("audio", metavar="IN.wav")
+    lips.add_argument("--out", required=True, metavar="TRACK.json")
+    lips.add_argument("--emotion", metavar="NAME[:INTENSITY]", help="an emotion held while speaking")
+    lips.add_argument("--fps", type=float, default=30.0, help="track frame rate (default 30)")
     args = parser.parse_args(argv)
+    if args.command == "emotion":
+        return _emotion(args)
+    if args.command == "say":
+        return _say(args)
+    if args.command == "lipsync":
+        return _lipsync(args)
     if args.command == "serve":
         return _serve(args)
     if args.command == "render":

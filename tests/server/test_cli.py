@@ -41,3 +41,25 @@ def test_chat_plain_text_and_error_exit(mien: LiveServer, fake_llm: ScriptedOpen
 def test_chat_reports_an_unreachable_server() -> None:
     result = chat("--url", "ws://127.0.0.1:9/ws", "hi")
     assert result.returncode == 2 and "cannot reach" in result.stderr
+
+
+def test_emotion_reads_lines_and_prints_json_profiles() -> None:
+    lines = "I'm absolutely furious with you!\nThe train leaves at nine.\n\nWow, I never expected that!\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "server.cli", "emotion"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["text"] for r in rows] == [
+        "I'm absolutely furious with you!",
+        "The train leaves at nine.",
+        "Wow, I never expected that!",
+    ]
+    top = [max(r["emotions"], key=r["emotions"].__getitem__) for r in rows]
+    assert top == ["anger", "neutral", "surprise"]
+    assert rows[0]["valence"] < 0 < rows[0]["arousal"] and abs(rows[1]["valence"]) < 0.3
+    assert all(-1 <= r["valence"] <= 1 and -1 <= r["arousal"] <= 1 for r in rows)

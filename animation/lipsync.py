@@ -1,0 +1,248 @@
+"""Audio-driven lip-sync: any speech audio -> timed Oculus visemes, with no transcript or alignment.
+
+For audio that comes without phoneme timings (a cloud voice, a user's WAV). Not a volume-driven jaw:
+each 10 ms frame is classified from what the spectrum says about the mouth (numpy only):
+
+- pauses: energy near the noise floor for longer than a pause (sil);
+- closures: a short dip well below the surrounding speech with little high-frequency energy, i.e. a
+  stop's closure or a nasal murmur (PP: the lips meet). Acoustics alone hardly tell p/b/m from t/d/k/n
+  (the place cue lives in formant transitions and burst spectra), so every stop closure closes the
+  lips; the tests measure how often that is right;
+- fricatives: noise whose spectral centroid is high (SS above ~4 kHz, CH 2.5-4 kHz, weak ones FF);
+- vowels and sonorants: formants F1 and F2 from selective linear prediction (Makhoul 1975: the LPC
+  autocorrelation from the 0-5 kHz part of the power spectrum). Lip rounding and protrusion lengthen
+  the vocal tract and lower its resonances (Stevens 1998, Acoustic Phonetics, ch. 6), so rounding is
+  the mean of four lowered cues: F2, the 2.5-5 kHz and 5-10 kHz balance, the spectral centroid (F2
+  alone misses the fronted /u/ of American English); jaw opening raises F1. All are z-scores over the
+  utterance's voiced frames (a per-speaker normalisation in the spirit of Lobanov 1971), so a female
+  or child voice, or a quieter recording, reads the same. Rounded and close -> ou, rounded and open
+  -> oh, open -> aa, spread and close -> ih, else E. Thresholds were set on Piper sentences that the
+  tests do not use.
+
+The frame labels are smoothed (a 50 ms majority vote) and turned into viseme keys for
+FaceBank.visemes, like the phoneme path (animation.phonemes). The normalisation needs a whole
+utterance (a sentence, ~1 s or more): run it per sentence of a streamed voice, not per 20 ms chunk.
+`speak_frames` steps a FaceBank over keys and returns the frame track the server would stream (`mien
+say` and `mien lipsync`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from animation.arkit import N_CHANNELS
+from animation.phonemes import Visemes
+from animation.visemes import VISEME_INDEX, VISEMES
+
+HOP = 0.01  # s between frames
+WIN = 0.025  # s analysis window
+LPC_FMAX = 5000.0  # Hz: formants F1, F2 (and F3 for most voices) lie below it
+LPC_ORDER = 10  # two poles per formant in 0-5 kHz, plus two for the glottal and radiation tilt
+PAUSE = 0.2  # s: a low-energy stretch longer than this is a pause, shorter ones inside speech a closure
+MIN_SEGMENT = 0.05  # s: shorter label runs are outvoted by their neighbours (closures: 0.02)
+_V = VISEME_INDEX
+
+
+@dataclass(frozen=True)
+class Features:
+    """Per-frame acoustic features (frame k centred at k * HOP)."""
+
+    db: np.ndarray  # level, dB (60 Hz - 8 kHz)
+    depth: np.ndarray  # dB below the loudest frame within +-120 ms
+    hf: np.ndarray  # dB of 5-10 kHz relative to 60-400 Hz (frication vs voicing)
+    tilt: np.ndarray  # dB of 2.5-5 kHz relative to 60-1000 Hz (low when the lips round)
+    centroid: np.ndarray  # Hz
+    f1: np.ndarray  # Hz (nan where LPC found none)
+    f2: np.ndarray  # Hz
+
+    def __len__(self) -> int:
+        return len(self.db)
+
+
+def analyze(audio: np.ndarray, sample_rate: int) -> Features:
+    """Frame-wise features of mono audio (any sample rate >= 16 kHz works best; 8 kHz still runs)."""
+    x = np.asarray(audio, np.float64).reshape(-1)
+    sr = float(sample_rate)
+    hop, win = max(1, round(sr * HOP)), max(16, round(sr * WIN))
+    n = max(1, -(-len(x) // hop))
+    idx = np.arange(n)[:, None] * hop + np.arange(win)
+    window = np.hanning(win)
+    pad = (win // 2, win + hop)
+    frames = np.pad(x, pad)[idx] * window
+    emph = np.pad(np.concatenate([x[:1], x[1:] - 0.97 * x[:-1]]), pad)[idx] * window  # LPC pre-emphasis
+    nfft = 1 << (win - 1).bit_length()
+    power = np.abs(np.fft.rfft(frames, nfft)) ** 2
+    freqs = np.fft.rfftfreq(nfft, 1.0 / sr)
+
+    def band(lo: float, hi: float) -> np.ndarray:
+        return 10.0 * np.log10(power[:, (freqs >= lo) & (freqs < min(hi, sr / 2))].sum(1) + 1e-12)
+
+    db = band(60, 8000)
+    hf = band(5000, 10000) - band(60, 400) if sr > 10500 else band(2500, 4000) - band(60, 400)
+    tilt = band(2500, 5000) - band(60, 1000)
+    centroid = (power * freqs).sum(1) / (power.sum(1) + 1e-20)
+    f1, f2 = _formants(np.abs(np.fft.rfft(emph, nfft)) ** 2, freqs)
+    k = round(0.12 / HOP)
+    env = sliding_window_view(np.pad(db, k, mode="edge"), 2 * k + 1).max(1)
+    return Features(db, env - db, hf, tilt, centroid, f1, f2)
+
+
+def _formants(power: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """F1, F2 per frame: LPC on the 0..LPC_FMAX band (Levinson-Durbin, batched), poles -> frequencies."""
+    k = min(int(np.searchsorted(freqs, LPC_FMAX)), len(freqs) - 1)
+    sr = 2.0 * freqs[k]  # the band's own sampling rate
+    r = np.fft.irfft(power[:, : k + 1], n=2 * k)[:, : LPC_ORDER + 1]
+    n, p = len(r), LPC_ORDER
+    a = np.zeros((n, p + 1))
+    a[:, 0] = 1.0
+    err = r[:, 0] + 1e-12
+    for i in range(1, p + 1):
+        acc = r[:, i] + np.einsum("nj,nj->n", a[:, 1:i], r[:, i - 1 : 0 : -1])
+        refl = -acc / err
+        a[:, 1:i] += refl[:, None] * a[:, i - 1 : 0 : -1]
+        a[:, i] = refl
+        err *= 1.0 - refl * refl
+    companion = np.zeros((n, p, p))
+    companion[:, 0, :] = -a[:, 1:]
+    companion[:, np.arange(1, p), np.arange(p - 1)] = 1.0
+    roots = np.linalg.eigvals(companion)
+    freq = np.angle(roots) * sr / (2 * np.pi)
+    bandwidth = -np.log(np.abs(roots) + 1e-12) * sr / np.pi
+    ok = (roots.imag > 0) & (freq > 150) & (bandwidth < 400) & (freq < sr / 2 - 100)
+    sorted_f = np.sort(np.where(ok, freq, np.inf), axis=1)
+    f1, f2 = sorted_f[:, 0], sorted_f[:, 1]
+    return np.where(np.isfinite(f1), f1, np.nan), np.where(np.isfinite(f2), f2, np.nan)
+
+
+def _robust_z(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(x - median) / IQR-based spread over the masked frames; zeros where there is nothing to scale by."""
+    vals = x[mask & np.isfinite(x)]
+    if vals.size < 5:
+        return np.zeros_like(x)
+    q1, med, q3 = np.percentile(vals, [25, 50, 75])
+    return (x - med) / max((q3 - q1) / 1.35, 1e-6)
+
+
+def _smooth_voiced(x: np.ndarray, voiced: np.ndarray, k: int = 3) -> np.ndarray:
+    """Moving average over 2k+1 frames, counting only voiced ones (so closures don't drag vowels)."""
+    w = voiced.astype(np.float64)
+    kernel = np.ones(2 * k + 1)
+    num = np.convolve(np.where(voiced, x, 0.0), kernel, mode="same")
+    return num / np.maximum(np.convolve(w, kernel, mode="same"), 1.0)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+def classify(f: Features) -> tuple[np.ndarray, np.ndarray]:
+    """(viseme index per frame, weight per frame 0..1) from the features."""
+    n = len(f)
+    level = float(np.percentile(f.db, 95))
+    floor = float(np.percentile(f.db, 5))
+    quiet = (f.db < max(floor + 8.0, level - 50.0)) | (f.db < level - 60.0)
+    labels = np.full(n, _V["E"], np.intp)
+    # Pauses: long quiet runs (and the quiet lead-in / tail).
+    pause = np.zeros(n, bool)
+    for a, b in _runs(quiet):
+        if (b - a) * HOP >= PAUSE or a == 0 or b == n:
+            pause[a:b] = True
+    fricative = (f.centroid > 2500.0) & ~quiet
+    # Closures: well below the surrounding speech, not frication, not a pause.
+    closure = ~pause & ~fricative & ((f.depth > 14.0) | quiet) & (f.hf < -12.0)
+    voiced = ~pause & ~closure & ~fricative
+    # Vowel quality, z-scored over the voiced frames and averaged over ~70 ms (about a vowel's steady part).
+    z_f1 = _smooth_voiced(np.nan_to_num(_robust_z(np.log(f.f1), voiced)), voiced)
+    # Rounding (and protrusion) lengthens the tract: F2, the 2.5-5 kHz band, the 5-10 kHz band and the
+    # centroid all drop together. Their mean is steadier than F2 alone, which LPC often misplaces.
+    lowering = (
+        np.nan_to_num(_robust_z(np.log(f.f2), voiced))
+        + _robust_z(f.tilt, voiced)
+        + _robust_z(f.hf, voiced)
+        + _robust_z(np.log(f.centroid + 1.0), voiced)
+    )
+    rounding = _smooth_voiced(-0.25 * lowering, voiced)
+    labels[voiced & (z_f1 > 0.5)] = _V["aa"]
+    labels[voiced & (rounding < -0.15) & (z_f1 <= 0.3)] = _V["ih"]
+    labels[voiced & (rounding > 0.3)] = _V["oh"]
+    labels[voiced & (rounding > 0.3) & (z_f1 < 0.2)] = _V["ou"]
+    strong = f.db > level - 22.0
+    labels[fricative] = _V["FF"]
+    labels[fricative & strong & (f.centroid > 4000.0)] = _V["SS"]
+    labels[fricative & strong & (f.centroid <= 4000.0)] = _V["CH"]
+    labels[closure] = _V["PP"]
+    labels[pause] = _V["sil"]
+    # Louder speech moves the mouth a little more; quiet vowels (reduced ones) a little less.
+    weight = np.clip(0.55 + 0.45 * (f.db - (level - 25.0)) / 25.0, 0.3, 1.0).astype(np.float32)
+    weight[labels == _V["sil"]] = 0.0
+    return labels, weight
+
+
+def _smooth(labels: np.ndarray) -> np.ndarray:
+    """Majority vote over 50 ms, then runs shorter than MIN_SEGMENT join the run before them."""
+    k = 2
+    n = len(labels)
+    if n > 2 * k:
+        win = sliding_window_view(np.pad(labels, k, mode="edge"), 2 * k + 1)
+        counts = np.stack([(win == v).sum(1) for v in range(len(VISEMES))], axis=1)
+        voted = counts.argmax(1)
+        keep = (labels == _V["PP"]) | (labels == _V["sil"])  # closures and pauses are never voted away
+        labels = np.where(keep, labels, voted)
+    out = labels.copy()
+    start = 0
+    for i in range(1, n + 1):
+        if i == n or out[i] != out[start]:
+            short = (i - start) * HOP < (0.02 if out[start] == _V["PP"] else MIN_SEGMENT)
+            if short and start > 0:
+                out[start:i] = out[start - 1]
+            start = i
+    return out
+
+
+def lipsync(audio: np.ndarray, sample_rate: int) -> Visemes:
+    """Viseme keys for FaceBank.visemes (times from the audio's start; the last one "sil")."""
+    f = analyze(audio, sample_rate)
+    labels, weight = classify(f)
+    labels = _smooth(labels)
+    change = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], change])
+    times = starts * HOP
+    names = [VISEMES[i] for i in labels[starts]]
+    weights = np.array([weight[a:b].max() for a, b in zip(starts, [*change, len(labels)], strict=True)])
+    if names[-1] != "sil":
+        times = np.append(times, len(labels) * HOP)
+        names.append("sil")
+        weights = np.append(weights, 0.0)
+    return Visemes(times.astype(np.float64), names, weights.astype(np.float32))
+
+
+def speak_frames(
+    keys: Visemes,
+    duration: float,
+    fps: float = 30.0,
+    emotion: tuple[str, float] | None = None,
+    cue_at: float = 0.0,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times [n], frames [n, N_CHANNELS]): one face speaking `keys` from t=0, stepped at fps over the audio
+    plus the mouth's release, with `emotion` (name, intensity) cued at cue_at and held."""
+    from animation.engine import FaceBank
+
+    bank = FaceBank(capacity=1, seed=seed)
+    slot = bank.add(0.0)
+    bank.set_talking(slot, True)
+    if emotion is not None:
+        bank.cue(slot, emotion[0], emotion[1], cue_at, hold=max(duration - cue_at, 0.5))
+    bank.visemes(slot, 0.0, keys.times, keys.visemes, keys.weights)
+    end = duration + 0.3  # the final sil's tail and the cross-fade back to rest
+    times = np.arange(int(np.floor(end * fps)) + 1) / fps
+    frames = np.empty((len(times), N_CHANNELS), np.float32)
+    for i, t in enumerate(times):
+        if t >= duration:
+            bank.set_talking(slot, False)
+        frames[i] = bank.step(float(t))[slot]
+    return times, frames
