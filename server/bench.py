@@ -18,7 +18,7 @@ import numpy as np
 
 from animation.arkit import N_CHANNELS
 from animation.engine import FaceBank
-from server.protocol import encode_frame, quantize
+from server.binary import encode_frame, quantize
 from server.settings import Settings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

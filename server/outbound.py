@@ -19,21 +19,22 @@ class Frame:
 class Outbound:
     def __init__(self, limit: int) -> None:
         self._limit = limit
-        self._messages: deque[str] = deque()
+        self._messages: deque[str | bytes] = deque()
         self._frame: Frame | None = None
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
         self.frames_dropped = 0
 
-    async def put(self, message: str) -> None:
-        """Queue a JSON message; waits while the queue is full (backpressure on the reply, never loss)."""
+    async def put(self, message: str | bytes) -> None:
+        """Queue a JSON (or binary audio) message; waits while the queue is full: backpressure on the
+        reply, never loss."""
         while len(self._messages) >= self._limit:
             self._space.clear()
             await self._space.wait()
         self.put_now(message)
 
-    def put_now(self, message: str) -> None:
+    def put_now(self, message: str | bytes) -> None:
         """Queue a message even past the bound (for the few messages sent while a reply is torn down)."""
         self._messages.append(message)
         self._ready.set()
@@ -45,7 +46,7 @@ class Outbound:
         self._frame = frame
         self._ready.set()
 
-    async def get(self) -> str | Frame:
+    async def get(self) -> str | bytes | Frame:
         while True:
             if self._messages:
                 message = self._messages.popleft()

@@ -1,6 +1,7 @@
 """Mien's wire protocol, defined once.
 
-JSON messages are pydantic models discriminated on ``type``; blendshape frames are binary (layout below).
+JSON messages are pydantic models discriminated on ``type``; blendshape frames and audio are binary
+(layout and codec in server/binary.py).
 ``python -m server.protocol`` rewrites the committed JSON Schema (``server/protocol.schema.json``); a test
 fails when that file is stale. ``docs/protocol.md`` documents every message with an example.
 """
@@ -8,14 +9,13 @@ fails when that file is stale. ``docs/protocol.md`` documents every message with
 from __future__ import annotations
 
 import json
-import struct
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from animation.arkit import ARKIT_52, HEAD_CHANNELS, HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
+from animation.arkit import ARKIT_52, HEAD_CHANNELS
+from server.binary import FRAME_HEADER_BYTES, FRAME_KIND, HEAD_SCALE
 
 PROTOCOL_VERSION = 1
 SCHEMA_PATH = Path(__file__).with_name("protocol.schema.json")
@@ -116,6 +116,13 @@ class ExportHistory(_Message):
     type: Literal["export_history"] = "export_history"
 
 
+class SetVoice(_Message):
+    """Speak replies aloud (audio starts after a user gesture in browsers, so voice starts off)."""
+
+    type: Literal["set_voice"] = "set_voice"
+    enabled: bool
+
+
 class Typing(_Message):
     """The user is composing a message (`active`) or stopped; the server answers with state `listening`."""
 
@@ -135,6 +142,7 @@ ClientMessage = Annotated[
     | ClearHistory
     | ExportHistory
     | Visibility
+    | SetVoice
     | Typing,
     Field(discriminator="type"),
 ]
@@ -183,6 +191,13 @@ class PersonaInfo(_Message):
     avatar: str
 
 
+class AudioInfo(_Message):
+    """How spoken audio arrives: one binary `audio` message per sentence (see `encode_audio`)."""
+
+    encoding: Literal["ogg-opus"]
+    sample_rate: int
+
+
 class Limits(_Message):
     max_message_bytes: int
     max_text_chars: int
@@ -205,6 +220,8 @@ class Hello(_Message):
     persona: PersonaInfo
     personas: list[PersonaInfo]
     resumed: bool
+    voice: bool  # whether the server can speak (set_voice turns it on per session)
+    audio: AudioInfo
     fps: float
     frame_format: FrameFormat
     limits: Limits
@@ -264,6 +281,34 @@ class ReplyEnd(_Message):
     text: str
 
 
+class SpeechWord(_Message):
+    offset: int  # the word's start in the reply's visible text (code points)
+    t_ms: int
+    end_ms: int
+
+
+class SpeechCue(_Message):
+    emotion: str
+    intensity: float
+    t_ms: int  # the audio time of the word the cue precedes
+
+
+class SpeechMessage(_Message):
+    """A sentence about to be spoken: its audio follows as a binary `audio` message. Times are on the
+    frames' clock (`t_ms`), so a client plays audio, mouth and captions on one timeline."""
+
+    type: Literal["speech"] = "speech"
+    reply_id: int
+    sentence: int
+    text_start: int
+    text_end: int
+    t_ms: int
+    duration_ms: int
+    words: list[SpeechWord]
+    cues: list[SpeechCue]
+    audio_bytes: int
+
+
 class HistoryTurn(_Message):
     role: Literal["user", "assistant"]
     content: str
@@ -286,6 +331,7 @@ ErrorCode = Literal[
     "unknown_emotion",
     "unknown_control",
     "unknown_persona",
+    "voice_unavailable",
     "too_large",
     "provider_error",
     "internal",
@@ -302,7 +348,7 @@ class Error(_Message):
 
 
 ServerMessage = Annotated[
-    Hello | State | ReplyStart | TextDelta | EmotionCue | ReplyEnd | History | Error,
+    Hello | State | ReplyStart | TextDelta | EmotionCue | SpeechMessage | ReplyEnd | History | Error,
     Field(discriminator="type"),
 ]
 SERVER_ADAPTER: TypeAdapter[Any] = TypeAdapter(ServerMessage)
@@ -348,72 +394,9 @@ def parse_client_message(raw: str) -> BaseModel:
         raise ProtocolError("invalid_message", detail) from None
 
 
-# ---------------------------------------------------------------- binary frames
-#
-# One websocket binary message per frame, little-endian:
-#   u8  kind = 1
-#   u8  flags (0; reserved)
-#   u32 seq          frame sequence number in this session (gaps = frames dropped for a slow client)
-#   u32 t_ms         animation time of the frame, ms since the session started
-#   u8[7] mask       bit i (byte i//8, bit i%8) set = channel i is present in this frame
-#   values           for each present channel in channel order: u8 for the 52 blendshapes
-#                    (weight*255), i16 for the head channels (radians * 32767 / HEAD_RANGE)
-# Channels absent from a frame keep their previous value (all start at 0): the sender encodes each frame
-# against the last one it actually sent, so dropped frames never corrupt the client's state.
-
-FRAME_KIND = 1
-_HEADER = struct.Struct("<BBII7s")
-FRAME_HEADER_BYTES = _HEADER.size
-_MASK_BYTES = 7
-HEAD_SCALE = 32767 / HEAD_RANGE
 FRAME_FORMAT = FrameFormat(
     header_bytes=FRAME_HEADER_BYTES, kind=FRAME_KIND, blendshape_scale=255, head_scale=HEAD_SCALE
 )
-assert N_CHANNELS <= _MASK_BYTES * 8
-
-
-def quantize(frame: np.ndarray) -> np.ndarray:
-    """Float channels -> the integers sent on the wire (int32 for easy comparison)."""
-    q = np.empty(N_CHANNELS, dtype=np.int32)
-    q[:N_BLENDSHAPES] = np.rint(np.clip(frame[:N_BLENDSHAPES], 0.0, 1.0) * 255)
-    head = np.clip(frame[N_BLENDSHAPES:], -HEAD_RANGE, HEAD_RANGE)
-    q[N_BLENDSHAPES:] = np.rint(head * HEAD_SCALE)
-    return q
-
-
-def encode_frame(seq: int, t_ms: int, q: np.ndarray, previous: np.ndarray) -> bytes:
-    """Encode quantized channels `q` against `previous` (what the client last received)."""
-    changed = q != previous
-    mask = np.packbits(
-        np.concatenate([changed, np.zeros(_MASK_BYTES * 8 - N_CHANNELS, bool)]), bitorder="little"
-    ).tobytes()
-    blend = q[:N_BLENDSHAPES][changed[:N_BLENDSHAPES]].astype(np.uint8).tobytes()
-    head = q[N_BLENDSHAPES:][changed[N_BLENDSHAPES:]].astype("<i2").tobytes()
-    return _HEADER.pack(FRAME_KIND, 0, seq & 0xFFFFFFFF, t_ms & 0xFFFFFFFF, mask) + blend + head
-
-
-def decode_frame(data: bytes, previous: np.ndarray) -> tuple[int, int, np.ndarray]:
-    """Decode one frame onto `previous` quantized values; returns (seq, t_ms, quantized channels)."""
-    kind, _flags, seq, t_ms, mask_bytes = _HEADER.unpack_from(data)
-    if kind != FRAME_KIND:
-        raise ValueError(f"not a frame (kind {kind})")
-    present = np.unpackbits(np.frombuffer(mask_bytes, np.uint8), bitorder="little")[:N_CHANNELS].astype(bool)
-    q = previous.copy()
-    n_blend = int(present[:N_BLENDSHAPES].sum())
-    n_head = int(present[N_BLENDSHAPES:].sum())
-    body = data[FRAME_HEADER_BYTES:]
-    if len(body) != n_blend + 2 * n_head:
-        raise ValueError("frame length does not match its mask")
-    q[:N_BLENDSHAPES][present[:N_BLENDSHAPES]] = np.frombuffer(body[:n_blend], np.uint8)
-    q[N_BLENDSHAPES:][present[N_BLENDSHAPES:]] = np.frombuffer(body[n_blend:], "<i2")
-    return seq, t_ms, q
-
-
-def dequantize(q: np.ndarray) -> np.ndarray:
-    out = np.empty(N_CHANNELS, dtype=np.float32)
-    out[:N_BLENDSHAPES] = q[:N_BLENDSHAPES] / 255.0
-    out[N_BLENDSHAPES:] = q[N_BLENDSHAPES:] / HEAD_SCALE
-    return out
 
 
 # ---------------------------------------------------------------- schema

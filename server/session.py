@@ -14,7 +14,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +25,10 @@ from animation.arkit import ARKIT_52, HEAD_CHANNELS, N_CHANNELS
 from animation.controls import CONTROLS, GAIN, lookup
 from animation.emotions import EMOTION_INDEX, EMOTIONS, PAD
 from animation.track import TrackWriter
-from server import __version__, llm
+from server import __version__
 from server.animator import Animator
-from server.conversation import Conversation, ReplyCue, Turn, reply_events, scripted
-from server.feelings import FEELINGS
+from server.binary import encode_frame, quantize
+from server.conversation import Conversation, Turn
 from server.memory import MemoryStore
 from server.outbound import Frame, Outbound
 from server.personas import Persona
@@ -50,26 +49,25 @@ from server.protocol import (
     Limits,
     PersonaInfo,
     ProtocolError,
-    ReplyEnd,
-    ReplyStart,
     SetControl,
     SetEmotion,
     SetExpressiveness,
     SetGain,
     SetMood,
+    SetVoice,
     Speak,
     State,
     Stop,
-    TextDelta,
     Typing,
     UserMessage,
     Visibility,
-    encode_frame,
     parse_client_message,
-    quantize,
 )
-from server.reply import FaceRequests, empathic_cue, prompt_for
+from server.reply import FaceRequests
+from server.replying import run_reply
 from server.settings import Settings
+from server.speaker import audio_info, shared_voice, voice_available
+from server.voice import Voice, VoiceUnavailable
 
 log = logging.getLogger("mien.session")
 _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
@@ -109,26 +107,27 @@ class Session:
         self._reply: asyncio.Task[None] | None = None
         self._reply_ids = itertools.count(1)
         self._seq = 0
-        self._t_start = 0.0
-        self._slot = -1
+        self.t_start = 0.0
+        self.slot = -1
         self._track: TrackWriter | None = None
+        self.voice: Voice | None = None  # set by `set_voice`: replies are spoken
 
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
         await self.ws.accept()
         warning = await self._open()
-        self._t_start = self.animator.now()
-        await self._send(self._hello())
+        self.t_start = self.animator.now()
+        await self.send(self._hello())
         if warning is not None:
-            await self._send(warning)
+            await self.send(warning)
         if self.resumed:
             await self._send_history("resume")
-        await self._send(State(state="idle"))
-        self._slot = self.animator.attach(self._on_frame)
+        await self.send(State(state="idle"))
+        self.slot = self.animator.attach(self._on_frame)
         bank = self.animator.bank
-        bank.set_mood(self._slot, self.persona.mood.emotion, self.persona.mood.intensity)
-        bank.set_control(self._slot, "expressiveness", self.persona.expressiveness)
+        bank.set_mood(self.slot, self.persona.mood.emotion, self.persona.mood.intensity)
+        bank.set_control(self.slot, "expressiveness", self.persona.expressiveness)
         if self.settings.record_dir:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             self._track = TrackWriter(
@@ -140,7 +139,7 @@ class Session:
         except WebSocketDisconnect:
             pass
         finally:
-            self.animator.detach(self._slot)
+            self.animator.detach(self.slot)
             await self._cancel_reply()
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
@@ -191,15 +190,17 @@ class Session:
             persona=self.shared.persona_info(self.persona),
             personas=[self.shared.persona_info(p) for p in self.shared.personas.values()],
             resumed=self.resumed,
+            voice=voice_available(),
+            audio=audio_info(),
             fps=self.settings.fps,
             frame_format=FRAME_FORMAT,
             limits=Limits(max_message_bytes=MAX_MESSAGE_BYTES, max_text_chars=MAX_TEXT_CHARS),
         )
 
-    async def _send(self, message: BaseModel) -> None:
+    async def send(self, message: BaseModel) -> None:
         await self.out.put(message.model_dump_json())
 
-    def _send_now(self, message: BaseModel) -> None:
+    def send_now(self, message: BaseModel) -> None:
         """For the few messages sent while a reply is being torn down (cannot wait for queue space)."""
         self.out.put_now(message.model_dump_json())
 
@@ -207,11 +208,11 @@ class Session:
         turns = [
             HistoryTurn(role=t.role, content=t.content, status=t.status) for t in self.conversation.turns
         ]
-        await self._send(History(reason=reason, turns=turns))  # type: ignore[arg-type]
+        await self.send(History(reason=reason, turns=turns))  # type: ignore[arg-type]
 
-    async def _set_state(self, state: str) -> None:
-        self.animator.bank.set_state(self._slot, state)
-        await self._send(State(state=state))  # type: ignore[arg-type]
+    async def set_state(self, state: str) -> None:
+        self.animator.bank.set_state(self.slot, state)
+        await self.send(State(state=state))  # type: ignore[arg-type]
 
     async def _sender(self) -> None:
         """The only writer to the websocket."""
@@ -222,6 +223,8 @@ class Session:
                 q = quantize(item.channels)
                 await self.ws.send_bytes(encode_frame(item.seq, item.t_ms, q, last_sent))
                 last_sent = q
+            elif isinstance(item, bytes):
+                await self.ws.send_bytes(item)
             else:
                 await self.ws.send_text(item)
 
@@ -231,7 +234,7 @@ class Session:
         if self.hidden:
             return
         self._seq += 1
-        t_ms = round((t - self._t_start) * 1000)
+        t_ms = round((t - self.t_start) * 1000)
         self.out.offer_frame(Frame(self._seq, max(0, t_ms), channels.copy()))
 
     # ------------------------------------------------------------------ input
@@ -243,15 +246,15 @@ class Session:
                 raise WebSocketDisconnect(message.get("code", 1000))
             raw = message.get("text")
             if raw is None:
-                await self._send(Error(code="invalid_message", message="binary messages are not accepted"))
+                await self.send(Error(code="invalid_message", message="binary messages are not accepted"))
                 continue
             try:
                 await self._handle(parse_client_message(raw))
             except ProtocolError as e:
-                await self._send(Error(code=e.code, message=str(e)))
+                await self.send(Error(code=e.code, message=str(e)))
 
     async def _handle(self, msg: BaseModel) -> None:
-        bank, slot, now = self.animator.bank, self._slot, self.animator.now()
+        bank, slot, now = self.animator.bank, self.slot, self.animator.now()
         match msg:
             case UserMessage(text=text):
                 await self._start_reply(text, scripted_line=False)
@@ -262,7 +265,7 @@ class Session:
             case SetEmotion(emotion=emotion, intensity=intensity, hold=hold):
                 _check_emotion(emotion)
                 bank.cue(slot, emotion, intensity, now, hold=hold)
-                await self._send(
+                await self.send(
                     EmotionCue(reply_id=None, emotion=emotion, intensity=intensity, offset=0, source="user")
                 )
             case SetGain(emotion=emotion, gain=gain):
@@ -286,9 +289,17 @@ class Session:
                 await self._send_history("export")
             case Visibility(hidden=hidden):
                 self.hidden = hidden
+            case SetVoice(enabled=enabled):
+                if enabled:
+                    try:
+                        self.voice = await asyncio.to_thread(shared_voice)
+                    except VoiceUnavailable as e:
+                        raise ProtocolError("voice_unavailable", str(e)) from None
+                else:
+                    self.voice = None
             case Typing(active=active):
                 if self._reply is None or self._reply.done():
-                    await self._set_state("listening" if active else "idle")
+                    await self.set_state("listening" if active else "idle")
 
     def _set_control(self, name: str, value: float) -> None:
         try:
@@ -296,7 +307,7 @@ class Session:
         except ValueError as e:
             raise ProtocolError("unknown_control", str(e)) from None
         try:
-            self.animator.bank.set_control(self._slot, control.name, value)
+            self.animator.bank.set_control(self.slot, control.name, value)
         except ValueError as e:
             raise ProtocolError("out_of_range", str(e)) from None
         self.face.controls[control.name] = value
@@ -306,105 +317,13 @@ class Session:
     async def _start_reply(self, text: str, *, scripted_line: bool) -> None:
         await self._cancel_reply()  # a new message interrupts the reply in progress
         reply_id = next(self._reply_ids)
-        self._reply = asyncio.create_task(self._run_reply(reply_id, text, scripted_line))
+        self._reply = asyncio.create_task(run_reply(self, reply_id, text, scripted_line))
 
     async def _cancel_reply(self) -> None:
         task, self._reply = self._reply, None
         if task is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-
-    async def _remember(self, turn: Turn) -> None:
-        self.conversation.turns.append(turn)
-        await asyncio.to_thread(self.shared.store.append, self.id, turn.role, turn.content, turn.status)
-
-    async def _run_reply(self, reply_id: int, text: str, scripted_line: bool) -> None:
-        bank, slot = self.animator.bank, self._slot
-        visible: list[str] = []
-        status = "complete"
-        await self._send(ReplyStart(reply_id=reply_id, source="script" if scripted_line else "model"))
-        await self._set_state("thinking")
-        if scripted_line:
-            chunks: AsyncIterator[str] = scripted(text)
-        else:
-            await self._remember(Turn("user", text))
-            await self._listen(reply_id, text)
-            self.conversation.system_prompt = prompt_for(self.persona, self.face)
-            messages = await asyncio.to_thread(
-                self.conversation.messages, lambda m: llm.count_tokens(m, self.settings)
-            )
-            chunks = llm.stream_reply(messages, self.settings)
-        speaking = False
-        try:
-            annotate = self._annotate if self.settings.emotion_model and not scripted_line else None
-            async for event in reply_events(chunks, annotate=annotate):
-                if isinstance(event, ReplyCue):
-                    if not (scripted_line or self.persona.allows(event.emotion)):
-                        continue  # the persona never shows this emotion
-                    bank.cue(slot, event.emotion, event.intensity, self.animator.now())
-                    await self._send(
-                        EmotionCue(
-                            reply_id=reply_id,
-                            emotion=event.emotion,
-                            intensity=event.intensity,
-                            offset=event.offset,
-                            source=event.source,
-                            confidence=event.confidence,
-                            tempered_by=event.tempered_by,
-                        )
-                    )
-                    continue
-                if not speaking:
-                    speaking = True
-                    await self._set_state("speaking")
-                visible.append(event.delta)
-                await self._send(TextDelta(reply_id=reply_id, offset=event.offset, delta=event.delta))
-        except asyncio.CancelledError:
-            status = "interrupted"
-            raise
-        except llm.ProviderError as e:
-            status = "error"
-            self._send_now(Error(code="provider_error", message=str(e), reply_id=reply_id))
-        except Exception:
-            log.exception("reply %s failed", reply_id)
-            status = "error"
-            self._send_now(Error(code="internal", message="the reply failed unexpectedly", reply_id=reply_id))
-        finally:
-            full = "".join(visible)
-            bank.set_state(slot, "idle")
-            if status == "interrupted":
-                bank.clear(slot, self.animator.now())
-            if not scripted_line:
-                self.conversation.turns.append(Turn("assistant", full, status))  # type: ignore[arg-type]
-                # Stored before reply_end goes out (a client may resume right after it), and shielded:
-                # a cancelled reply's partial text must still reach the store.
-                await asyncio.shield(
-                    asyncio.to_thread(self.shared.store.append, self.id, "assistant", full, status)
-                )
-            self._send_now(ReplyEnd(reply_id=reply_id, status=status, text=full))  # type: ignore[arg-type]
-            self._send_now(State(state="idle"))
-
-    async def _annotate(self, sentence: str) -> str:
-        return await llm.annotate(sentence, self.settings, list(self.persona.emotions))
-
-    async def _listen(self, reply_id: int, text: str) -> None:
-        """Read the user's message and show an empathic listening face while the model thinks."""
-        inferred = await asyncio.to_thread(FEELINGS.infer, text)
-        cue = empathic_cue(inferred, self.persona)
-        if cue is None:
-            return
-        emotion, intensity = cue
-        self.animator.bank.cue(self._slot, emotion, intensity, self.animator.now(), hold=1.5)
-        await self._send(
-            EmotionCue(
-                reply_id=reply_id,
-                emotion=emotion,
-                intensity=intensity,
-                offset=0,
-                source="empathy",
-                confidence=round(inferred.scores.get(inferred.emotion, 0.5), 3) if inferred else 0.5,
-            )
-        )
 
 
 async def serve_session(websocket: WebSocket, shared: Shared) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import websockets
 
 from animation.arkit import N_CHANNELS
-from server.protocol import decode_frame, dequantize
+from server.binary import decode_audio, decode_frame, dequantize
 
 TIMEOUT = 30.0  # a hung server fails the test instead of hanging the suite
 
@@ -21,6 +21,8 @@ class Client:
         self.url = url
         self.messages: list[dict[str, Any]] = []
         self.frames: list[tuple[int, int, np.ndarray]] = []  # (seq, t_ms, float channels)
+        self.audio: list[tuple[int, int, bytes]] = []  # (reply_id, sentence, Ogg/Opus bytes)
+        self.audio_at: list[int] = []  # len(messages) when each audio message arrived (ordering)
         self._q = np.zeros(N_CHANNELS, dtype=np.int32)
         self._ws: Any = None
         self._new = asyncio.Condition()
@@ -40,7 +42,10 @@ class Client:
     async def _read(self) -> None:
         try:
             async for raw in self._ws:
-                if isinstance(raw, bytes):
+                if isinstance(raw, bytes) and raw[0] == 2:
+                    self.audio.append(decode_audio(raw))
+                    self.audio_at.append(len(self.messages))
+                elif isinstance(raw, bytes):
                     seq, t_ms, self._q = decode_frame(raw, self._q)
                     self.frames.append((seq, t_ms, dequantize(self._q)))
                 else:

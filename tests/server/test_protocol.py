@@ -11,17 +11,16 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from animation.arkit import HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
-from server.protocol import (
+from server.binary import (
     FRAME_HEADER_BYTES,
-    SCHEMA_PATH,
-    ProtocolError,
+    decode_audio,
     decode_frame,
     dequantize,
+    encode_audio,
     encode_frame,
-    parse_client_message,
     quantize,
-    schema_text,
 )
+from server.protocol import SCHEMA_PATH, ProtocolError, parse_client_message, schema_text
 
 
 def test_committed_schema_matches_code() -> None:
@@ -108,3 +107,10 @@ def test_the_documented_frame_example_decodes() -> None:
     hexes = line.split("`")[1].replace("|", " ").split()
     seq, t_ms, q = decode_frame(bytes(int(h, 16) for h in hexes), np.zeros(N_CHANNELS, dtype=np.int32))
     assert (seq, t_ms, int(q[0])) == (42, 1000, 128) and not q[1:].any()
+
+
+def test_audio_messages_round_trip() -> None:
+    data = encode_audio(7, 3, b"OggS-payload")
+    assert data[0] == 2 and decode_audio(data) == (7, 3, b"OggS-payload")
+    with pytest.raises(ValueError):
+        decode_audio(encode_frame(1, 0, np.zeros(N_CHANNELS, np.int32), np.zeros(N_CHANNELS, np.int32)))

@@ -4,110 +4,15 @@ whose model is the scripted OpenAI-compatible fake. Waits are on conditions, nev
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from animation.arkit import N_BLENDSHAPES, N_CHANNELS
-from server.protocol import FRAME_FORMAT, dequantize, encode_frame, quantize
-from server.runner import LiveServer
+from server.binary import dequantize, encode_frame, quantize
+from server.protocol import FRAME_FORMAT
 from tests.fakes.openai_server import ScriptedOpenAI
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never a browser Playwright downloads
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-WAIT_MS = 20_000
-
-# Records every event <mien-avatar> dispatches, from before the page's own scripts run, and the peak of
-# every blendshape over the frames shown (expressions are transient: a cue rises, holds, decays).
-RECORDER = """
-window.__mien = { events: [], peak: {} };
-const trackPeaks = () => {
-  const avatar = document.querySelector("mien-avatar");
-  for (const [name, w] of Object.entries(avatar?.blendshapes ?? {})) {
-    window.__mien.peak[name] = Math.max(window.__mien.peak[name] ?? 0, w);
-  }
-  requestAnimationFrame(trackPeaks);
-};
-requestAnimationFrame(trackPeaks);
-for (const type of ["ready", "connect", "disconnect", "state", "reply", "text", "emotion", "replyend",
-                    "error", "usermessage"]) {
-  document.addEventListener(type, (e) => {
-    if (e.target?.localName === "mien-avatar") window.__mien.events.push({ type, detail: e.detail });
-  }, true);
-}
-"""
-AVATAR = "document.querySelector('mien-avatar')"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser, mien: LiveServer) -> Iterator[Page]:
-    """Mien's page, loaded and ready (session open, head loaded); fails on any uncaught error or console
-    error (a failed request, say)."""
-    # A modest window: software WebGL renders every frame on the CPU, and each action waits for the page.
-    context = browser.new_context(viewport={"width": 960, "height": 600})
-    page = context.new_page()
-    page_errors: list[str] = []
-    page.on("pageerror", lambda e: page_errors.append(str(e)))
-    page.on("console", lambda m: page_errors.append(m.text) if m.type == "error" else None)
-    page.add_init_script(RECORDER)
-    page.goto(mien.http_url)
-    page.wait_for_function(f"{AVATAR}?.isReady === true", timeout=30_000)
-    yield page
-    context.close()
-    assert page_errors == []
-
-
-@pytest.fixture
-def module_page(browser: Browser, mien: LiveServer) -> Iterator[Page]:
-    """A blank page on the server's origin, for importing the client's modules directly."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(f"{mien.http_url}/healthz")
-    yield page
-    context.close()
-
-
-def events(page: Page, type_: str) -> list[dict[str, Any]]:
-    script = "(t) => window.__mien.events.filter((e) => e.type === t).map((e) => e.detail)"
-    return page.evaluate(script, type_)
-
-
-def wait_weight(page: Page, name: str, op: str, value: float) -> None:
-    """Wait until the blendshape shown satisfies `op value`."""
-    page.wait_for_function(f"([n, v]) => {AVATAR}.blendshapes[n] {op} v", arg=[name, value], timeout=WAIT_MS)
-
-
-def reset_peaks(page: Page) -> None:
-    page.evaluate("window.__mien.peak = {}")
-
-
-def wait_peak(page: Page, name: str, above: float) -> None:
-    """Wait until the blendshape has been shown above `above` since the last reset_peaks."""
-    page.wait_for_function("([n, v]) => window.__mien.peak[n] > v", arg=[name, above], timeout=WAIT_MS)
-
+from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, events, reset_peaks, wait_peak, wait_weight
 
 # ---------------------------------------------------------------- conversation
 

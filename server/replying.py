@@ -1,0 +1,137 @@
+"""Running one reply for a session: model (or script) chunks -> events -> the wire, the face, the voice
+and the memory. Interruption cancels the task; the partial text is kept and marked interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from server import llm
+from server.conversation import ReplyCue, Turn, reply_events, scripted
+from server.feelings import FEELINGS
+from server.protocol import EmotionCue, Error, ReplyEnd, ReplyStart, SpeechMessage, State, TextDelta
+from server.reply import empathic_cue, prompt_for
+from server.speaker import FaceHooks, Speaker
+
+if TYPE_CHECKING:
+    from server.session import Session
+
+log = logging.getLogger("mien.reply")
+
+
+async def _remember(self: Session, turn: Turn) -> None:
+    self.conversation.turns.append(turn)
+    await asyncio.to_thread(self.shared.store.append, self.id, turn.role, turn.content, turn.status)
+
+
+async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool) -> None:
+    """One reply: model (or script) -> events -> the wire, the face, the voice and the memory."""
+    bank, slot = self.animator.bank, self.slot
+    visible: list[str] = []
+    status = "complete"
+    await self.send(ReplyStart(reply_id=reply_id, source="script" if scripted_line else "model"))
+    await self.set_state("thinking")
+    if scripted_line:
+        chunks: AsyncIterator[str] = scripted(text)
+    else:
+        await _remember(self, Turn("user", text))
+        await _listen(self, reply_id, text)
+        self.conversation.system_prompt = prompt_for(self.persona, self.face)
+        messages = await asyncio.to_thread(
+            self.conversation.messages, lambda m: llm.count_tokens(m, self.settings)
+        )
+        chunks = llm.stream_reply(messages, self.settings)
+    speaking = False
+    speaker = None
+    if self.voice is not None:
+        face = FaceHooks(bank, slot)
+        speaker = Speaker(reply_id, self.voice, self.animator.now, self.t_start, face, partial(_speak, self))
+    try:
+        annotate = partial(_annotate, self) if self.settings.emotion_model and not scripted_line else None
+        async for event in reply_events(chunks, annotate=annotate):
+            if isinstance(event, ReplyCue):
+                if not (scripted_line or self.persona.allows(event.emotion)):
+                    continue  # the persona never shows this emotion
+                if speaker is not None:  # the face shows it when its word is spoken
+                    speaker.cue(event.emotion, event.intensity, event.offset)
+                else:
+                    bank.cue(slot, event.emotion, event.intensity, self.animator.now())
+                await self.send(
+                    EmotionCue(
+                        reply_id=reply_id,
+                        emotion=event.emotion,
+                        intensity=event.intensity,
+                        offset=event.offset,
+                        source=event.source,
+                        confidence=event.confidence,
+                        tempered_by=event.tempered_by,
+                    )
+                )
+                continue
+            if not speaking:
+                speaking = True
+                await self.set_state("speaking")
+            visible.append(event.delta)
+            await self.send(TextDelta(reply_id=reply_id, offset=event.offset, delta=event.delta))
+            if speaker is not None:
+                speaker.text(event.delta)
+        if speaker is not None:
+            await speaker.finish()  # every sentence scheduled and sent before reply_end
+    except asyncio.CancelledError:
+        status = "interrupted"
+        if speaker is not None:
+            await asyncio.shield(speaker.cancel())
+        raise
+    except llm.ProviderError as e:
+        status = "error"
+        self.send_now(Error(code="provider_error", message=str(e), reply_id=reply_id))
+    except Exception:
+        log.exception("reply %s failed", reply_id)
+        status = "error"
+        self.send_now(Error(code="internal", message="the reply failed unexpectedly", reply_id=reply_id))
+    finally:
+        full = "".join(visible)
+        bank.set_state(slot, "idle")
+        if status == "interrupted":
+            bank.clear(slot, self.animator.now())
+        if not scripted_line:
+            self.conversation.turns.append(Turn("assistant", full, status))  # type: ignore[arg-type]
+            # Stored before reply_end goes out (a client may resume right after it), and shielded:
+            # a cancelled reply's partial text must still reach the store.
+            await asyncio.shield(
+                asyncio.to_thread(self.shared.store.append, self.id, "assistant", full, status)
+            )
+        self.send_now(ReplyEnd(reply_id=reply_id, status=status, text=full))  # type: ignore[arg-type]
+        self.send_now(State(state="idle"))
+
+
+async def _speak(self: Session, message: SpeechMessage, audio: bytes) -> None:
+    await self.send(message)
+    await self.out.put(audio)
+
+
+async def _annotate(self: Session, sentence: str) -> str:
+    return await llm.annotate(sentence, self.settings, list(self.persona.emotions))
+
+
+async def _listen(self: Session, reply_id: int, text: str) -> None:
+    """Read the user's message and show an empathic listening face while the model thinks."""
+    inferred = await asyncio.to_thread(FEELINGS.infer, text)
+    cue = empathic_cue(inferred, self.persona)
+    if cue is None:
+        return
+    emotion, intensity = cue
+    self.animator.bank.cue(self.slot, emotion, intensity, self.animator.now(), hold=1.5)
+    await self.send(
+        EmotionCue(
+            reply_id=reply_id,
+            emotion=emotion,
+            intensity=intensity,
+            offset=0,
+            source="empathy",
+            confidence=round(inferred.scores.get(inferred.emotion, 0.5), 3) if inferred else 0.5,
+        )
+    )
