@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from server import __version__, llm
 from server.animator import Animator
+from server.embed import Gatekeeper, load_keys
 from server.feelings import FEELINGS
 from server.memory import MemoryStore
 from server.personas import load_personas
@@ -46,8 +48,14 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     if settings.persona not in personas:
         raise ConfigError(f"persona {settings.persona!r} not found; known: {', '.join(personas)}")
     store = MemoryStore(Path(settings.data_dir) / "conversations.sqlite3" if settings.data_dir else None)
+    keys = load_keys(Path(settings.embed_keys)) if settings.embed_keys else {}
+    for key in keys.values():
+        if key.persona is not None and key.persona not in personas:
+            raise ConfigError(
+                f"{settings.embed_keys}: keys.{key.id}.persona: unknown persona {key.persona!r}"
+            )
     animator = Animator(settings.fps)
-    shared = Shared(settings, animator, personas, store)
+    shared = Shared(settings, animator, personas, store, Gatekeeper(keys))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +68,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         store.close()
 
     app = FastAPI(title="Mien", version=__version__, lifespan=lifespan)
+    # The client's files, modules and the avatar load from other sites' pages (embedding); they are
+    # public, so any origin may read them. The websocket checks origins itself (embed keys).
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
     app.state.settings = settings
     app.state.animator = animator
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import TYPE_CHECKING
 
 from server import llm
-from server.conversation import ReplyCue, Turn, reply_events, scripted
+from server.conversation import ReplyCue, Turn, reply_events, rough_tokens, scripted
 from server.feelings import FEELINGS
 from server.protocol import EmotionCue, Error, ReplyEnd, ReplyStart, SpeechMessage, State, TextDelta
 from server.reply import empathic_cue, prompt_for
@@ -99,6 +100,8 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
             bank.clear(slot, self.animator.now())
         if not scripted_line:
             self.conversation.turns.append(Turn("assistant", full, status))  # type: ignore[arg-type]
+            # What the reply cost, against the embed key's daily allowance (prompt + reply, roughly).
+            self.shared.gate.spend(self.key, rough_tokens(messages) + len(full) // 4, time.time())
             # Stored before reply_end goes out (a client may resume right after it), and shielded:
             # a cancelled reply's partial text must still reach the store.
             await asyncio.shield(

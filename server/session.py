@@ -29,6 +29,7 @@ from server import __version__
 from server.animator import Animator
 from server.binary import encode_frame, quantize
 from server.conversation import Conversation, Turn
+from server.embed import EmbedKey, Gatekeeper
 from server.memory import MemoryStore
 from server.outbound import Frame, Outbound
 from server.personas import Persona
@@ -81,6 +82,7 @@ class Shared:
     animator: Animator
     personas: dict[str, Persona]
     store: MemoryStore
+    gate: Gatekeeper
 
     def persona_info(self, p: Persona) -> PersonaInfo:
         return PersonaInfo(id=p.id, name=p.name, greeting=p.greeting, avatar=p.avatar)
@@ -111,11 +113,38 @@ class Session:
         self.slot = -1
         self._track: TrackWriter | None = None
         self.voice: Voice | None = None  # set by `set_voice`: replies are spoken
+        self.key: EmbedKey | None = None  # the embed key this session came with, if any
+        self.visitor = websocket.client.host if websocket.client else "unknown"
 
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
         await self.ws.accept()
+        if not await self._admit():
+            return
+        try:
+            await self._run()
+        finally:
+            self.shared.gate.leave(self.key)
+
+    async def _admit(self) -> bool:
+        """Embed key and origin check; a refusal is a typed error, then the socket closes (1008)."""
+        scheme = "https" if self.ws.url.scheme == "wss" else "http"
+        own_origin = f"{scheme}://{self.ws.headers.get('host', '')}"
+        admission = self.shared.gate.admit(
+            self.ws.query_params.get("key"), self.ws.headers.get("origin"), own_origin
+        )
+        self.key = admission.key
+        if admission.refusal is None:
+            if self.key is not None and self.key.persona:
+                self.persona = self.shared.personas[self.key.persona]
+            return True
+        self.key = None  # nothing was counted for a refused session
+        await self.ws.send_text(Error(code=admission.refusal, message=admission.reason).model_dump_json())
+        await self.ws.close(code=1008)
+        return False
+
+    async def _run(self) -> None:
         warning = await self._open()
         self.t_start = self.animator.now()
         await self.send(self._hello())
@@ -257,6 +286,9 @@ class Session:
         bank, slot, now = self.animator.bank, self.slot, self.animator.now()
         match msg:
             case UserMessage(text=text):
+                refusal = self.shared.gate.allow_message(self.key, self.visitor, time.time())
+                if refusal is not None:
+                    raise ProtocolError("rate_limited", refusal)
                 await self._start_reply(text, scripted_line=False)
             case Speak(text=text):
                 await self._start_reply(text, scripted_line=True)

@@ -49,6 +49,7 @@ class Settings:
     data_dir: str | None = str(Path.home() / ".local" / "share" / "mien")
     retention_days: float = 30.0  # conversations idle longer are deleted; 0 keeps them forever
     record_dir: str | None = None  # when set, each session's frame track is written here
+    embed_keys: str | None = None  # a TOML file of embed keys (server/embed.py) for other sites
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
     outbound_limit: int = 1024
     extra: dict[str, str] = field(default_factory=dict)
@@ -124,9 +125,23 @@ _ENV = {
     "MIEN_DATA_DIR": "data_dir",
     "MIEN_RETENTION_DAYS": "retention_days",
     "MIEN_RECORD_DIR": "record_dir",
+    "MIEN_EMBED_KEYS": "embed_keys",
 }
 
 
+_STRINGS = frozenset(
+    [
+        "api_base",
+        "api_key",
+        "host",
+        "model",
+        "persona",
+        "data_dir",
+        "record_dir",
+        "emotion_model",
+        "embed_keys",
+    ]
+)
 _LIMITS: dict[str, tuple[float, float]] = {
     "port": (0, 65535),
     "temperature": (0.0, 2.0),
@@ -148,9 +163,7 @@ def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
         if not isinstance(items, list | tuple) or not all(isinstance(s, str) and s for s in items):
             raise fail("a list of model names")
         return tuple(items)
-    if isinstance(current, bool) or key in (
-        "api_base", "api_key", "host", "model", "persona", "data_dir", "record_dir", "emotion_model"
-    ):
+    if isinstance(current, bool) or key in _STRINGS:
         if not isinstance(raw, str) or not raw:
             raise fail("a non-empty string")
         return raw

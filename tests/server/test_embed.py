@@ -1,0 +1,119 @@
+"""Embed keys: origin allowlists and the limits that protect a site owner's bill, in units (simulated
+time) and over a real server with real Origin headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+import websockets
+
+from server.app import create_app
+from server.embed import EmbedKey, Gatekeeper, load_keys
+from server.runner import LiveServer
+from server.settings import ConfigError, Settings
+from tests.fakes.client import Client
+from tests.fakes.openai_server import ScriptedOpenAI
+
+OWN = "http://127.0.0.1:8000"
+SITE = "https://shop.example"
+
+
+def gate(**limits: int) -> Gatekeeper:
+    return Gatekeeper({"k": EmbedKey(id="k", origins=[SITE], **limits)})
+
+
+def test_origins_and_keys() -> None:
+    g = gate()
+    assert g.admit(None, None, OWN).refusal is None  # a terminal client
+    assert g.admit(None, OWN, OWN).refusal is None  # Mien's own page
+    assert g.admit(None, SITE, OWN).refusal == "forbidden_origin"  # another site needs a key
+    assert g.admit("nope", SITE, OWN).refusal == "unknown_key"
+    assert g.admit("k", "https://evil.example", OWN).refusal == "forbidden_origin"
+    assert g.admit("k", SITE, OWN).refusal is None
+    assert g.admit("k", None, OWN).refusal is None  # a script with the key: counted like the site
+
+
+def test_concurrent_sessions_are_capped_and_released() -> None:
+    g = gate(concurrent_sessions=2)
+    a, b = g.admit("k", SITE, OWN), g.admit("k", SITE, OWN)
+    assert g.admit("k", SITE, OWN).refusal == "too_many_sessions"
+    g.leave(a.key)
+    assert g.admit("k", SITE, OWN).refusal is None
+    assert b.key is not None
+
+
+def test_messages_per_minute_per_visitor_in_simulated_time() -> None:
+    g = gate(messages_per_minute=3)
+    key = g.keys["k"]
+    assert [g.allow_message(key, "1.2.3.4", t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
+    assert "3 a minute" in (g.allow_message(key, "1.2.3.4", 30.0) or "")
+    assert g.allow_message(key, "5.6.7.8", 30.0) is None  # another visitor has their own allowance
+    assert g.allow_message(key, "1.2.3.4", 60.5) is None  # the first message left the window
+
+
+def test_tokens_per_day() -> None:
+    g = gate(tokens_per_day=1000)
+    key = g.keys["k"]
+    g.spend(key, 999, 100.0)
+    assert g.allow_message(key, "v", 101.0) is None
+    g.spend(key, 5, 102.0)
+    assert "allowance" in (g.allow_message(key, "v", 103.0) or "")
+    assert g.allow_message(key, "v", 86400.0 + 10) is None  # a new day
+
+
+def test_key_file_errors_name_the_key_and_field(tmp_path: Path) -> None:
+    f = tmp_path / "keys.toml"
+    f.write_text('[keys.demo]\norigins = ["https://a.example"]\nmessages_per_minute = 0\n')
+    with pytest.raises(ConfigError, match=r"keys\.demo\.messages_per_minute"):
+        load_keys(f)
+    f.write_text("[keys.demo]\nmessages_per_minute = 5\n")
+    with pytest.raises(ConfigError, match=r"keys\.demo\.origins"):
+        load_keys(f)
+
+
+def test_real_origins_limits_and_cors(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[keys.shop]\norigins = ["{SITE}"]\nmessages_per_minute = 2\npersona = "enthusiast"\n')
+    settings = Settings(
+        model="fake-model", api_base=fake_llm.base_url, retries=0, data_dir=None, embed_keys=str(keys)
+    )
+    fake_llm.queue([{"content": "One."}], [{"content": "Two."}])
+
+    async def main(server: LiveServer) -> None:
+        # Another site without a key: a typed refusal, then the socket closes with 1008.
+        async with websockets.connect(server.ws_url, origin=SITE) as ws:
+            refusal = json.loads(await ws.recv())
+            assert refusal["type"] == "error" and refusal["code"] == "forbidden_origin"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        async with websockets.connect(server.ws_url + "?key=shop", origin="https://evil.example") as ws:
+            assert json.loads(await ws.recv())["code"] == "forbidden_origin"
+        # The shop with its key: the key's persona, and two messages a minute.
+        async with Client(server.ws_url + "?key=shop") as c:  # no Origin: not a browser; limits still apply
+            assert (await c.next_message("hello"))["persona"]["id"] == "enthusiast"
+        async with websockets.connect(server.ws_url + "?key=shop", origin=SITE) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "hello" and hello["persona"]["id"] == "enthusiast"
+            codes = []
+            for text in ("a", "b", "c"):
+                await ws.send(json.dumps({"type": "user_message", "text": text}))
+                while True:
+                    raw = await ws.recv()
+                    if isinstance(raw, str) and json.loads(raw)["type"] in ("reply_end", "error"):
+                        msg = json.loads(raw)
+                        codes.append(msg.get("code") or msg["status"])
+                        break
+            assert codes == ["complete", "complete", "rate_limited"]
+        assert len(fake_llm.requests) == 2  # the refused message never reached the model
+
+    with LiveServer(create_app(settings, warm_up=False)) as server:
+        asyncio.run(main(server))
+        js = httpx.get(f"{server.http_url}/web/mien-avatar.js", headers={"Origin": SITE})
+        glb = httpx.get(f"{server.http_url}/models/ict_head.glb", headers={"Origin": SITE})
+        assert js.status_code == glb.status_code == 200
+        assert js.headers["access-control-allow-origin"] == glb.headers["access-control-allow-origin"] == "*"
