@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 import time
-import tomllib
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.settings import ConfigError
+from server.settings import ConfigError, read_toml
 
 
 class EmbedKey(BaseModel):
@@ -40,12 +39,7 @@ class EmbedKey(BaseModel):
 
 
 def load_keys(path: Path) -> dict[str, EmbedKey]:
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    data = read_toml(path)
     keys: dict[str, EmbedKey] = {}
     for key_id, body in (data.get("keys") or {}).items():
         try:

@@ -4,14 +4,13 @@ file, the field and the reason."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from animation.emotions import EMOTION_INDEX
-from server.settings import ConfigError
+from server.settings import ConfigError, read_toml
 
 PERSONA_DIR = Path(__file__).resolve().parent.parent / "models" / "personas"
 
@@ -60,12 +59,7 @@ class Persona(BaseModel):
 
 
 def load_persona(path: Path) -> Persona:
-    try:
-        data = tomllib.loads(path.read_text())
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    data = read_toml(path)
     try:
         return Persona(id=path.stem, **{k: v.strip() if isinstance(v, str) else v for k, v in data.items()})
     except ValidationError as e:

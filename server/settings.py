@@ -27,6 +27,17 @@ class ConfigError(ValueError):
     """A configuration value is missing or wrong; the message names where and why."""
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's contents, or a ConfigError naming the file and what is wrong with it."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    return data
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -72,13 +83,7 @@ class Settings:
         return cls.load()
 
     def with_file(self, path: Path) -> Settings:
-        try:
-            data = tomllib.loads(path.read_text())
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML: {e}") from None
-        return self.with_values(data, source=str(path))
+        return self.with_values(read_toml(path), source=str(path))
 
     def with_values(self, values: dict[str, Any], source: str) -> Settings:
         """Typed, checked overrides; unknown keys and wrong types are errors naming the source."""

@@ -32,3 +32,18 @@ def settled_frame(bank: FaceBank, slot: int, t: float) -> np.ndarray:
         if frame[INDEX["eyeBlinkLeft"]] == 0.0:
             return frame
     raise AssertionError("blinking for three seconds")
+
+
+def aperture(frames: np.ndarray) -> np.ndarray:
+    """How far the lips are apart: the jaw not cancelled by mouthClose, plus the lip-parting shapes."""
+    from animation.arkit import INDEX
+
+    jaw = frames[:, INDEX["jawOpen"]] - frames[:, INDEX["mouthClose"]]
+    names = (
+        "mouthLowerDownLeft",
+        "mouthLowerDownRight",
+        "mouthUpperUpLeft",
+        "mouthUpperUpRight",
+        "mouthFunnel",
+    )
+    return np.maximum(jaw, 0.0) + frames[:, [INDEX[n] for n in names]].mean(1)

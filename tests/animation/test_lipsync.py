@@ -13,6 +13,7 @@ from animation.arkit import INDEX
 from animation.phonemes import viseme_of
 from animation.track import load_track
 from server.cli import main
+from tests.animation.helpers import aperture as lip_aperture
 
 # Held-out sentences: the thresholds in classify() were set on other sentences.
 SENTENCES = (
@@ -70,18 +71,6 @@ def test_loudness_does_not_drive_the_mouth(spoken: list) -> None:
     np.testing.assert_allclose(loud.times, quiet.times)
 
 
-def _aperture(frames: np.ndarray) -> np.ndarray:
-    jaw = frames[:, INDEX["jawOpen"]] - frames[:, INDEX["mouthClose"]]
-    names = (
-        "mouthLowerDownLeft",
-        "mouthLowerDownRight",
-        "mouthUpperUpLeft",
-        "mouthUpperUpRight",
-        "mouthFunnel",
-    )
-    return np.maximum(jaw, 0.0) + frames[:, [INDEX[n] for n in names]].mean(1)
-
-
 def test_scored_against_the_alignment(spoken: list) -> None:
     """Lips closed on p/b/m, rounded on "oo", spread on "ee": frames from the audio alone, grouped by the
     phoneme Piper says was being spoken at that time."""
@@ -89,7 +78,7 @@ def test_scored_against_the_alignment(spoken: list) -> None:
     rounding: dict[str, list[float]] = {}
     for s in spoken:
         times, frames = ls.speak_frames(ls.lipsync(s.audio, s.sample_rate), s.duration)
-        ap = _aperture(frames)
+        ap = lip_aperture(frames)
         rd = frames[:, INDEX["mouthFunnel"]] + frames[:, INDEX["mouthPucker"]]
         for p, a, b in s.phonemes:
             vis = (viseme_of(p) or ("?",))[0]
@@ -117,5 +106,5 @@ def test_mien_lipsync_writes_a_track(tmp_path: Path, spoken: list) -> None:
     assert main(["lipsync", str(wav), "--out", str(out), "--emotion", "sadness:0.5"]) == 0
     track = load_track(out)
     assert track.duration == pytest.approx(s.duration, abs=0.4)
-    assert _aperture(track.frames()).max() > 0.2  # the mouth moves
+    assert lip_aperture(track.frames()).max() > 0.2  # the mouth moves
     assert main(["lipsync", str(tmp_path / "missing.wav"), "--out", str(out)]) == 2

@@ -23,6 +23,7 @@ from server.voice import (
     load_voice,
     tokens,
 )
+from tests.animation.helpers import aperture as lip_aperture
 
 HOP = 256  # samples per Piper duration step (the voice's hop length)
 
@@ -131,19 +132,6 @@ def test_unknown_engine() -> None:
         load_voice("festival")
 
 
-def _aperture(frames: np.ndarray) -> np.ndarray:
-    """How far the lips are apart: the jaw not cancelled by mouthClose, plus the lip-parting shapes."""
-    jaw = frames[:, INDEX["jawOpen"]] - frames[:, INDEX["mouthClose"]]
-    names = (
-        "mouthLowerDownLeft",
-        "mouthLowerDownRight",
-        "mouthUpperUpLeft",
-        "mouthUpperUpRight",
-        "mouthFunnel",
-    )
-    return np.maximum(jaw, 0.0) + frames[:, [INDEX[n] for n in names]].mean(1)
-
-
 def test_mien_say_writes_speech_a_track_and_closes_the_lips(tmp_path: Path) -> None:
     wav, track_path, timings_path = tmp_path / "s.wav", tmp_path / "t.json", tmp_path / "timings.json"
     text = "Maybe Bob will pump up a big beach ball, mom."
@@ -162,7 +150,7 @@ def test_mien_say_writes_speech_a_track_and_closes_the_lips(tmp_path: Path) -> N
     mid = len(frames) // 2
     assert frames[mid, INDEX["mouthSmileLeft"]] > 0.1
     # Every p, b and m closes the lips (within a frame of its span), and vowels open them.
-    aperture = _aperture(frames)
+    aperture = lip_aperture(frames)
     closures = [(a, b) for p, a, b in timings["phonemes"] if viseme_of(p) == ("PP", 1.0)]
     assert len(closures) >= 10
     step = 1.0 / track.fps
