@@ -251,23 +251,28 @@ def render_track(
     avatar: PosedAvatar | Path | str | None = None,
     fps: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    audio: Path | str | None = None,
 ) -> Path:
     """A track (animation.track.Track) to video: .mp4 (H.264 via imageio-ffmpeg) or .gif; frames at the
-    track's rate (or `fps`), each the latest track row at that time."""
+    track's rate (or `fps`), each the latest track row at that time. `audio` (a WAV, e.g. from `mien say`)
+    is muxed into an .mp4 as AAC, starting with the track."""
     import imageio.v2 as imageio
 
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".mp4", ".gif"):
         raise ValueError(f"unsupported video format {suffix!r}: use .mp4 or .gif")
+    if audio is not None and suffix != ".mp4":
+        raise ValueError("audio can only be muxed into an .mp4")
     rate = float(fps or track.fps)
     _, frames = track.resample(rate)
     if not len(frames):
         raise ValueError("the track has no frames")
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".mp4":
+        sound = {"audio_path": str(audio), "audio_codec": "aac"} if audio is not None else {}
         writer = imageio.get_writer(out, fps=rate, codec="libx264", quality=7, macro_block_size=8,
-                                    ffmpeg_log_level="error")  # fmt: skip
+                                    ffmpeg_log_level="error", **sound)  # fmt: skip
     else:
         writer = imageio.get_writer(out, mode="I", duration=1000.0 / rate, loop=0)
     with Renderer(_avatar(avatar), size) as r, writer:

@@ -107,7 +107,7 @@ def _render(args: argparse.Namespace) -> int:
                 bar.total = total
                 bar.update(done)
 
-            render.render_track(track, out, args.size or 512, avatar, progress=progress)
+            render.render_track(track, out, args.size or 512, avatar, progress=progress, audio=args.audio)
         elif args.sheet:
             render.render_sheet(out, args.size or 320, avatar)
         else:
@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--out", required=True, help="output file (.png; .mp4 or .gif for --track)")
     render.add_argument("--size", type=int, help="pixels per picture (default 512; 320 per sheet tile)")
     render.add_argument("--glb", default=default_glb, help="avatar GLB (default: Mien's head)")
+    render.add_argument("--audio", metavar="WAV", help="with --track and .mp4: mux this audio in (mien say)")
     avatar = sub.add_parser("avatar", help="bake a new face from Mien's head and the ICT identity modes")
     avatar.add_argument("--identity", type=int, required=True, metavar="SEED", help="random identity seed")
     avatar.add_argument("--out", required=True, help="output GLB")

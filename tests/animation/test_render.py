@@ -111,6 +111,29 @@ def test_a_track_renders_to_gif_and_mp4(tmp_path: Path) -> None:
     assert iio.immeta(gif)["duration"] == 100  # ms per frame: the track's 10 fps
     mp4 = render_track(track, tmp_path / "t.mp4", size=64)
     assert mp4.stat().st_size > 1000 and mp4.read_bytes()[4:8] == b"ftyp"
+    assert _streams(mp4) == ["Video"]
+
+
+def _streams(video: Path) -> list[str]:
+    import imageio_ffmpeg
+
+    probe = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-i", str(video)], capture_output=True, text=True
+    )
+    return [line.split(": ")[1] for line in probe.stderr.splitlines() if line.strip().startswith("Stream #")]
+
+
+def test_audio_is_muxed_into_an_mp4(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    n = 6
+    track = Track(10.0, CHANNELS, np.arange(n) / 10.0, np.zeros((n, N_CHANNELS), np.float32))
+    wav = tmp_path / "a.wav"
+    sf.write(wav, 0.2 * np.sin(np.arange(16000 * 0.6) * 2 * np.pi * 220 / 16000), 16000)
+    mp4 = render_track(track, tmp_path / "a.mp4", size=64, audio=wav)
+    assert _streams(mp4) == ["Video", "Audio"]
+    with pytest.raises(ValueError, match="mp4"):
+        render_track(track, tmp_path / "a.gif", size=64, audio=wav)
 
 
 def mien(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
