@@ -1,37 +1,42 @@
-// The conversation panel: the user's messages and Mien's streamed replies, each emotion cue shown as a chip
-// at its offset in the text, with the text it colours tinted in the emotion's hue. Driven only by
-// <mien-avatar> events, so any page that hosts the element can reuse it.
+// The conversation panel: the user's messages and Mien's streamed replies (a safe markdown subset), each
+// emotion cue shown as a chip at its offset in the text, coloured from the emotion's pleasure-arousal-
+// dominance, with the text it colours tinted to match. A resumed conversation is shown from the server's
+// history. Driven only by <mien-avatar> events, so any page that hosts the element can reuse it.
 
-/** A stable, well-spread hue per emotion, from its position in the server's list (no names hard-coded). */
-export function emotionHue(emotions, name) {
-  const i = emotions.indexOf(name);
-  return i < 0 ? null : Math.round((i * 137.508 + 20) % 360); // golden-angle steps: neighbours differ most
-}
+import { padTable, paint } from "./colors.js";
+import { renderMarkdown } from "./markdown.js";
 
-function chip(cue, hue) {
+/** A cue's chip: the emotion's name, its source and confidence on hover ("tag · 100%"). */
+export function chip(cue, pad) {
   const el = document.createElement("span");
   el.className = "chip";
   el.textContent = cue.emotion;
-  el.title = `${cue.emotion} · ${cue.intensity.toFixed(2)} (${cue.source})`;
-  if (hue !== null) el.style.setProperty("--hue", hue);
+  const confidence = `${Math.round((cue.confidence ?? 1) * 100)}%`;
+  el.title = `${cue.source} · ${confidence}`;
+  el.dataset.source = cue.source;
+  el.dataset.intensity = cue.intensity.toFixed(2);
+  paint(el, pad, cue.intensity);
   return el;
 }
 
-/** One reply's text and cues; offsets are in code points, as on the wire. */
+function tone(cue, pad) {
+  const el = document.createElement("span");
+  el.className = "tone";
+  paint(el, pad, cue.intensity);
+  return el;
+}
+
+/** One reply's text and cues; offsets are in code points, as on the wire. Redrawn whole on every change. */
 class ReplyView {
   #body;
-  #hueOf;
+  #padOf;
   #points = []; // the visible text, one entry per code point
-  #cues = []; // sorted by offset (stable)
-  #placed = 0; // cues already in the DOM
-  #rendered = 0; // code points already in the DOM
-  #tone = null; // where text goes: the span after the latest chip
+  #cues = []; // in arrival order (the renderer sorts stably by offset)
 
-  constructor(item, hueOf) {
+  constructor(item, padOf) {
     this.item = item;
     this.#body = item.querySelector(".text");
-    this.#hueOf = hueOf;
-    this.#tone = this.#body;
+    this.#padOf = padOf;
   }
 
   get text() {
@@ -39,68 +44,28 @@ class ReplyView {
   }
 
   addText(offset, delta) {
-    const points = Array.from(delta);
-    if (offset === this.#points.length) {
-      this.#points.push(...points);
-      this.#flush();
-    } else {
-      // A gap or overlap (should not happen): trust the offset and redraw.
-      this.#points.splice(offset, Infinity, ...points);
-      this.#redraw();
-    }
+    // Deltas are contiguous; on a gap or overlap (should not happen) trust the offset.
+    this.#points.splice(offset, Infinity, ...Array.from(delta));
+    this.#draw();
   }
 
   addCue(cue) {
-    let at = this.#cues.length;
-    while (at > 0 && this.#cues[at - 1].offset > cue.offset) at--;
-    this.#cues.splice(at, 0, cue);
-    if (at < this.#placed || cue.offset < this.#rendered) this.#redraw();
-    else this.#flush();
+    this.#cues.push(cue);
+    this.#draw();
   }
 
   /** The final text from reply_end wins over what streamed. */
   finish(text) {
-    if (text !== this.text) {
-      this.#points = Array.from(text);
-      this.#redraw();
-    }
+    if (text !== this.text) this.#points = Array.from(text);
+    this.#draw();
   }
 
-  #redraw() {
-    this.#body.replaceChildren();
-    this.#tone = this.#body;
-    this.#placed = this.#rendered = 0;
-    this.#flush();
-  }
-
-  /** Append everything not yet shown: text up to each cue's offset, then the cue's chip, and so on. */
-  #flush() {
-    const cues = this.#cues;
-    let at = this.#rendered;
-    for (;;) {
-      while (this.#placed < cues.length && cues[this.#placed].offset <= at) this.#chip(cues[this.#placed++]);
-      if (at >= this.#points.length) break;
-      const next = this.#placed < cues.length ? cues[this.#placed].offset : Infinity;
-      const end = Math.min(this.#points.length, next);
-      this.#append(this.#points.slice(at, end).join(""));
-      at = end;
-    }
-    this.#rendered = at;
-  }
-
-  #chip(cue) {
-    const hue = this.#hueOf(cue.emotion);
-    const tone = document.createElement("span");
-    tone.className = "tone";
-    if (hue !== null) tone.style.setProperty("--hue", hue);
-    this.#body.append(chip(cue, hue), tone);
-    this.#tone = tone;
-  }
-
-  #append(text) {
-    const last = this.#tone.lastChild;
-    if (last?.nodeType === Node.TEXT_NODE) last.appendData(text);
-    else this.#tone.append(text);
+  #draw() {
+    renderMarkdown(this.#body, this.text, {
+      cues: this.#cues,
+      chip: (cue) => chip(cue, this.#padOf(cue.emotion)),
+      tone: (cue) => tone(cue, this.#padOf(cue.emotion)),
+    });
   }
 }
 
@@ -110,37 +75,42 @@ export class ChatPanel {
   #list;
   #avatar;
   #replies = new Map(); // reply_id -> ReplyView, for the current session (ids restart per session)
-  #wasConnected = false;
+  #pads = new Map();
+  #shown = null; // {sessionId, personaId} of the conversation on screen
+  #skipResume = false; // the next history(resume) repeats what is already on screen
 
   /** `list` is an <ol> (role="log"); `avatar` the <mien-avatar> whose conversation it shows. */
   constructor(list, avatar) {
     this.#list = list;
     this.#avatar = avatar;
     const on = (type, fn) => avatar.addEventListener(type, (e) => fn(e.detail));
-    on("usermessage", (d) => this.#message(d.scripted ? "script" : "user", d.text));
+    on("usermessage", (d) => !d.greeting && this.#message(d.scripted ? "script" : "user", d.text));
     on("reply", (d) => this.#startReply(d));
     on("text", (d) => this.#reply(d.replyId)?.addText(d.offset, d.delta));
     on("emotion", (d) => this.#cue(d));
     on("replyend", (d) => this.#endReply(d));
     on("error", (d) => d.replyId != null && this.#reply(d.replyId)?.item.classList.add("failed"));
-    on("connect", () => this.#connected());
-    on("disconnect", () => this.#wasConnected && this.#note("Connection lost; reconnecting…", "warn"));
+    on("connect", (d) => this.#connected(d));
+    on("history", (d) => this.#history(d));
+    on("disconnect", (d) => {
+      if (this.#shown) this.#note(d.retrying ? "Connection lost; reconnecting…" : "Disconnected.", "warn");
+    });
   }
 
-  #hue = (name) => emotionHue(this.#avatar.emotions, name);
+  #pad = (name) => this.#pads.get(name) ?? null;
 
   #add(item) {
     const list = this.#list;
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
     list.append(item);
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    if (atBottom) list.scrollTop = list.scrollHeight; // an instant jump: no smooth scrolling
     return item;
   }
 
   #item(kind) {
     const item = document.createElement("li");
     item.className = `msg ${kind}`;
-    const text = document.createElement("p");
+    const text = document.createElement("div");
     text.className = "text";
     item.append(text);
     return item;
@@ -150,7 +120,7 @@ export class ChatPanel {
     const item = this.#item(kind);
     item.querySelector(".text").textContent = text;
     if (kind === "script") item.dataset.label = "scripted line";
-    this.#add(item);
+    return this.#add(item);
   }
 
   #note(text, kind = "") {
@@ -160,10 +130,46 @@ export class ChatPanel {
     return this.#add(item);
   }
 
-  #connected() {
+  #connected({ hello, reason }) {
     this.#replies.clear();
-    if (this.#wasConnected) this.#note("Reconnected (new session).");
-    this.#wasConnected = true;
+    this.#pads = padTable(hello);
+    const shown = this.#shown;
+    const next = { sessionId: hello.session_id, personaId: hello.persona?.id };
+    this.#shown = next;
+    this.#skipResume = false;
+    if (!shown) return; // the first session: a resumed history fills the empty log
+    if (shown.sessionId === next.sessionId) {
+      this.#skipResume = true; // the log already shows this conversation
+      this.#note("Reconnected; the conversation continues.");
+    } else if (reason === "persona" || shown.personaId !== next.personaId) {
+      this.#list.replaceChildren(); // another persona: its own conversation
+      this.#note(`Now talking with ${hello.persona?.name ?? "a new persona"}.`);
+    } else {
+      this.#note("Reconnected in a new session; earlier messages are not remembered.", "warn");
+    }
+  }
+
+  #history({ reason, turns }) {
+    if (reason === "clear") {
+      this.#replies.clear();
+      this.#list.replaceChildren();
+      this.#note("Conversation cleared.");
+    } else if (reason === "resume" && !this.#skipResume && turns.length) {
+      this.#note(`Earlier conversation restored (${turns.length} messages).`);
+      for (const turn of turns) this.#restore(turn);
+    }
+    if (reason === "resume") this.#skipResume = false;
+  }
+
+  #restore({ role, content, status }) {
+    if (role === "user") {
+      this.#message("user", content).classList.add("restored");
+      return;
+    }
+    const item = this.#item("mien");
+    item.classList.add("restored");
+    const view = new ReplyView(this.#add(item), this.#pad);
+    this.#finishView(view, status, content);
   }
 
   #reply(replyId) {
@@ -173,7 +179,7 @@ export class ChatPanel {
   #startReply({ replyId }) {
     const item = this.#item("mien");
     item.setAttribute("aria-busy", "true");
-    this.#replies.set(replyId, new ReplyView(this.#add(item), this.#hue));
+    this.#replies.set(replyId, new ReplyView(this.#add(item), this.#pad));
   }
 
   #cue(cue) {
@@ -184,19 +190,23 @@ export class ChatPanel {
     // A pose the user asked for (show button, setEmotion): one note, updated in place while repeated.
     const last = this.#list.lastElementChild;
     const note = last?.classList.contains("pose") ? last : this.#note("", "pose");
-    note.replaceChildren("Showing ", chip(cue, this.#hue(cue.emotion)), ` at ${cue.intensity.toFixed(2)}`);
+    note.replaceChildren("Showing ", chip(cue, this.#pad(cue.emotion)), ` at ${cue.intensity.toFixed(2)}`);
   }
 
   #endReply({ replyId, status, text }) {
     const view = this.#reply(replyId);
     if (!view) return;
-    view.finish(text ?? view.text);
+    this.#finishView(view, status, text ?? view.text);
+    this.#replies.delete(replyId);
+  }
+
+  #finishView(view, status, text) {
+    view.finish(text);
     view.item.removeAttribute("aria-busy");
     view.item.dataset.done = status;
     if (STATUS_LABEL[status]) {
       view.item.classList.add(status);
       view.item.dataset.label = STATUS_LABEL[status];
     }
-    this.#replies.delete(replyId);
   }
 }

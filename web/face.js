@@ -30,6 +30,7 @@ export class Face {
   #frame = null; // {target, height, width}: what the camera must show
   #dirty = true;
   #euler = new THREE.Euler(0, 0, 0, "YXZ"); // scratch, reused every frame
+  #turned = { yaw: 0, pitch: 0, roll: 0 }; // the head turn last drawn (radians)
   #turn = new THREE.Quaternion();
 
   /** Throws when WebGL is unavailable. */
@@ -162,6 +163,11 @@ export class Face {
     liveFaces.delete(this);
   }
 
+  /** The head turn now drawn, {yaw, pitch, roll} in radians (for inspection). */
+  headTurn() {
+    return { ...this.#turned };
+  }
+
   /** Morph influences now shown, per mesh with morph targets: [{mesh: name, morphs: {morphName: value}}]. */
   influences() {
     const out = [];
@@ -194,6 +200,7 @@ export class Face {
   // Head channels are in the subject's frame with the face looking toward +z (glTF's convention): +yaw turns
   // to the subject's left (+y rotation), +pitch nods down (+x), +roll tilts to the right shoulder (+z).
   #turnHead(yaw, pitch, roll) {
+    this.#turned = { yaw, pitch, roll };
     const turn = this.#turn.setFromEuler(this.#euler.set(pitch, yaw, roll));
     if (this.#head) {
       // Rotate the bone about its own pivot but along the model's axes, whatever the bone's local frame.

@@ -2,50 +2,35 @@
 // applies the streamed blendshape frames, and re-announces the conversation as DOM events, so a page (Mien's
 // own, or an embedding site) builds its chat and controls around it. API: docs/element.md.
 
-import { Face } from "./face.js";
-import { FrameBuffer } from "./frames.js";
-import { MienConnection, httpBase, socketUrl } from "./protocol.js";
-
-const TEMPLATE = document.createElement("template");
-TEMPLATE.innerHTML = `
-  <style>
-    :host { display: block; position: relative; aspect-ratio: 4 / 5; min-height: 160px; contain: content; }
-    :host([hidden]) { display: none; }
-    canvas { display: block; width: 100%; height: 100%; outline: none; }
-    .stage { position: absolute; inset: 0; }
-    .notice {
-      position: absolute; inset: auto 0 1rem 0; margin: auto; width: max-content; max-width: 90%;
-      padding: .35rem .8rem; border-radius: 999px; font: 500 .85rem/1.3 system-ui, sans-serif;
-      color: #e9e4df; background: rgb(20 18 17 / .6); backdrop-filter: blur(6px);
-    }
-    .notice:empty { display: none; }
-  </style>
-  <div class="stage" part="stage"><canvas part="canvas" role="img" aria-label="Mien's face"></canvas></div>
-  <div class="notice" part="notice" role="status"></div>
-`;
+import { AvatarView, TEMPLATE } from "./avatar-view.js";
+import { FaceSettings } from "./face-settings.js";
+import { MienConnection, httpBase, messageEvent, socketUrl } from "./protocol.js";
+import { SessionMemory } from "./session-store.js";
 
 /** Element-level states besides the server's idle / listening / thinking / speaking. */
 const CONNECTING = "connecting";
 const OFFLINE = "offline";
+const DEFAULT_MODEL = "models/ict_head.glb";
+const REFUSED = 1008; // the server's close code for a refused session (embed key, origin, session limit)
+const sessions = new SessionMemory(); // shared by every element on the page
 
 export class MienAvatar extends HTMLElement {
-  static observedAttributes = ["server", "model"];
+  static observedAttributes = ["server", "model", "persona", "resume", "key"];
 
   #connection = null;
-  #face = null;
-  #frames = new FrameBuffer();
+  #view;
   #hello = null;
   #state = CONNECTING;
-  #blendshapes = Object.freeze({});
-  #head = Object.freeze({});
-  #frameSeq = -1;
-  #modelLoaded = false;
   #isReady = false;
   #resolveReady;
   #ready = new Promise((resolve) => (this.#resolveReady = resolve));
   #reply = null; // {replyId, text} while a reply streams
-  #raf = 0;
-  #resizeObserver = null;
+  #settings = new FaceSettings(); // the user's controls, gains and mood, replayed on every new session
+  #exports = []; // pending exportHistory() promises: {resolve, reject}
+  #connectReason = "open"; // why the next hello comes: open | reconnect | persona | server
+  #socketUrl = "";
+  #persona = null; // the persona asked for (the attribute) by the current connection
+  #started = false;
   #notice;
   #onVisibility = () => this.#sendVisibility();
 
@@ -54,23 +39,30 @@ export class MienAvatar extends HTMLElement {
     const root = this.attachShadow({ mode: "open" });
     root.append(TEMPLATE.content.cloneNode(true));
     this.#notice = root.querySelector(".notice");
+    this.#view = new AvatarView(root.querySelector(".stage"), root.querySelector("canvas"));
   }
 
   // ------------------------------------------------------------------ lifecycle
 
   connectedCallback() {
-    if (this.#face) this.#resizeObserver.observe(this.shadowRoot.querySelector(".stage"));
-    else this.#startFace();
+    const first = !this.#started;
+    this.#started = true;
+    try {
+      this.#view.start();
+      if (first) this.#loadModel();
+    } catch (err) {
+      this.#setNotice("This browser cannot show the face (WebGL is unavailable).");
+      this.#error("webgl_unavailable", String(err?.message ?? err));
+    }
     this.#connect();
     document.addEventListener("visibilitychange", this.#onVisibility);
-    this.#raf = requestAnimationFrame((t) => this.#tick(t));
   }
 
   disconnectedCallback() {
-    cancelAnimationFrame(this.#raf);
+    this.#view.stop();
     document.removeEventListener("visibilitychange", this.#onVisibility);
-    this.#resizeObserver?.disconnect();
     this.#abandonReply();
+    this.#failExports("the element left the page");
     this.#connection?.close();
     this.#connection = null;
     this.#setState(OFFLINE);
@@ -78,11 +70,11 @@ export class MienAvatar extends HTMLElement {
 
   attributeChangedCallback(name, oldValue, newValue) {
     if (!this.isConnected || oldValue === newValue) return;
-    if (name === "server") this.#connect();
-    if (name === "model" && this.#face) this.#loadModel();
+    if (name === "server" || name === "persona" || name === "key") this.#connect(name);
+    if (name === "model" && this.#view.hasFace) this.#loadModel();
   }
 
-  // ------------------------------------------------------------------ public API
+  // ------------------------------------------------------------------ public API: properties
 
   /** Resolves (with the element) once the session said hello and the head is loaded. */
   get ready() {
@@ -93,7 +85,7 @@ export class MienAvatar extends HTMLElement {
     return this.#isReady;
   }
 
-  /** The server's hello (names, fps, limits), or null before the session opened. */
+  /** The server's hello (names, fps, limits, controls, personas), or null before the session opened. */
   get hello() {
     return this.#hello;
   }
@@ -103,6 +95,37 @@ export class MienAvatar extends HTMLElement {
     return this.#hello ? [...this.#hello.emotions] : [];
   }
 
+  /** The persona of this session ({id, name, greeting, avatar}), or null before hello. */
+  get persona() {
+    return this.#hello ? { ...this.#hello.persona } : null;
+  }
+
+  /** Every persona the server offers (switch with the `persona` attribute). */
+  get personas() {
+    return (this.#hello?.personas ?? []).map((p) => ({ ...p }));
+  }
+
+  /** The server's id for this conversation (kept, so a reload or reconnect resumes it), or null. */
+  get sessionId() {
+    return this.#hello?.session_id ?? null;
+  }
+
+  /** hello.controls, each with its current `value` (what the user set, else the default). */
+  get controls() {
+    const hello = this.#hello;
+    return (hello?.controls ?? []).map((c) => ({ ...c, value: this.#settings.control(hello, c.name) }));
+  }
+
+  /** Emotion name -> current gain. */
+  get gains() {
+    return Object.fromEntries(this.emotions.map((e) => [e, this.#settings.gain(this.#hello, e)]));
+  }
+
+  /** The mood set with setMood() as {emotion, intensity}, or null (the persona's own). */
+  get mood() {
+    return this.#settings.mood;
+  }
+
   /** connecting | idle | listening | thinking | speaking | offline */
   get state() {
     return this.#state;
@@ -110,23 +133,30 @@ export class MienAvatar extends HTMLElement {
 
   /** ARKit name -> weight (0..1) of the latest frame shown. */
   get blendshapes() {
-    return this.#blendshapes;
+    return this.#view.blendshapes;
   }
 
-  /** Head channel name (headYaw, headPitch, headRoll) -> radians, of the latest frame shown. */
+  /** Head channel name (headYaw, headPitch, headRoll) -> radians, of the latest frame (as sent). */
   get head() {
-    return this.#head;
+    return this.#view.head;
+  }
+
+  /** The share of head motion drawn: 1, or less under prefers-reduced-motion. */
+  get headMotion() {
+    return this.#view.headMotion;
   }
 
   /** Sequence number of the latest frame shown (-1 before any). */
   get frameSeq() {
-    return this.#frameSeq;
+    return this.#view.frameSeq;
   }
 
   /** The reply in progress as {replyId, text}, or null. */
   get reply() {
     return this.#reply ? { ...this.#reply } : null;
   }
+
+  // ------------------------------------------------------------------ public API: methods
 
   /** A user's chat message: the model replies (interrupting any reply in progress). */
   send(text) {
@@ -138,6 +168,12 @@ export class MienAvatar extends HTMLElement {
     return this.#sendUser("speak", text);
   }
 
+  /** Speak the persona's greeting (a scripted line; its `usermessage` has `greeting: true`). */
+  greet() {
+    const greeting = this.#hello?.persona?.greeting;
+    return greeting ? this.#sendUser("speak", greeting, { greeting: true }) : false;
+  }
+
   /** Pose `emotion` at `intensity` (0..1) for `hold` seconds. Out-of-range input gets an `error` event. */
   setEmotion(emotion, intensity = 1, hold = undefined) {
     const message = { type: "set_emotion", emotion, intensity };
@@ -145,14 +181,60 @@ export class MienAvatar extends HTMLElement {
     return this.#send(message);
   }
 
-  /** Per-emotion gain: 0 suppresses, 1 as cued, 2 amplifies. */
+  /** Per-emotion gain (hello.gain's range): 0 suppresses, 1 as cued, 2 amplifies. Kept across sessions. */
   setGain(emotion, gain) {
-    return this.#send({ type: "set_gain", emotion, gain });
+    const sent = this.#send({ type: "set_gain", emotion, gain });
+    return this.#keep(sent, (h) => this.#settings.setGain(h, emotion, gain));
   }
 
-  /** Scales every emotion (0 deadpan .. 1 default .. 2 theatrical). */
+  /** Scales every emotion (0 deadpan .. 1 default .. 2 theatrical): the `expressiveness` control. */
   setExpressiveness(value) {
-    return this.#send({ type: "set_expressiveness", value });
+    const sent = this.#send({ type: "set_expressiveness", value });
+    return this.#keep(sent, (h) => this.#settings.setControl(h, "expressiveness", value));
+  }
+
+  /** One of hello.controls by name, in its range (a switch takes 0/1 or false/true). Kept across sessions. */
+  setControl(name, value) {
+    const number = typeof value === "boolean" ? Number(value) : value;
+    const sent = this.#send({ type: "set_control", name, value: number });
+    return this.#keep(sent, (h) => this.#settings.setControl(h, name, number));
+  }
+
+  /** The mood the face rests in and decays back to: `emotion` at `intensity` (0..1). Kept across sessions. */
+  setMood(emotion, intensity) {
+    const sent = this.#send({ type: "set_mood", emotion, intensity });
+    return this.#keep(sent, (h) => this.#settings.setMood(h, emotion, intensity));
+  }
+
+  /** Controls, gains and mood back to their defaults; the conversation stays. */
+  resetControls() {
+    let sent = true;
+    for (const message of this.#settings.reset(this.#hello)) sent = this.#send(message) && sent;
+    this.#emit("settings", {});
+    return sent;
+  }
+
+  /** A fresh start: the conversation cleared (on the server too) and the controls back to their defaults. */
+  reset() {
+    const cleared = this.clearHistory();
+    return this.resetControls() && cleared;
+  }
+
+  /** Forget this conversation, on the server too; a `history` event (reason `clear`) confirms. */
+  clearHistory() {
+    return this.#send({ type: "clear_history" });
+  }
+
+  /** Resolves to the conversation's turns [{role, content, status}]; rejects if the session closes first. */
+  exportHistory() {
+    return new Promise((resolve, reject) => {
+      const pending = { resolve, reject };
+      this.#exports.push(pending);
+      if (!this.#connection || !this.#send({ type: "export_history" })) {
+        this.#exports.splice(this.#exports.indexOf(pending), 1);
+        reject(new Error("not connected"));
+      }
+    });
   }
 
   /** Interrupt the reply in progress. */
@@ -175,9 +257,15 @@ export class MienAvatar extends HTMLElement {
     return this.#connection?.send(message, options) ?? false;
   }
 
-  #sendUser(type, text) {
+  /** After a sent setting: remember it (if the server will accept it) and announce the change. */
+  #keep(sent, remember) {
+    if (sent && remember(this.#hello)) this.#emit("settings", {});
+    return sent;
+  }
+
+  #sendUser(type, text, extra = {}) {
     const sent = this.#send({ type, text });
-    if (sent) this.#emit("usermessage", { text, scripted: type === "speak" });
+    if (sent) this.#emit("usermessage", { text, scripted: type === "speak", greeting: false, ...extra });
     return sent;
   }
 
@@ -199,55 +287,43 @@ export class MienAvatar extends HTMLElement {
     this.#emit("error", { code, message, replyId: null, source: "client", ...extra });
   }
 
-  #startFace() {
-    const canvas = this.shadowRoot.querySelector("canvas");
-    try {
-      this.#face = new Face(canvas);
-    } catch (err) {
-      this.#setNotice("This browser cannot show the face (WebGL is unavailable).");
-      this.#error("webgl_unavailable", String(err?.message ?? err));
-      return;
-    }
-    this.#resizeObserver = new ResizeObserver(([entry]) => {
-      const { width, height } = entry.contentRect;
-      this.#face.resize(Math.round(width), Math.round(height));
-    });
-    this.#resizeObserver.observe(this.shadowRoot.querySelector(".stage"));
-    this.#loadModel();
+  /** The head: the `model` attribute, else the persona's avatar, resolved against the server. */
+  #wantedModel() {
+    const avatar = this.#hello?.persona?.avatar;
+    const model = this.getAttribute("model") || (avatar ? `models/${avatar}` : DEFAULT_MODEL);
+    return new URL(model, httpBase(this.getAttribute("server"))).href;
   }
 
-  /** The head: the `model` attribute, resolved against the server (default: the server's own head). */
   async #loadModel() {
-    const model = this.getAttribute("model") || "models/ict_head.glb";
+    const url = this.#wantedModel();
     this.#setNotice("Loading the face…");
     try {
-      await this.#face.load(new URL(model, httpBase(this.getAttribute("server"))).href);
+      if (!(await this.#view.load(url))) return; // superseded by another load
     } catch (err) {
       this.#setNotice("The face could not be loaded.");
-      this.#error("model_load_failed", `${model}: ${err?.message ?? err}`);
+      this.#error("model_load_failed", `${this.getAttribute("model") || url}: ${err?.message ?? err}`);
       return;
     }
-    this.#modelLoaded = true;
     this.#setNotice(this.#hello ? "" : "Connecting…");
-    this.#bindFace();
+    this.#bindFace(this.#view.bind());
     this.#checkReady();
   }
 
-  #bindFace() {
-    if (!this.#modelLoaded || !this.#hello) return;
-    const missing = this.#face.bind(this.#hello.blendshapes, this.#hello.channels);
+  #bindFace(missing) {
     if (missing.length) console.info(`mien-avatar: the head has no morph target for ${missing.join(", ")}`);
   }
 
   #checkReady() {
-    if (this.#isReady || !this.#modelLoaded || !this.#hello) return;
+    if (this.#isReady || !this.#view.loaded || !this.#hello) return;
     this.#isReady = true;
     this.#resolveReady(this);
     this.#emit("ready", { hello: this.#hello });
   }
 
-  #connect() {
+  /** (Re)open the session; `reason` is passed on in the next `connect` event. */
+  #connect(reason = "open") {
     this.#abandonReply();
+    this.#failExports("the session was replaced");
     this.#connection?.close();
     this.#connection = null;
     let url;
@@ -258,10 +334,17 @@ export class MienAvatar extends HTMLElement {
       this.#error("bad_server", `not a server URL: ${this.getAttribute("server")}`);
       return;
     }
-    const connection = new MienConnection(url);
+    const persona = (this.#persona = this.getAttribute("persona") || null);
+    this.#socketUrl = url;
+    this.#connectReason = reason;
+    // Asked on every attempt, so a reconnect resumes the conversation the last hello named.
+    const key = this.getAttribute("key") || null;
+    const connection = new MienConnection(() =>
+      sessions.urlFor(url, { key, persona, mode: this.getAttribute("resume") }),
+    );
     connection.addEventListener("hello", (e) => this.#onHello(e.detail.hello));
     connection.addEventListener("message", (e) => this.#onMessage(e.detail.message));
-    connection.addEventListener("frame", (e) => this.#frames.push(e.detail.seq, e.detail.tMs, e.detail.values));
+    connection.addEventListener("frame", (e) => this.#view.push(e.detail.seq, e.detail.tMs, e.detail.values));
     connection.addEventListener("close", (e) => this.#onClose(e.detail));
     connection.addEventListener("protocolerror", (e) => this.#error(e.detail.code, e.detail.message));
     this.#connection = connection;
@@ -271,85 +354,60 @@ export class MienAvatar extends HTMLElement {
 
   #onHello(hello) {
     this.#hello = hello;
-    this.#frames.reset(hello.blendshapes.length + hello.channels.length);
-    if (this.#modelLoaded) this.#setNotice("");
-    this.#bindFace();
+    sessions.rememberHello(this.#socketUrl, this.#persona, hello, this.getAttribute("resume"));
+    this.#bindFace(this.#view.reset(hello));
+    const otherHead = this.#wantedModel() !== this.#view.modelUrl; // the persona's own avatar
+    if (this.#view.hasFace && otherHead) this.#loadModel();
+    else if (this.#view.loaded) this.#setNotice("");
     if (document.visibilityState === "hidden") this.#sendVisibility();
-    this.#emit("connect", { hello });
+    for (const message of this.#settings.replay(hello)) this.#send(message); // a new session: the user's face
+    const reason = this.#connectReason;
+    this.#connectReason = "reconnect";
+    this.#emit("connect", { hello, reason, resumed: hello.resumed });
     this.#checkReady();
+  }
+
+  #failExports(why) {
+    for (const { reject } of this.#exports.splice(0)) reject(new Error(why));
   }
 
   /** The session is gone: a reply still streaming will never end, so end it here as interrupted. */
   #abandonReply() {
-    if (this.#reply) this.#endReply({ reply_id: this.#reply.replyId, status: "interrupted", text: this.#reply.text });
+    if (!this.#reply) return;
+    const { replyId, text } = this.#reply;
+    this.#reply = null;
+    this.#emit("replyend", { replyId, status: "interrupted", text });
   }
 
   #onClose({ code, reason }) {
     this.#abandonReply();
+    this.#failExports("disconnected before the history arrived");
     this.#setState(OFFLINE);
-    if (this.#modelLoaded) this.#setNotice("Reconnecting…");
-    this.#emit("disconnect", { code, reason });
+    const refused = code === REFUSED;
+    if (refused) this.#setNotice("The server refused this page.");
+    else if (this.#view.loaded) this.#setNotice("Reconnecting…");
+    this.#emit("disconnect", { code, reason, retrying: !refused });
   }
 
   #onMessage(m) {
-    switch (m.type) {
-      case "state":
-        this.#setState(m.state);
-        break;
-      case "reply_start":
-        this.#reply = { replyId: m.reply_id, text: "" };
-        this.#emit("reply", { replyId: m.reply_id, source: m.source });
-        break;
-      case "text":
-        if (this.#reply?.replyId === m.reply_id) this.#reply.text += m.delta;
-        this.#emit("text", { replyId: m.reply_id, offset: m.offset, delta: m.delta });
-        break;
-      case "emotion":
-        this.#emit("emotion", {
-          replyId: m.reply_id,
-          emotion: m.emotion,
-          intensity: m.intensity,
-          offset: m.offset,
-          source: m.source,
-        });
-        break;
-      case "reply_end":
-        this.#endReply(m);
-        break;
-      case "error":
-        this.#emit("error", { code: m.code, message: m.message, replyId: m.reply_id ?? null, source: "server" });
-        break;
-      default:
-        console.debug("mien-avatar: ignoring message", m.type);
+    if (m.type === "state") {
+      this.#setState(m.state);
+      return;
     }
-  }
-
-  #endReply({ reply_id: replyId, status, text }) {
-    if (this.#reply?.replyId === replyId) this.#reply = null;
-    this.#emit("replyend", { replyId, status, text });
-  }
-
-  /** One animation frame: take the face to show now from the frame buffer, apply it, draw. */
-  #tick(now) {
-    this.#raf = requestAnimationFrame((t) => this.#tick(t));
-    const frame = this.#frames.sample(now);
-    if (frame && this.#hello) {
-      this.#face?.apply(frame.values);
-      this.#publish(frame);
+    const event = messageEvent(m);
+    if (!event) {
+      console.debug("mien-avatar: ignoring message", m.type);
+      return;
     }
-    this.#face?.render();
-  }
-
-  /** Snapshot the shown frame for the read-only `blendshapes` / `head` properties. */
-  #publish({ seq, values }) {
-    const { blendshapes: names, channels } = this.#hello;
-    const blend = {};
-    names.forEach((name, i) => (blend[name] = values[i]));
-    const head = {};
-    channels.forEach((name, i) => (head[name] = values[names.length + i]));
-    this.#blendshapes = Object.freeze(blend);
-    this.#head = Object.freeze(head);
-    this.#frameSeq = seq;
+    const [type, detail] = event;
+    const current = this.#reply?.replyId === detail.replyId;
+    if (type === "reply") this.#reply = { replyId: detail.replyId, text: "" };
+    else if (type === "text" && current) this.#reply.text += detail.delta;
+    else if (type === "replyend" && current) this.#reply = null;
+    else if (type === "history" && detail.reason === "export") {
+      this.#exports.shift()?.resolve(detail.turns.map((t) => ({ ...t })));
+    }
+    this.#emit(type, detail);
   }
 }
 

@@ -13,6 +13,15 @@ export function socketUrl(server, base = globalThis.location?.href) {
   return url.href;
 }
 
+/** `url` with the given query parameters set (empty/null values are left out). */
+export function withQuery(url, params) {
+  const out = new URL(url);
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") out.searchParams.set(key, value);
+  }
+  return out.href;
+}
+
 /** `server` -> the http(s) base that serves `/models/...` (same host as the websocket). */
 export function httpBase(server, base = globalThis.location?.href) {
   const url = new URL(server || "/", base);
@@ -58,6 +67,31 @@ export function decodeFrame(buffer, state, { kind, header_bytes: headerBytes }, 
   return { seq, tMs };
 }
 
+/**
+ * A server message (other than hello and state) as the element's DOM event: [type, detail], fields in
+ * camelCase; null for a message the element does not announce.
+ */
+export function messageEvent(m) {
+  switch (m.type) {
+    case "reply_start":
+      return ["reply", { replyId: m.reply_id, source: m.source }];
+    case "text":
+      return ["text", { replyId: m.reply_id, offset: m.offset, delta: m.delta }];
+    case "emotion": {
+      const { reply_id: replyId, emotion, intensity, offset, source, confidence = 1 } = m;
+      return ["emotion", { replyId, emotion, intensity, offset, source, confidence }];
+    }
+    case "reply_end":
+      return ["replyend", { replyId: m.reply_id, status: m.status, text: m.text }];
+    case "history":
+      return ["history", { reason: m.reason, turns: m.turns.map((t) => ({ ...t })) }];
+    case "error":
+      return ["error", { code: m.code, message: m.message, replyId: m.reply_id ?? null, source: "server" }];
+    default:
+      return null;
+  }
+}
+
 /** Non-finite numbers cannot travel as JSON (they become null), so they are caught here. */
 function nonFinite(message) {
   for (const [key, value] of Object.entries(message)) {
@@ -67,6 +101,7 @@ function nonFinite(message) {
 }
 
 const RETRY_MIN_MS = 500;
+const POLICY_VIOLATION = 1008; // a refused session (embed key, origin, limits): no reconnect
 const RETRY_MAX_MS = 8000;
 const MAX_QUEUED = 64;
 
@@ -75,11 +110,13 @@ const MAX_QUEUED = 64;
  *   hello {hello}            a (new) session started; frame state was reset to zeros
  *   message {message}        any JSON message from the server (after hello)
  *   frame {seq, tMs, values} a binary frame was applied; `values` is the Float32Array of all channels
- *   close {code, reason}     the socket closed; a reconnect is scheduled unless `close()` was called
+ *   binary {buffer}          a binary message of another kind than frames (its first byte), untouched
+ *   close {code, reason}     the socket closed; a reconnect is scheduled unless `close()` was called or the
+ *                            server refused the session (code 1008)
  *   protocolerror {code, message}  something the client itself detected (bad frame, non-finite number)
  */
 export class MienConnection extends EventTarget {
-  #url;
+  #url; // a string, or a function returning one (asked again on every reconnect)
   #ws = null;
   #hello = null;
   #quantized = null; // Int32Array: the wire values, the state frames are deltas against
@@ -89,6 +126,7 @@ export class MienConnection extends EventTarget {
   #retryTimer = 0;
   #closed = false;
 
+  /** `url`: the websocket URL, or a function giving it per attempt (e.g. to resume with `?session=`). */
   constructor(url) {
     super();
     this.#url = url;
@@ -105,7 +143,7 @@ export class MienConnection extends EventTarget {
   connect() {
     this.#closed = false;
     clearTimeout(this.#retryTimer);
-    const ws = new WebSocket(this.#url);
+    const ws = new WebSocket(typeof this.#url === "function" ? this.#url() : this.#url);
     ws.binaryType = "arraybuffer";
     ws.addEventListener("message", (e) => this.#onMessage(e.data));
     ws.addEventListener("close", (e) => this.#onClose(ws, e));
@@ -182,6 +220,10 @@ export class MienConnection extends EventTarget {
     if (hello === null) return;
     const nBlend = hello.blendshapes.length;
     const format = hello.frame_format;
+    if (buffer.byteLength > 0 && new DataView(buffer).getUint8(0) !== format.kind) {
+      this.#emit("binary", { buffer }); // another kind of binary message (e.g. audio): not a frame
+      return;
+    }
     let header;
     try {
       header = decodeFrame(buffer, this.#quantized, format, nBlend);
@@ -201,7 +243,7 @@ export class MienConnection extends EventTarget {
     if (ws !== this.#ws) return; // an old socket replaced by connect()
     this.#hello = null;
     this.#emit("close", { code: event.code, reason: event.reason });
-    if (this.#closed) return;
+    if (this.#closed || event.code === POLICY_VIOLATION) return; // refused: asking again would not help
     this.#retryTimer = setTimeout(() => this.connect(), this.#retryMs);
     this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
   }

@@ -10,12 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from animation.arkit import ARKIT_52
 from server.runner import LiveServer
 from tests.models.foreign import foreign_glb
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "models" / "avatar_names.json").read_text())
 WAIT_MS = 20_000
@@ -29,14 +28,6 @@ READ = """async () => {
   const [mesh] = face.influences();
   return { morphs: mesh.morphs, shapes: document.querySelector('mien-avatar').blendshapes };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -1,0 +1,171 @@
+// The drawing half of <mien-avatar>: the three.js Face on its canvas, the frame buffer between socket and
+// screen, the render loop, and the snapshot of the frame shown (`blendshapes`, `head`, `frameSeq`). Knows no
+// protocol beyond the channel names of a hello. Honours prefers-reduced-motion by damping head turns.
+
+import { Face } from "./face.js";
+import { FrameBuffer } from "./frames.js";
+
+/** The element's shadow DOM: the stage with its canvas, and a notice line (loading, reconnecting). */
+export const TEMPLATE = document.createElement("template");
+TEMPLATE.innerHTML = `
+  <style>
+    :host { display: block; position: relative; aspect-ratio: 4 / 5; min-height: 160px; contain: content; }
+    :host([hidden]) { display: none; }
+    canvas { display: block; width: 100%; height: 100%; outline: none; }
+    .stage { position: absolute; inset: 0; }
+    .notice {
+      position: absolute; inset: auto 0 1rem 0; margin: auto; width: max-content; max-width: 90%;
+      padding: .35rem .8rem; border-radius: 999px; font: 500 .85rem/1.3 system-ui, sans-serif;
+      color: #e9e4df; background: rgb(20 18 17 / .6); backdrop-filter: blur(6px);
+    }
+    .notice:empty { display: none; }
+  </style>
+  <div class="stage" part="stage"><canvas part="canvas" role="img" aria-label="Mien's face"></canvas></div>
+  <div class="notice" part="notice" role="status"></div>
+`;
+
+/** Under prefers-reduced-motion the head turns this fraction of what the frames say (expressions stay). */
+export const REDUCED_HEAD_MOTION = 0.3;
+
+export class AvatarView {
+  #stage;
+  #canvas;
+  #face = null;
+  #frames = new FrameBuffer();
+  #names = null; // {blendshapes, channels} of the session
+  #blendshapes = Object.freeze({});
+  #head = Object.freeze({});
+  #frameSeq = -1;
+  #raf = 0;
+  #resizeObserver = null;
+  #modelUrl = null; // the head loaded or loading
+  #loaded = false;
+  #scratch = new Float32Array(0);
+  #reducedMotion = globalThis.matchMedia?.("(prefers-reduced-motion: reduce)") ?? null;
+
+  constructor(stage, canvas) {
+    this.#stage = stage;
+    this.#canvas = canvas;
+  }
+
+  get blendshapes() {
+    return this.#blendshapes;
+  }
+
+  get head() {
+    return this.#head;
+  }
+
+  get frameSeq() {
+    return this.#frameSeq;
+  }
+
+  /** True once the head at `modelUrl` is loaded. */
+  get loaded() {
+    return this.#loaded;
+  }
+
+  get modelUrl() {
+    return this.#modelUrl;
+  }
+
+  get hasFace() {
+    return this.#face !== null;
+  }
+
+  /** The share of the head's motion drawn: 1, or REDUCED_HEAD_MOTION under prefers-reduced-motion. */
+  get headMotion() {
+    return this.#reducedMotion?.matches ? REDUCED_HEAD_MOTION : 1;
+  }
+
+  /**
+   * Start the loop (again). Throws when WebGL is unavailable (the first time only); the loop still runs then,
+   * so `blendshapes` keep following the frames for a page that draws them itself.
+   */
+  start() {
+    cancelAnimationFrame(this.#raf);
+    this.#raf = requestAnimationFrame((t) => this.#tick(t));
+    if (this.#resizeObserver) {
+      this.#resizeObserver.observe(this.#stage);
+      return;
+    }
+    this.#resizeObserver = new ResizeObserver(([entry]) => {
+      const { width, height } = entry.contentRect;
+      this.#face?.resize(Math.round(width), Math.round(height));
+    });
+    this.#face = new Face(this.#canvas);
+    this.#resizeObserver.observe(this.#stage);
+  }
+
+  stop() {
+    cancelAnimationFrame(this.#raf);
+    this.#resizeObserver?.disconnect();
+  }
+
+  /** Load the head at `url`: true when it is the current head, false when another load superseded it. */
+  async load(url) {
+    if (!this.#face) throw new Error("no WebGL");
+    this.#modelUrl = url;
+    this.#loaded = false;
+    try {
+      await this.#face.load(url);
+    } catch (err) {
+      if (url !== this.#modelUrl) return false;
+      throw err;
+    }
+    if (url !== this.#modelUrl) return false;
+    this.#loaded = true;
+    return true;
+  }
+
+  /** A new session: its channel names, every channel back to 0. Returns the shapes the head lacks (once). */
+  reset(hello) {
+    this.#names = { blendshapes: hello.blendshapes, channels: hello.channels };
+    this.#frames.reset(hello.blendshapes.length + hello.channels.length);
+    return this.bind();
+  }
+
+  /** Map the session's channels onto the loaded head; returns the blendshapes it has no morph for (once). */
+  bind() {
+    if (!this.#loaded || !this.#names || !this.#face) return [];
+    return this.#face.bind(this.#names.blendshapes, this.#names.channels);
+  }
+
+  /** A decoded frame arrived. */
+  push(seq, tMs, values) {
+    this.#frames.push(seq, tMs, values);
+  }
+
+  /** One animation frame: take the face to show now from the frame buffer, apply it, draw. */
+  #tick(now) {
+    this.#raf = requestAnimationFrame((t) => this.#tick(t));
+    const frame = this.#frames.sample(now);
+    if (frame && this.#names) {
+      this.#face?.apply(this.#calm(frame.values));
+      this.#publish(frame);
+    }
+    this.#face?.render();
+  }
+
+  /** The channels to draw: under prefers-reduced-motion the head turns scaled down; blendshapes as sent. */
+  #calm(values) {
+    const scale = this.headMotion;
+    if (scale === 1) return values;
+    if (this.#scratch.length !== values.length) this.#scratch = new Float32Array(values.length);
+    this.#scratch.set(values);
+    for (let i = this.#names.blendshapes.length; i < values.length; i++) this.#scratch[i] *= scale;
+    return this.#scratch;
+  }
+
+  /** Snapshot the shown frame (as the server sent it) for the element's read-only properties. */
+  #publish({ seq, values }) {
+    const { blendshapes: names, channels } = this.#names;
+    const blend = {};
+    names.forEach((name, i) => (blend[name] = values[i]));
+    const head = {};
+    channels.forEach((name, i) => (head[name] = values[names.length + i]));
+    this.#blendshapes = Object.freeze(blend);
+    this.#head = Object.freeze(head);
+    this.#frameSeq = seq;
+  }
+}

@@ -1,0 +1,30 @@
+// Plain words for the element's error codes (docs/protocol.md, docs/element.md); the code and the server's
+// message are still shown beside them for whoever needs the detail.
+
+const PLAIN = {
+  bad_json: "The server and this page misunderstood each other.",
+  unknown_type: "The server did not understand a request from this page.",
+  invalid_message: "The server did not accept a request from this page.",
+  out_of_range: "That value is outside the allowed range.",
+  unknown_emotion: "The server does not know that emotion.",
+  unknown_control: "The server does not know that control.",
+  unknown_persona: "That persona does not exist; you are talking with the default one.",
+  too_large: "That message is too long.",
+  rate_limited: "Too many messages for now; please wait a moment.",
+  forbidden_origin: "This site is not allowed to use this Mien server.",
+  unknown_key: "The embed key is not known to this Mien server.",
+  too_many_sessions: "This Mien server is busy (too many open sessions). Reload later.",
+  voice_unavailable: "This server cannot speak aloud.",
+  provider_error: "The language model did not answer. Please try again in a moment.",
+  internal: "Something went wrong on the server.",
+  not_connected: "Not connected, so that was not sent.",
+  bad_frame: "A face update arrived damaged and was skipped.",
+  bad_server: "The server address is not valid.",
+  model_load_failed: "The face could not be loaded.",
+  webgl_unavailable: "This browser cannot draw the face (WebGL is unavailable).",
+  export_failed: "The conversation could not be exported.",
+};
+
+export function describeError(code) {
+  return PLAIN[code] ?? "Something went wrong.";
+}
