@@ -171,6 +171,9 @@ class ControlInfo(_Message):
     default: float
     step: float
     description: str
+    value: float | None = Field(
+        None, description="The session's starting value (the persona's), if not default."
+    )
 
 
 class EmotionInfo(_Message):
@@ -182,13 +185,19 @@ class EmotionInfo(_Message):
     dominance: float
 
 
+class MoodInfo(_Message):
+    emotion: str
+    intensity: float
+
+
 class PersonaInfo(_Message):
-    """Who the avatar is. `avatar` is a GLB under /models/."""
+    """Who the avatar is. `avatar` is a GLB under /models/; `mood` the face's resting mood."""
 
     id: str
     name: str
     greeting: str
     avatar: str
+    mood: MoodInfo
 
 
 class AudioInfo(_Message):

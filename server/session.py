@@ -48,6 +48,7 @@ from server.protocol import (
     History,
     HistoryTurn,
     Limits,
+    MoodInfo,
     PersonaInfo,
     ProtocolError,
     SetControl,
@@ -85,7 +86,8 @@ class Shared:
     gate: Gatekeeper
 
     def persona_info(self, p: Persona) -> PersonaInfo:
-        return PersonaInfo(id=p.id, name=p.name, greeting=p.greeting, avatar=p.avatar)
+        mood = MoodInfo(emotion=p.mood.emotion, intensity=p.mood.intensity)
+        return PersonaInfo(id=p.id, name=p.name, greeting=p.greeting, avatar=p.avatar, mood=mood)
 
 
 def _check_emotion(name: str) -> None:
@@ -214,7 +216,13 @@ class Session:
                 EmotionInfo(name=e, pleasure=float(p[0]), arousal=float(p[1]), dominance=float(p[2]))
                 for e, p in zip(EMOTIONS, PAD.tolist(), strict=True)
             ],
-            controls=[ControlInfo(**c.as_dict()) for c in CONTROLS],
+            # The persona sets the session's starting expressiveness: clients show (and reset to) it.
+            controls=[
+                ControlInfo(
+                    **c.as_dict(), value=self.persona.expressiveness if c.name == "expressiveness" else None
+                )
+                for c in CONTROLS
+            ],
             gain=ControlInfo(**GAIN.as_dict()),
             persona=self.shared.persona_info(self.persona),
             personas=[self.shared.persona_info(p) for p in self.shared.personas.values()],
