@@ -61,8 +61,10 @@ def test_the_controls_panel_is_generated_from_hello(page: Page) -> None:
             expect(widget).to_have_attribute("type", "range")
             for attr, key in [("min", "minimum"), ("max", "maximum"), ("step", "step")]:
                 assert float(widget.get_attribute(attr) or "nan") == control[key]
-            assert float(widget.input_value()) == control["default"]
-            shown = str(round(control["default"])) if control["step"] == 1 else f"{control['default']:.2f}"
+            # The session starts at the persona's value where hello gives one, else at the default.
+            start = control["default"] if control.get("value") is None else control["value"]
+            assert float(widget.input_value()) == start
+            shown = str(round(start)) if control["step"] == 1 else f"{start:.2f}"
             expect(widget).to_have_attribute("aria-valuetext", f"{control['label']} {shown}")
     assert page.locator("#controls-body [data-control]").count() == len(hello["controls"])
 
@@ -344,7 +346,12 @@ def test_export_downloads_the_conversation_and_clear_forgets_it(page: Page, fake
 
 def test_the_element_api_sets_controls_mood_and_resets(page: Page, fake_llm: ScriptedOpenAI) -> None:
     controls = page.evaluate(f"{AVATAR}.controls")
-    assert {c["name"]: c["value"] for c in controls} == {c.name: c.default for c in CONTROLS}
+    starts = {
+        c["name"]: c["value"] for c in page.evaluate(f"{AVATAR}.hello.controls") if c["value"] is not None
+    }
+    assert {c["name"]: c["value"] for c in controls} == {
+        c.name: starts.get(c.name, c.default) for c in CONTROLS
+    }
     assert page.evaluate(f"{AVATAR}.mood") is None
     assert page.evaluate(f"{AVATAR}.personas.length") >= 2
 
