@@ -49,17 +49,22 @@ def test_tag_split_across_chunks_becomes_one_cue(fake_llm: ScriptedOpenAI) -> No
     assert [e for e in events if isinstance(e, ReplyCue)] == [ReplyCue("surprise", 0.6, 3, "tag")]
 
 
-def test_cut_stream_raises_provider_error_after_partial_text(fake_llm: ScriptedOpenAI) -> None:
-    fake_llm.queue([{"content": "Partial "}, {"content": "reply"}, {"cut": True}])
+def partial_then_failure(settings: Settings, match: str | None = None) -> list[str]:
+    """The chunks a failing stream delivered before its ProviderError (which must come)."""
     got: list[str] = []
 
     async def run() -> None:
-        async for chunk in stream_reply(MESSAGES, settings_for(fake_llm)):
+        async for chunk in stream_reply(MESSAGES, settings):
             got.append(chunk)
 
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderError, match=match):
         asyncio.run(run())
-    assert "".join(got) == "Partial reply"
+    return got
+
+
+def test_cut_stream_raises_provider_error_after_partial_text(fake_llm: ScriptedOpenAI) -> None:
+    fake_llm.queue([{"content": "Partial "}, {"content": "reply"}, {"cut": True}])
+    assert "".join(partial_then_failure(settings_for(fake_llm))) == "Partial reply"
 
 
 def test_http_500_is_a_provider_error(fake_llm: ScriptedOpenAI) -> None:
@@ -121,28 +126,12 @@ def test_all_models_failing_reports_each(fake_llm: ScriptedOpenAI) -> None:
 def test_silent_provider_times_out_with_partial_text(fake_llm: ScriptedOpenAI) -> None:
     fake_llm.queue([{"content": "Started"}, {"hold": True}])
     settings = Settings(model="fake-model", api_base=fake_llm.base_url, timeout=1.0, retries=0)
-    got: list[str] = []
-
-    async def run() -> None:
-        async for chunk in stream_reply(MESSAGES, settings):
-            got.append(chunk)
-
-    with pytest.raises(ProviderError, match=r"(?i)timeout|timed out"):
-        asyncio.run(run())
-    assert got == ["Started"]
+    assert partial_then_failure(settings, match=r"(?i)timeout|timed out") == ["Started"]
 
 
 def test_garbage_in_the_stream_is_a_provider_error(fake_llm: ScriptedOpenAI) -> None:
     fake_llm.queue([{"content": "Some text"}, {"garbage": "{not json"}, {"content": "more"}])
-    got: list[str] = []
-
-    async def run() -> None:
-        async for chunk in stream_reply(MESSAGES, settings_for(fake_llm)):
-            got.append(chunk)
-
-    with pytest.raises(ProviderError):
-        asyncio.run(run())
-    assert got == ["Some text"]
+    assert partial_then_failure(settings_for(fake_llm)) == ["Some text"]
 
 
 async def _collect_with(settings: Settings) -> list[str]:
