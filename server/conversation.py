@@ -63,6 +63,7 @@ class Turn:
     role: Literal["user", "assistant"]
     content: str
     status: Literal["complete", "interrupted", "error"] = "complete"
+    cues: tuple[dict[str, object], ...] = ()  # {emotion, intensity, offset, source}: shown again on resume
 
 
 TokenCounter = Callable[[list[dict[str, str]]], int]

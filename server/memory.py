@@ -7,9 +7,11 @@ The store is synchronous and thread-safe; the session calls it through `asyncio.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS turns (
     content TEXT NOT NULL,
     status TEXT NOT NULL,
     at REAL NOT NULL,
+    cues TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (session_id, seq)
 );
 """
@@ -42,6 +45,7 @@ class StoredTurn:
     content: str
     status: Status
     at: float
+    cues: tuple[dict[str, Any], ...] = ()  # a reply's emotion cues, so a resumed chat shows them again
 
 
 class MemoryStore:
@@ -57,6 +61,9 @@ class MemoryStore:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
+            if "cues" not in columns:  # a store written before cues were kept
+                self._db.execute("ALTER TABLE turns ADD COLUMN cues TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         with self._lock:
@@ -81,7 +88,14 @@ class MemoryStore:
                 self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
             )
 
-    def append(self, session_id: str, role: Role, content: str, status: Status = "complete") -> None:
+    def append(
+        self,
+        session_id: str,
+        role: Role,
+        content: str,
+        status: Status = "complete",
+        cues: Sequence[dict[str, Any]] = (),
+    ) -> None:
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN")
@@ -89,8 +103,9 @@ class MemoryStore:
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
             ).fetchone()[0]
             self._db.execute(
-                "INSERT INTO turns (session_id, seq, role, content, status, at) VALUES (?, ?, ?, ?, ?, ?)",
-                (session_id, seq, role, content, status, now),
+                "INSERT INTO turns (session_id, seq, role, content, status, at, cues)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, seq, role, content, status, now, json.dumps(list(cues))),
             )
             self._db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, session_id))
             self._db.execute("COMMIT")
@@ -98,9 +113,10 @@ class MemoryStore:
     def turns(self, session_id: str) -> list[StoredTurn]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT role, content, status, at FROM turns WHERE session_id = ? ORDER BY seq", (session_id,)
+                "SELECT role, content, status, at, cues FROM turns WHERE session_id = ? ORDER BY seq",
+                (session_id,),
             ).fetchall()
-        return [StoredTurn(r[0], r[1], r[2], r[3]) for r in rows]
+        return [StoredTurn(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
 
     def clear(self, session_id: str) -> int:
         with self._lock:
@@ -117,7 +133,10 @@ class MemoryStore:
             "persona": row[0] if row else None,
             "created": row[1] if row else None,
             "updated": row[2] if row else None,
-            "turns": [{"role": t.role, "content": t.content, "status": t.status, "at": t.at} for t in turns],
+            "turns": [
+                {"role": t.role, "content": t.content, "status": t.status, "at": t.at, "cues": list(t.cues)}
+                for t in turns
+            ],
         }
 
     def purge(self, older_than: float) -> int:

@@ -318,10 +318,18 @@ class SpeechMessage(_Message):
     audio_bytes: int
 
 
+class HistoryCue(_Message):
+    emotion: str
+    intensity: float
+    offset: int
+    source: EmotionSource
+
+
 class HistoryTurn(_Message):
     role: Literal["user", "assistant"]
     content: str
     status: Literal["complete", "interrupted", "error"]
+    cues: list[HistoryCue] = []
 
 
 class History(_Message):

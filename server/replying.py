@@ -32,6 +32,7 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
     """One reply: model (or script) -> events -> the wire, the face, the voice and the memory."""
     bank, slot = self.animator.bank, self.slot
     visible: list[str] = []
+    cues: list[dict[str, object]] = []  # kept with the turn, so a resumed chat shows them again
     status = "complete"
     await self.send(ReplyStart(reply_id=reply_id, source="script" if scripted_line else "model"))
     await self.set_state("thinking")
@@ -71,6 +72,9 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
                         tempered_by=event.tempered_by,
                     )
                 )
+                if event.tempered_by is None:
+                    cue = {"emotion": event.emotion, "intensity": event.intensity, "offset": event.offset}
+                    cues.append({**cue, "source": event.source})
                 continue
             if not speaking:
                 speaking = True
@@ -99,13 +103,14 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
         if status == "interrupted":
             bank.clear(slot, self.animator.now())
         if not scripted_line:
-            self.conversation.turns.append(Turn("assistant", full, status))  # type: ignore[arg-type]
+            kept = tuple(cues)
+            self.conversation.turns.append(Turn("assistant", full, status, kept))  # type: ignore[arg-type]
             # What the reply cost, against the embed key's daily allowance (prompt + reply, roughly).
             self.shared.gate.spend(self.key, rough_tokens(messages) + len(full) // 4, time.time())
             # Stored before reply_end goes out (a client may resume right after it), and shielded:
             # a cancelled reply's partial text must still reach the store.
             await asyncio.shield(
-                asyncio.to_thread(self.shared.store.append, self.id, "assistant", full, status)
+                asyncio.to_thread(self.shared.store.append, self.id, "assistant", full, status, kept)
             )
         self.send_now(ReplyEnd(reply_id=reply_id, status=status, text=full))  # type: ignore[arg-type]
         self.send_now(State(state="idle"))

@@ -195,7 +195,7 @@ class Session:
             if stored in self.shared.personas and wanted is None:
                 self.persona = self.shared.personas[stored]
             turns = await asyncio.to_thread(store.turns, resume)
-            self.conversation.turns = [Turn(t.role, t.content, t.status) for t in turns]
+            self.conversation.turns = [Turn(t.role, t.content, t.status, t.cues) for t in turns]
             self.resumed = True
         else:
             await asyncio.to_thread(store.open_session, self.id, self.persona.id)
@@ -243,7 +243,8 @@ class Session:
 
     async def _send_history(self, reason: str) -> None:
         turns = [
-            HistoryTurn(role=t.role, content=t.content, status=t.status) for t in self.conversation.turns
+            HistoryTurn(role=t.role, content=t.content, status=t.status, cues=list(t.cues))  # type: ignore[arg-type]
+            for t in self.conversation.turns
         ]
         await self.send(History(reason=reason, turns=turns))  # type: ignore[arg-type]
 

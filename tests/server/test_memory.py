@@ -51,3 +51,23 @@ def test_retention_purges_idle_conversations() -> None:
     store.append("new", "user", "recent")
     assert store.purge(time.time() - 30 * 86400) == 1
     assert not store.exists("old") and store.exists("new")
+
+
+def test_cues_are_kept_and_an_old_store_gains_the_column(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(db)
+    old.executescript(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, persona TEXT NOT NULL, created REAL NOT NULL,"
+        " updated REAL NOT NULL);"
+        "CREATE TABLE turns (session_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL,"
+        " content TEXT NOT NULL, status TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (session_id, seq));"
+        "INSERT INTO sessions VALUES ('s', 'guide', 0, 0);"
+        "INSERT INTO turns VALUES ('s', 1, 'user', 'Hi', 'complete', 0);"
+    )
+    old.close()
+    store = MemoryStore(db)
+    assert store.turns("s")[0].cues == ()
+    cue = {"emotion": "joy", "intensity": 0.5, "offset": 0, "source": "tag"}
+    store.append("s", "assistant", "Hello!", "complete", [cue])
+    assert store.turns("s")[1].cues == (cue,)
+    assert store.export("s")["turns"][1]["cues"] == [cue]

@@ -107,7 +107,7 @@ def test_user_message_gets_an_empathic_face_before_the_reply(
 
 
 def test_conversation_resumes_after_a_server_restart(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
-    fake_llm.queue([{"content": "Nice to meet you, Ada."}], [{"content": "You are Ada."}])
+    fake_llm.queue([{"content": "[joy] Nice to meet you, Ada."}], [{"content": "You are Ada."}])
 
     async def first() -> str:
         with LiveServer(create_app(settings(fake_llm, tmp_path), warm_up=False)) as server:
