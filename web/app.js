@@ -80,6 +80,22 @@ personaPicker.addEventListener("change", () => {
   avatar.setAttribute("persona", id);
 });
 
+// ---------------------------------------------------------------- voice
+
+// Shown only when the server can speak. The click is the user gesture that lets the page play audio.
+const voiceButton = $("#voice");
+function showVoice() {
+  voiceButton.setAttribute("aria-pressed", String(avatar.voice));
+}
+avatar.addEventListener("connect", (e) => {
+  voiceButton.hidden = !e.detail.hello.voice;
+  showVoice();
+});
+voiceButton.addEventListener("click", () => {
+  avatar.setVoice(!avatar.voice);
+  showVoice();
+});
+
 // ---------------------------------------------------------------- composer
 
 // The stop button is there only while a reply streams.

@@ -36,6 +36,7 @@ export class AvatarView {
   #blendshapes = Object.freeze({});
   #head = Object.freeze({});
   #frameSeq = -1;
+  #frameTMs = -1;
   #raf = 0;
   #resizeObserver = null;
   #modelUrl = null; // the head loaded or loading
@@ -58,6 +59,36 @@ export class AvatarView {
 
   get frameSeq() {
     return this.#frameSeq;
+  }
+
+  /** t_ms of the latest frame shown (-1 before any). */
+  get frameTMs() {
+    return this.#frameTMs;
+  }
+
+  /** The playout delay (ms) of the frame buffer: 0 shows the newest frame at once. */
+  get delayMs() {
+    return this.#frames.delayMs;
+  }
+
+  set delayMs(ms) {
+    this.#frames.delayMs = ms;
+  }
+
+  /** A clock the frames follow instead of their own (the voice while it plays): () => ms or null. */
+  clock = null;
+
+  /** A t_ms the frames must not pass (audio not ready yet): () => ms or null. */
+  hold = null;
+
+  /** Called with (tMs, nowMs) when a frame is shown. */
+  onshow = null;
+
+  /** When (performance.now()) the face shows frame time `tMs`, by the frames' own clock; null if unknown. */
+  perfAt(tMs) {
+    const now = performance.now();
+    const face = this.#frames.faceMs(now);
+    return face === null ? null : now + (tMs - face);
   }
 
   /** True once the head at `modelUrl` is loaded. */
@@ -139,10 +170,11 @@ export class AvatarView {
   /** One animation frame: take the face to show now from the frame buffer, apply it, draw. */
   #tick(now) {
     this.#raf = requestAnimationFrame((t) => this.#tick(t));
-    const frame = this.#frames.sample(now);
+    const frame = this.#frames.sample(now, this.clock?.(now) ?? null, this.hold?.() ?? null);
     if (frame && this.#names) {
       this.#face?.apply(this.#calm(frame.values));
       this.#publish(frame);
+      this.onshow?.(frame.tMs, now);
     }
     this.#face?.render();
   }
@@ -158,7 +190,7 @@ export class AvatarView {
   }
 
   /** Snapshot the shown frame (as the server sent it) for the element's read-only properties. */
-  #publish({ seq, values }) {
+  #publish({ seq, tMs, values }) {
     const { blendshapes: names, channels } = this.#names;
     const blend = {};
     names.forEach((name, i) => (blend[name] = values[i]));
@@ -167,5 +199,6 @@ export class AvatarView {
     this.#blendshapes = Object.freeze(blend);
     this.#head = Object.freeze(head);
     this.#frameSeq = seq;
+    this.#frameTMs = tMs;
   }
 }

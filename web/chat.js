@@ -6,6 +6,36 @@
 import { padTable, paint } from "./colors.js";
 import { renderMarkdown } from "./markdown.js";
 
+const CAPTION = "mien-caption"; // the CSS highlight of the word being spoken (style.css ::highlight)
+const CAPTION_HOLD_MS = 1500; // the highlight fades when no word follows for this long
+const EDGE = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
+
+/** In `body`'s text (chips left out), the range of the `nth` occurrence of `word`, or null. */
+function findWord(body, word, nth) {
+  const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => (n.parentElement?.closest(".chip") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  const nodes = [];
+  let text = "";
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    nodes.push([n, text.length]);
+    text += n.data;
+  }
+  let at = -1;
+  for (let i = 0; i <= nth; i++) {
+    at = text.indexOf(word, at + 1);
+    if (at < 0) return null;
+  }
+  const place = (pos) => {
+    const [node, start] = nodes.findLast(([, s]) => s <= pos);
+    return [node, pos - start];
+  };
+  const range = document.createRange();
+  range.setStart(...place(at));
+  range.setEnd(...place(at + word.length - 1).map((v, i) => (i ? v + 1 : v)));
+  return range;
+}
+
 /** A cue's chip: the emotion's name, its source and confidence on hover ("tag · 100%"). */
 export function chip(cue, pad) {
   const el = document.createElement("span");
@@ -49,6 +79,18 @@ class ReplyView {
     this.#draw();
   }
 
+  /** The word starting at code point `offset` is being spoken: highlight it (null when not found). */
+  caption(offset) {
+    const raw = this.#points.slice(offset).join("").split(/\s/u)[0].replace(EDGE, "");
+    if (!raw) return null;
+    const before = this.#points.slice(0, offset).join("");
+    let nth = 0;
+    for (let i = before.indexOf(raw); i >= 0; i = before.indexOf(raw, i + 1)) nth += 1;
+    const range = findWord(this.#body, raw, nth);
+    this.item.dataset.caption = raw;
+    return range;
+  }
+
   addCue(cue) {
     this.#cues.push(cue);
     this.#draw();
@@ -78,6 +120,8 @@ export class ChatPanel {
   #pads = new Map();
   #shown = null; // {sessionId, personaId} of the conversation on screen
   #skipResume = false; // the next history(resume) repeats what is already on screen
+  #spoken = new Map(); // reply_id -> ReplyView, kept past reply_end: its voice may still be playing
+  #captionTimer = 0;
 
   /** `list` is an <ol> (role="log"); `avatar` the <mien-avatar> whose conversation it shows. */
   constructor(list, avatar) {
@@ -89,6 +133,7 @@ export class ChatPanel {
     on("text", (d) => this.#reply(d.replyId)?.addText(d.offset, d.delta));
     on("emotion", (d) => this.#cue(d));
     on("replyend", (d) => this.#endReply(d));
+    on("caption", (d) => this.#caption(d));
     on("error", (d) => d.replyId != null && this.#reply(d.replyId)?.item.classList.add("failed"));
     on("connect", (d) => this.#connected(d));
     on("history", (d) => this.#history(d));
@@ -132,6 +177,7 @@ export class ChatPanel {
 
   #connected({ hello, reason }) {
     this.#replies.clear();
+    this.#spoken.clear();
     this.#pads = padTable(hello);
     const shown = this.#shown;
     const next = { sessionId: hello.session_id, personaId: hello.persona?.id };
@@ -179,7 +225,27 @@ export class ChatPanel {
   #startReply({ replyId }) {
     const item = this.#item("mien");
     item.setAttribute("aria-busy", "true");
-    this.#replies.set(replyId, new ReplyView(this.#add(item), this.#pad));
+    const view = new ReplyView(this.#add(item), this.#pad);
+    this.#replies.set(replyId, view);
+    this.#spoken.set(replyId, view);
+    while (this.#spoken.size > 8) this.#spoken.delete(this.#spoken.keys().next().value);
+  }
+
+  /** The word being spoken, highlighted in its reply (CSS Custom Highlight API where available). */
+  #caption({ replyId, offset }) {
+    const view = this.#spoken.get(replyId);
+    if (!view) return;
+    for (const el of this.#list.querySelectorAll("[data-caption]")) if (el !== view.item) delete el.dataset.caption;
+    const range = view.caption(offset);
+    if (globalThis.CSS?.highlights && globalThis.Highlight) {
+      if (range) CSS.highlights.set(CAPTION, new Highlight(range));
+      else CSS.highlights.delete(CAPTION);
+    }
+    clearTimeout(this.#captionTimer);
+    this.#captionTimer = setTimeout(() => {
+      CSS.highlights?.delete(CAPTION);
+      delete view.item.dataset.caption;
+    }, CAPTION_HOLD_MS);
   }
 
   #cue(cue) {

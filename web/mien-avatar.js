@@ -2,6 +2,7 @@
 // applies the streamed blendshape frames, and re-announces the conversation as DOM events, so a page (Mien's
 // own, or an embedding site) builds its chat and controls around it. API: docs/element.md.
 
+import { AUDIO_KIND, VoicePlayer } from "./audio.js";
 import { AvatarView, TEMPLATE } from "./avatar-view.js";
 import { FaceSettings } from "./face-settings.js";
 import { MienConnection, httpBase, messageEvent, socketUrl } from "./protocol.js";
@@ -11,6 +12,8 @@ import { SessionMemory } from "./session-store.js";
 const CONNECTING = "connecting";
 const OFFLINE = "offline";
 const DEFAULT_MODEL = "models/ict_head.glb";
+const PLAYOUT_DELAY_MS = 150; // frames wait this long while the voice is on, so audio and mouth line up
+const MAX_PLAYOUT_DELAY_MS = 500; // ... or up to this long when audio arrives (or decodes) too late
 const REFUSED = 1008; // the server's close code for a refused session (embed key, origin, session limit)
 const sessions = new SessionMemory(); // shared by every element on the page
 
@@ -33,6 +36,9 @@ export class MienAvatar extends HTMLElement {
   #started = false;
   #notice;
   #onVisibility = () => this.#sendVisibility();
+  #voice = false;
+  #player;
+  #sync = new Map(); // "replyId:sentence" -> {replyId, sentence, tMs, audioAt, faceAt}: A/V measurements
 
   constructor() {
     super();
@@ -40,6 +46,19 @@ export class MienAvatar extends HTMLElement {
     root.append(TEMPLATE.content.cloneNode(true));
     this.#notice = root.querySelector(".notice");
     this.#view = new AvatarView(root.querySelector(".stage"), root.querySelector("canvas"));
+    this.#player = new VoicePlayer((tMs) => this.#view.perfAt(tMs));
+    this.#player.oncaption = (replyId, offset, sentence) => this.#emit("caption", { replyId, offset, sentence });
+    this.#player.onlate = (ms) => {
+      const delay = Math.min(MAX_PLAYOUT_DELAY_MS, this.#view.delayMs + ms + 30);
+      if (this.#voice) this.#view.delayMs = delay; // the face waits for the voice
+    };
+    this.#player.onstart = (start) => this.#measure(start, "audioAt", start.audioAt);
+    this.#view.onshow = (tMs, now) => {
+      for (const s of this.#sync.values()) {
+        if (s.faceAt === null && tMs >= s.tMs) this.#measure(s, "faceAt", now, tMs);
+        else if (s.faceAt === null) s.prevFaceAt = now;
+      }
+    };
   }
 
   // ------------------------------------------------------------------ lifecycle
@@ -151,6 +170,31 @@ export class MienAvatar extends HTMLElement {
     return this.#view.frameSeq;
   }
 
+  /** True while replies are spoken aloud (setVoice). */
+  get voice() {
+    return this.#voice;
+  }
+
+  /**
+   * Voice playback counters, for debugging and tests: {decoded, scheduled, played, late, delayMs, offsetMs,
+   * sync: [{replyId, sentence, tMs, audioAt, faceAt, prevFaceAt, faceTMs, offsetMs}]}: per sentence, when
+   * (performance.now()) its audio started, when the face drew the first frame with t_ms >= tMs (faceTMs)
+   * and the frame before it, and offsetMs = faceAt - audioAt (positive: the audio is ahead of the face).
+   */
+  get voiceStats() {
+    const { decoded, scheduled, played, late } = this.#player.stats;
+    const sync = [...this.#sync.values()].map((s) => ({ ...s }));
+    const measured = sync.filter((s) => s.offsetMs !== null);
+    const offsetMs = measured.length ? measured.at(-1).offsetMs : null;
+    const delayMs = this.#view.delayMs;
+    return { decoded, scheduled, played, late, delayMs, offsetMs, sync };
+  }
+
+  /** t_ms (the server's clock) of the latest frame shown (-1 before any). */
+  get frameTMs() {
+    return this.#view.frameTMs;
+  }
+
   /** The reply in progress as {replyId, text}, or null. */
   get reply() {
     return this.#reply ? { ...this.#reply } : null;
@@ -237,9 +281,37 @@ export class MienAvatar extends HTMLElement {
     });
   }
 
-  /** Interrupt the reply in progress. */
+  /** Interrupt the reply in progress (its audio stops at once). */
   stop() {
+    this.#player.stop();
     return this.#send({ type: "stop" });
+  }
+
+  /**
+   * Speak replies aloud (or not). Call it from a user gesture (a click): browsers let a page start audio
+   * only then. Frames are shown `PLAYOUT_DELAY_MS` late while the voice is on, so the mouth meets the sound.
+   */
+  setVoice(enabled) {
+    const on = Boolean(enabled);
+    if (on && this.#hello && !this.#hello.voice) {
+      this.#error("voice_unavailable", "this server cannot speak (hello.voice is false)");
+      return false;
+    }
+    if (on) {
+      try {
+        this.#player.unlock();
+      } catch (err) {
+        this.#error("audio_unavailable", String(err?.message ?? err));
+        return false;
+      }
+    } else this.#player.stop();
+    const sent = this.#send({ type: "set_voice", enabled: on });
+    this.#voice = on;
+    this.#view.delayMs = on ? PLAYOUT_DELAY_MS : 0;
+    this.#view.clock = on ? (now) => this.#player.clockMs(now) : null;
+    this.#view.hold = on ? () => this.#player.holdMs() : null;
+    this.#emit("settings", {});
+    return sent;
   }
 
   /** The user is composing a message (the server answers with state `listening`). */
@@ -264,6 +336,7 @@ export class MienAvatar extends HTMLElement {
   }
 
   #sendUser(type, text, extra = {}) {
+    this.#player.stop(); // a new line cuts the voice of the one before
     const sent = this.#send({ type, text });
     if (sent) this.#emit("usermessage", { text, scripted: type === "speak", greeting: false, ...extra });
     return sent;
@@ -345,6 +418,7 @@ export class MienAvatar extends HTMLElement {
     connection.addEventListener("hello", (e) => this.#onHello(e.detail.hello));
     connection.addEventListener("message", (e) => this.#onMessage(e.detail.message));
     connection.addEventListener("frame", (e) => this.#view.push(e.detail.seq, e.detail.tMs, e.detail.values));
+    connection.addEventListener("binary", (e) => this.#onBinary(e.detail.buffer));
     connection.addEventListener("close", (e) => this.#onClose(e.detail));
     connection.addEventListener("protocolerror", (e) => this.#error(e.detail.code, e.detail.message));
     this.#connection = connection;
@@ -361,6 +435,9 @@ export class MienAvatar extends HTMLElement {
     else if (this.#view.loaded) this.#setNotice("");
     if (document.visibilityState === "hidden") this.#sendVisibility();
     for (const message of this.#settings.replay(hello)) this.#send(message); // a new session: the user's face
+    this.#player.reset();
+    this.#sync.clear();
+    if (this.#voice && hello.voice) this.#send({ type: "set_voice", enabled: true });
     const reason = this.#connectReason;
     this.#connectReason = "reconnect";
     this.#emit("connect", { hello, reason, resumed: hello.resumed });
@@ -389,11 +466,36 @@ export class MienAvatar extends HTMLElement {
     this.#emit("disconnect", { code, reason, retrying: !refused });
   }
 
+  #onBinary(buffer) {
+    if (!this.#voice || new DataView(buffer).getUint8(0) !== AUDIO_KIND) return;
+    this.#player.play(buffer).catch((err) => this.#error("audio_decode_failed", String(err?.message ?? err)));
+  }
+
+  /** One half of an A/V measurement (the audio started, or the face showed the sentence's first frame). */
+  #measure(start, field, at, faceTMs = null) {
+    const key = `${start.replyId}:${start.sentence}`;
+    const s = this.#sync.get(key);
+    if (!s) return;
+    s[field] = at;
+    if (faceTMs !== null) s.faceTMs = faceTMs;
+    if (s.audioAt !== null && s.faceAt !== null) s.offsetMs = s.faceAt - s.audioAt;
+  }
+
   #onMessage(m) {
     if (m.type === "state") {
       this.#setState(m.state);
       return;
     }
+    if (m.type === "speech" && this.#voice) {
+      this.#player.expect(m);
+      const { reply_id: replyId, sentence, t_ms: tMs } = m;
+      this.#sync.set(`${replyId}:${sentence}`, {
+        ...{ replyId, sentence, tMs, audioAt: null, faceAt: null, prevFaceAt: null, faceTMs: null },
+        offsetMs: null,
+      });
+      while (this.#sync.size > 50) this.#sync.delete(this.#sync.keys().next().value);
+    }
+    if (m.type === "reply_end" && m.status !== "complete") this.#player.stop(m.reply_id);
     const event = messageEvent(m);
     if (!event) {
       console.debug("mien-avatar: ignoring message", m.type);

@@ -83,6 +83,13 @@ export function messageEvent(m) {
     }
     case "reply_end":
       return ["replyend", { replyId: m.reply_id, status: m.status, text: m.text }];
+    case "speech": {
+      const { reply_id: replyId, sentence, text_start: textStart, text_end: textEnd, t_ms: tMs } = m;
+      const words = m.words.map((w) => ({ offset: w.offset, tMs: w.t_ms, endMs: w.end_ms }));
+      const cues = m.cues.map((c) => ({ emotion: c.emotion, intensity: c.intensity, tMs: c.t_ms }));
+      const rest = { durationMs: m.duration_ms, audioBytes: m.audio_bytes };
+      return ["speech", { replyId, sentence, textStart, textEnd, tMs, ...rest, words, cues }];
+    }
     case "history":
       return ["history", { reason: m.reason, turns: m.turns.map((t) => ({ ...t })) }];
     case "error":
