@@ -15,6 +15,7 @@ import pygltflib as gl
 import pytest
 
 from animation.avatar import IDENTITY_MODES, identity_glb, load_modes
+from animation.glb import DTYPES, Reader
 
 ROOT = Path(__file__).resolve().parents[2]
 GLB = ROOT / "models" / "ict_head.glb"
@@ -35,47 +36,12 @@ def _load_bake() -> ModuleType:
 bake = _load_bake()
 EXPECTED_TARGETS = [n for n in bake.ARKIT_52 if n != "tongueOut"]
 
-DTYPES = {gl.FLOAT: np.float32, gl.UNSIGNED_BYTE: np.uint8, gl.UNSIGNED_SHORT: np.uint16,
-          gl.UNSIGNED_INT: np.uint32, gl.SHORT: np.int16, gl.BYTE: np.int8}  # fmt: skip
-WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 
-
-class Glb:
-    """A parsed GLB with decoded accessors (raw stored values, or dequantized floats)."""
+class Glb(Reader):
+    """The product's accessor decoding (animation.glb), plus lookups these tests need."""
 
     def __init__(self, path: Path) -> None:
-        self.doc = gl.GLTF2().load_binary(str(path))
-        self.blob = self.doc.binary_blob()
-
-    def _view(self, view_index: int, dtype: type, count: int, width: int, offset: int = 0) -> np.ndarray:
-        view = self.doc.bufferViews[view_index]
-        assert view.byteStride in (None, np.dtype(dtype).itemsize * width), "interleaved data not expected"
-        start = view.byteOffset + offset
-        return np.frombuffer(self.blob, dtype, count * width, start).reshape(count, width)
-
-    def raw(self, index: int) -> np.ndarray:
-        acc = self.doc.accessors[index]
-        dtype, width = DTYPES[acc.componentType], WIDTH[acc.type]
-        if acc.bufferView is None:
-            out = np.zeros((acc.count, width), dtype)
-        else:
-            out = self._view(acc.bufferView, dtype, acc.count, width, acc.byteOffset or 0).copy()
-        if acc.sparse is not None:
-            sp = acc.sparse
-            idx = self._view(sp.indices.bufferView, DTYPES[sp.indices.componentType], sp.count, 1,
-                             sp.indices.byteOffset or 0)[:, 0]  # fmt: skip
-            assert np.all(np.diff(idx.astype(np.int64)) > 0), "sparse indices must strictly increase"
-            out[idx] = self._view(sp.values.bufferView, dtype, sp.count, width, sp.values.byteOffset or 0)
-        return out
-
-    def floats(self, index: int) -> np.ndarray:
-        acc = self.doc.accessors[index]
-        data = self.raw(index)
-        if acc.normalized:
-            if acc.componentType == gl.SHORT:
-                return np.maximum(data / 32767.0, -1.0)
-            return data / float(np.iinfo(data.dtype).max)
-        return data.astype(np.float64)
+        super().__init__(gl.GLTF2().load_binary(str(path)))
 
     def primitive(self, material: str) -> gl.Primitive:
         names = [m.name for m in self.doc.materials]
@@ -84,6 +50,16 @@ class Glb:
 
     def target(self, prim: gl.Primitive, name: str) -> np.ndarray:
         return self.floats(prim.targets[EXPECTED_TARGETS.index(name)]["POSITION"])
+
+
+def test_sparse_indices_strictly_increase(glb: Glb) -> None:
+    # glTF requires it; three.js and the validator rely on it.
+    sparse = [acc.sparse for acc in glb.doc.accessors if acc.sparse is not None]
+    assert sparse
+    for sp in sparse:
+        dtype = np.dtype(DTYPES[sp.indices.componentType])
+        idx = glb._view(sp.indices.bufferView, dtype, sp.count, 1, sp.indices.byteOffset or 0)[:, 0]
+        assert np.all(np.diff(idx.astype(np.int64)) > 0)
 
 
 @pytest.fixture(scope="module")
