@@ -43,7 +43,7 @@ async def _warm_up(settings: Settings) -> None:
 
 def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
     """Fails fast (ConfigError naming file, field and reason) on bad personas or settings."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings.load()
     personas = load_personas()
     if settings.persona not in personas:
         raise ConfigError(f"persona {settings.persona!r} not found; known: {', '.join(personas)}")

@@ -39,7 +39,7 @@ SYSTEM_PROMPT = system_prompt(DEFAULT_PERSONA_PROMPT, EMOTIONS)
 log = logging.getLogger("mien.conversation")
 
 # End of a sentence: terminal punctuation (plus closing quotes/brackets) followed by whitespace, or a newline.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
+SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ class _SentenceTracker:
             return [cue]
         out: list[ReplyEvent] = [event]
         self._text += event.delta
-        while m := _SENTENCE_END.search(self._text):
+        while m := SENTENCE_END.search(self._text):
             out += await self._close(self._text[: m.end()])
             self._start += m.end()
             self._text = self._text[m.end() :]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,6 @@ class Settings:
     embed_keys: str | None = None  # a TOML file of embed keys (server/embed.py) for other sites
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
     outbound_limit: int = 1024
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -78,16 +77,12 @@ class Settings:
                 settings = settings.with_values({key: env[name]}, source=f"environment variable {name}")
         return settings
 
-    @classmethod
-    def from_env(cls) -> Settings:
-        return cls.load()
-
     def with_file(self, path: Path) -> Settings:
         return self.with_values(read_toml(path), source=str(path))
 
     def with_values(self, values: dict[str, Any], source: str) -> Settings:
         """Typed, checked overrides; unknown keys and wrong types are errors naming the source."""
-        known = {f.name: f for f in fields(self) if f.name != "extra"}
+        known = {f.name: f for f in fields(self)}
         changes: dict[str, Any] = {}
         for key, raw in values.items():
             if key not in known:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,11 +19,10 @@ import numpy as np
 
 from animation.engine import FaceBank
 from server.binary import encode_audio
+from server.conversation import SENTENCE_END
 from server.protocol import AudioInfo, SpeechCue, SpeechMessage, SpeechWord
 from server.voice import Speech, Voice
 
-# End of a sentence: terminal punctuation (plus closing quotes/brackets) followed by whitespace, or a newline.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
 OPUS_RATE = 24_000  # Opus takes 8/12/16/24/48 kHz; 24 kHz keeps all of a voice's band
 LEAD = 0.12  # seconds between the audio being ready and it starting: transfer and decode in the browser
 
@@ -103,7 +101,7 @@ class Speaker:
 
     def text(self, delta: str) -> None:
         self._text += delta
-        while m := _SENTENCE_END.search(self._text):
+        while m := SENTENCE_END.search(self._text):
             self._close(m.end())
 
     def cue(self, emotion: str, intensity: float, offset: int) -> None:
