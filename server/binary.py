@@ -1,6 +1,6 @@
 """Mien's binary websocket messages, laid out and coded: blendshape frames (kind 1) and spoken audio
 (kind 2). Part of the wire protocol documented in docs/protocol.md; the JSON messages are in
-server/protocol.py."""
+server/protocol/."""
 
 from __future__ import annotations
 

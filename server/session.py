@@ -33,6 +33,7 @@ from server.embed import EmbedKey, Gatekeeper
 from server.memory import MemoryStore
 from server.outbound import Frame, Outbound
 from server.personas import Persona
+from server.prompting import FaceRequests
 from server.protocol import (
     FRAME_FORMAT,
     MAX_MESSAGE_BYTES,
@@ -65,8 +66,7 @@ from server.protocol import (
     Visibility,
     parse_client_message,
 )
-from server.reply import FaceRequests
-from server.replying import run_reply
+from server.reply_task import run_reply
 from server.settings import Settings
 from server.speaker import audio_info, shared_voice, voice_available
 from server.voice import Voice, VoiceUnavailable

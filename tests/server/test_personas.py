@@ -8,7 +8,7 @@ import pytest
 
 from server.feelings import Inference
 from server.personas import load_personas
-from server.reply import FaceRequests, empathic_cue, prompt_for
+from server.prompting import FaceRequests, empathic_cue, prompt_for
 from server.settings import ConfigError
 
 

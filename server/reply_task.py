@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from server import llm
 from server.conversation import ReplyCue, Turn, reply_events, rough_tokens, scripted
 from server.feelings import FEELINGS
+from server.prompting import empathic_cue, prompt_for
 from server.protocol import EmotionCue, Error, ReplyEnd, ReplyStart, SpeechMessage, State, TextDelta
-from server.reply import empathic_cue, prompt_for
 from server.speaker import FaceHooks, Speaker
 
 if TYPE_CHECKING:

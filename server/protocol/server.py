@@ -1,0 +1,234 @@
+"""Server -> client messages (the union `ServerMessage`, discriminated on `type`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from server.protocol.common import _Message
+
+# ---------------------------------------------------------------- server -> client
+
+
+class FrameFormat(_Message):
+    """How to decode binary frames (see `encode_frame`)."""
+
+    header_bytes: int
+    kind: int
+    blendshape_scale: int
+    head_scale: float
+
+
+class ControlInfo(_Message):
+    """A face control the client can offer as a slider (or a switch when step is 1 over 0..1)."""
+
+    name: str
+    label: str
+    minimum: float
+    maximum: float
+    default: float
+    step: float
+    description: str
+    value: float | None = Field(
+        None, description="The session's starting value (the persona's), if not default."
+    )
+
+
+class EmotionInfo(_Message):
+    """An emotion with its pleasure-arousal-dominance coordinates (each -1..1), e.g. for colours."""
+
+    name: str
+    pleasure: float
+    arousal: float
+    dominance: float
+
+
+class MoodInfo(_Message):
+    emotion: str
+    intensity: float
+
+
+class PersonaInfo(_Message):
+    """Who the avatar is. `avatar` is a GLB under /models/; `mood` the face's resting mood."""
+
+    id: str
+    name: str
+    greeting: str
+    avatar: str
+    mood: MoodInfo
+
+
+class AudioInfo(_Message):
+    """How spoken audio arrives: one binary `audio` message per sentence (see `encode_audio`)."""
+
+    encoding: Literal["ogg-opus"]
+    sample_rate: int
+
+
+class Limits(_Message):
+    max_message_bytes: int
+    max_text_chars: int
+
+
+class Hello(_Message):
+    """The server's first message: everything a client needs, so it hard-codes no names."""
+
+    type: Literal["hello"] = "hello"
+    protocol: int
+    server_version: str
+    session_id: str
+    model: str
+    blendshapes: list[str]
+    channels: list[str]
+    emotions: list[str]
+    emotion_info: list[EmotionInfo]
+    controls: list[ControlInfo]
+    gain: ControlInfo
+    persona: PersonaInfo
+    personas: list[PersonaInfo]
+    resumed: bool
+    voice: bool  # whether the server can speak (set_voice turns it on per session)
+    audio: AudioInfo
+    fps: float
+    frame_format: FrameFormat
+    limits: Limits
+
+
+ConversationState = Literal["idle", "listening", "thinking", "speaking"]
+
+
+class State(_Message):
+    """Conversation state: idle, listening (user typing/speaking), thinking (awaiting the model), speaking."""
+
+    type: Literal["state"] = "state"
+    state: ConversationState
+
+
+class ReplyStart(_Message):
+    """A reply begins; every following text/emotion message carries its id until `reply_end`."""
+
+    type: Literal["reply_start"] = "reply_start"
+    reply_id: int
+    source: Literal["model", "script"]
+
+
+class TextDelta(_Message):
+    """Visible reply text (tags removed). `offset` is where `delta` starts, in Unicode code points."""
+
+    type: Literal["text"] = "text"
+    reply_id: int
+    offset: int
+    delta: str
+
+
+EmotionSource = Literal["tag", "stage", "inferred", "annotator", "empathy", "user"]
+
+
+class EmotionCue(_Message):
+    """An emotion cue placed before the word starting at `offset` (code points of the visible text)."""
+
+    type: Literal["emotion"] = "emotion"
+    reply_id: int | None
+    emotion: str
+    intensity: float
+    offset: int
+    source: EmotionSource
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    tempered_by: str | None = Field(
+        None, description="A correction: the words read as this emotion, so the cue's intensity was lowered."
+    )
+
+
+class ReplyEnd(_Message):
+    """A reply ends: `complete`, `interrupted` (stop or new message) or `error` (provider failure)."""
+
+    type: Literal["reply_end"] = "reply_end"
+    reply_id: int
+    status: Literal["complete", "interrupted", "error"]
+    text: str
+
+
+class SpeechWord(_Message):
+    offset: int  # the word's start in the reply's visible text (code points)
+    t_ms: int
+    end_ms: int
+
+
+class SpeechCue(_Message):
+    emotion: str
+    intensity: float
+    t_ms: int  # the audio time of the word the cue precedes
+
+
+class SpeechMessage(_Message):
+    """A sentence about to be spoken: its audio follows as a binary `audio` message. Times are on the
+    frames' clock (`t_ms`), so a client plays audio, mouth and captions on one timeline."""
+
+    type: Literal["speech"] = "speech"
+    reply_id: int
+    sentence: int
+    text_start: int
+    text_end: int
+    t_ms: int
+    duration_ms: int
+    words: list[SpeechWord]
+    cues: list[SpeechCue]
+    audio_bytes: int
+
+
+class HistoryCue(_Message):
+    emotion: str
+    intensity: float
+    offset: int
+    source: EmotionSource
+
+
+class HistoryTurn(_Message):
+    role: Literal["user", "assistant"]
+    content: str
+    status: Literal["complete", "interrupted", "error"]
+    cues: list[HistoryCue] = Field(default_factory=list)
+
+
+class History(_Message):
+    """The conversation so far: sent after `hello` when a session resumes, and on `export_history`."""
+
+    type: Literal["history"] = "history"
+    reason: Literal["resume", "export", "clear"]
+    turns: list[HistoryTurn]
+
+
+ErrorCode = Literal[
+    "bad_json",
+    "unknown_type",
+    "invalid_message",
+    "out_of_range",
+    "unknown_emotion",
+    "unknown_control",
+    "unknown_persona",
+    "voice_unavailable",
+    "forbidden_origin",
+    "unknown_key",
+    "too_many_sessions",
+    "rate_limited",
+    "too_large",
+    "provider_error",
+    "internal",
+]
+
+
+class Error(_Message):
+    """A typed error. The session stays open; nothing already sent is withdrawn."""
+
+    type: Literal["error"] = "error"
+    code: ErrorCode
+    message: str
+    reply_id: int | None = None
+
+
+ServerMessage = Annotated[
+    Hello | State | ReplyStart | TextDelta | EmotionCue | SpeechMessage | ReplyEnd | History | Error,
+    Field(discriminator="type"),
+]
+SERVER_ADAPTER: TypeAdapter[Any] = TypeAdapter(ServerMessage)
