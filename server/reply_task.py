@@ -103,12 +103,14 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
         if status == "interrupted":
             bank.clear(slot, self.animator.now())
         if not scripted_line:
-            kept = tuple(cues)
-            self.conversation.turns.append(Turn("assistant", full, status, kept))  # type: ignore[arg-type]
             # What the reply cost, against the embed key's daily allowance (prompt + reply, roughly).
             self.shared.gate.spend(self.key, rough_tokens(messages) + len(full) // 4, time.time())
-            # Stored before reply_end goes out (a client may resume right after it), and shielded:
-            # a cancelled reply's partial text must still reach the store.
+        if full or not scripted_line:
+            # Scripted lines (greetings too) are part of what the avatar said: the model sees them as its
+            # own turns and a resumed chat shows them. Stored before reply_end goes out (a client may
+            # resume right after it), and shielded: a cancelled reply's partial text must reach the store.
+            kept = tuple(cues)
+            self.conversation.turns.append(Turn("assistant", full, status, kept))  # type: ignore[arg-type]
             await asyncio.shield(
                 asyncio.to_thread(self.shared.store.append, self.id, "assistant", full, status, kept)
             )

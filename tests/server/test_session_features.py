@@ -150,6 +150,33 @@ def test_conversation_resumes_after_a_server_restart(fake_llm: ScriptedOpenAI, t
     asyncio.run(second())
 
 
+def test_scripted_lines_are_remembered_with_their_cues(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    """A greeting (a scripted line) is something the avatar said: a resumed chat shows it with its cue, and
+    the model sees it as its own turn."""
+    fake_llm.queue([{"content": "Glad you asked."}])
+
+    async def main() -> None:
+        with LiveServer(create_app(settings(fake_llm, tmp_path), warm_up=False)) as server:
+            async with Client(server.ws_url) as c:
+                sid = (await c.next_message("hello"))["session_id"]
+                await c.send({"type": "speak", "text": "[joy:0.6] Hi, I'm Mien."})
+                await c.next_message("reply_end")
+            async with Client(f"{server.ws_url}?session={sid}") as c:
+                history = await c.next_message("history", reason="resume")
+                [turn] = history["turns"]
+                assert (turn["role"], turn["content"], turn["status"]) == ("assistant", "Hi, I'm Mien.", "complete")
+                assert [(q["emotion"], q["intensity"]) for q in turn["cues"]] == [("joy", 0.6)]
+                await c.send({"type": "user_message", "text": "Who are you?"})
+                await c.next_message("reply_end")
+        sent = fake_llm.requests[-1]["messages"]
+        assert [(m["role"], m["content"]) for m in sent[1:]] == [
+            ("assistant", "Hi, I'm Mien."),
+            ("user", "Who are you?"),
+        ]
+
+    asyncio.run(main())
+
+
 def test_record_dir_gets_a_frame_track(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
     record = tmp_path / "tracks"
 
