@@ -4,10 +4,14 @@ For audio that comes without phoneme timings (a cloud voice, a user's WAV). Not 
 each 10 ms frame is classified from what the spectrum says about the mouth (numpy only):
 
 - pauses: energy near the noise floor for longer than a pause (sil);
-- closures: a short dip well below the surrounding speech with little high-frequency energy, i.e. a
-  stop's closure or a nasal murmur (PP: the lips meet). Acoustics alone hardly tell p/b/m from t/d/k/n
-  (the place cue lives in formant transitions and burst spectra), so every stop closure closes the
-  lips; the tests measure how often that is right;
+- closures: a short dip well below the surrounding speech with little high-frequency energy (a stop's
+  closure), and nasal murmurs: voiced, weaker than the vowels around them, their energy below 500 Hz
+  with little at 1-3 kHz (Fujimura 1962), set off from a neighbour by an abrupt change;
+- place of each closure, since only p/b/m shut the lips: the release spectrum (Stevens & Blumstein 1978:
+  a labial burst is diffuse and falling, an alveolar one diffuse and rising, a velar one compact; the
+  same holds at a nasal's release, Kurowski & Blumstein 1987) and the F2 transition out of it (labials
+  have a low F2 locus, ~700 Hz, so F2 rises into the vowel; alveolars start near 1800 Hz: Delattre,
+  Liberman & Cooper 1955). Labial -> PP; otherwise DD (stops) or nn (nasals), lips apart;
 - fricatives: noise whose spectral centroid is high (SS above ~4 kHz, CH 2.5-4 kHz, weak ones FF);
 - vowels and sonorants: formants F1 and F2 from selective linear prediction (Makhoul 1975: the LPC
   autocorrelation from the 0-5 kHz part of the power spectrum). Lip rounding and protrusion lengthen
@@ -43,7 +47,15 @@ LPC_FMAX = 5000.0  # Hz: formants F1, F2 (and F3 for most voices) lie below it
 LPC_ORDER = 10  # two poles per formant in 0-5 kHz, plus two for the glottal and radiation tilt
 PAUSE = 0.2  # s: a low-energy stretch longer than this is a pause, shorter ones inside speech a closure
 MIN_SEGMENT = 0.05  # s: shorter label runs are outvoted by their neighbours (closures: 0.02)
+BURST = 0.015  # s: the release burst's window, from 5 ms before a closure's end
+# Place of articulation (thresholds set on Piper sentences the tests do not use):
+BURST_TILT = -16.0  # dB, 3.5-8 kHz over 0.5-2.5 kHz at the release: below it falling (labial)
+F2_RISE = 20.0  # dB of burst tilt that one z unit of F2 rise after the release is worth
+MURMUR = -17.0  # dB, 1-3 kHz over 60-500 Hz: below it a voiced frame may be a nasal murmur
+MURMUR_DEPTH = 7.0  # dB below the surrounding speech, at least
+MURMUR_EDGE = 6.0  # dB: the murmur band jumps back by this much within 30 ms on one side
 _V = VISEME_INDEX
+_VOWELS = [_V[v] for v in ("aa", "E", "ih", "oh", "ou")]
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,8 @@ class Features:
     centroid: np.ndarray  # Hz
     f1: np.ndarray  # Hz (nan where LPC found none)
     f2: np.ndarray  # Hz
+    murmur: np.ndarray  # dB of 1-3 kHz relative to 60-500 Hz (very low in a nasal murmur)
+    burst: np.ndarray  # dB of 3.5-8 kHz relative to 0.5-2.5 kHz in a 15 ms window from 5 ms before k * HOP
 
     def __len__(self) -> int:
         return len(self.db)
@@ -87,7 +101,17 @@ def analyze(audio: np.ndarray, sample_rate: int) -> Features:
     f1, f2 = _formants(np.abs(np.fft.rfft(emph, nfft)) ** 2, freqs)
     k = round(0.12 / HOP)
     env = sliding_window_view(np.pad(db, k, mode="edge"), 2 * k + 1).max(1)
-    return Features(db, env - db, hf, tilt, centroid, f1, f2)
+    murmur = band(1000, 3000) - band(60, 500)
+    # A burst lasts 5-20 ms: a short window, so the closure before it and the vowel after it weigh little.
+    short, lead = max(8, round(sr * BURST)), max(1, round(sr * 0.005))
+    bursts = np.pad(x, (lead, short + hop))[np.arange(n)[:, None] * hop + np.arange(short)]
+    bpower = np.abs(np.fft.rfft(bursts * np.hanning(short), nfft)) ** 2
+
+    def bband(lo: float, hi: float) -> np.ndarray:
+        return 10.0 * np.log10(bpower[:, (freqs >= lo) & (freqs < min(hi, sr / 2))].sum(1) + 1e-12)
+
+    burst = bband(3500, 8000) - bband(500, 2500)
+    return Features(db, env - db, hf, tilt, centroid, f1, f2, murmur, burst)
 
 
 def _formants(power: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,10 +200,30 @@ def classify(f: Features) -> tuple[np.ndarray, np.ndarray]:
     labels[fricative & strong & (f.centroid <= 4000.0)] = _V["CH"]
     labels[closure] = _V["PP"]
     labels[pause] = _V["sil"]
+    # Place: of the stop closures and nasal murmurs, only the labial ones shut the lips.
+    vowel = np.isin(labels, _VOWELS)
+    nasal = vowel & (f.murmur < MURMUR) & (f.depth > MURMUR_DEPTH)
+    z_f2 = _robust_z(np.log(f.f2), vowel & ~nasal)
+    for a, b in _runs(labels == _V["PP"]):
+        labels[a:b] = _V["PP"] if _labial(f, z_f2, b) else _V["DD"]
+    for a, b in _runs(nasal):
+        edge = max(f.murmur[max(a - 3, 0) : a].max(initial=-np.inf), f.murmur[b : b + 3].max(initial=-np.inf))
+        if b - a >= 3 and edge - f.murmur[a:b].mean() >= MURMUR_EDGE:
+            labels[a:b] = _V["PP"] if _labial(f, z_f2, b) else _V["nn"]
     # Louder speech moves the mouth a little more; quiet vowels (reduced ones) a little less.
     weight = np.clip(0.55 + 0.45 * (f.db - (level - 25.0)) / 25.0, 0.3, 1.0).astype(np.float32)
     weight[labels == _V["sil"]] = 0.0
     return labels, weight
+
+
+def _labial(f: Features, z_f2: np.ndarray, b: int) -> bool:
+    """Whether the closure or murmur ending at frame b was labial: a falling release spectrum, and F2
+    rising over the next 80 ms from a low locus (z_f2: log F2 z-scored over the vowels)."""
+    burst = float(f.burst[b]) if b < len(f) else BURST_TILT
+    out, later = z_f2[b : b + 3], z_f2[b + 4 : b + 8]
+    out, later = out[np.isfinite(out)], later[np.isfinite(later)]
+    rise = float(np.median(later) - np.median(out)) if out.size and later.size else 0.0
+    return BURST_TILT - burst + F2_RISE * rise >= 0.0
 
 
 def _smooth(labels: np.ndarray) -> np.ndarray:

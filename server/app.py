@@ -1,4 +1,4 @@
-"""create_app(settings) -> FastAPI: `/ws`, `/healthz`, the web client and the avatar."""
+"""create_app(settings) -> FastAPI: `/ws`, `/healthz`, the web client, the widget, `/embed` and the avatar."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from server import __version__, llm
 from server.animator import Animator
+from server.assets import REVALIDATE, CachedFiles, Widget, embed_page
 from server.embed import Gatekeeper, load_keys
 from server.feelings import FEELINGS
 from server.memory import MemoryStore
@@ -55,7 +55,11 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
                 f"{settings.embed_keys}: keys.{key.id}.persona: unknown persona {key.persona!r}"
             )
     animator = Animator(settings.fps)
-    shared = Shared(settings, animator, personas, store, Gatekeeper(keys))
+    gate = Gatekeeper(keys)
+    shared = Shared(settings, animator, personas, store, gate)
+    widget = Widget(WEB / "dist")
+    if not widget.path.is_file():
+        log.warning("%s is not built (run `make`): /widget.js and /embed will not work", widget.path)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,14 +86,22 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     async def ws(websocket: WebSocket) -> None:
         await serve_session(websocket, shared)
 
+    @app.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
+    async def widget_js(request: Request) -> Response:
+        return await widget.respond(request)
+
+    @app.api_route("/embed", methods=["GET", "HEAD"], include_in_schema=False)
+    def embed(request: Request) -> Response:
+        return embed_page(request, gate, widget)
+
     if (WEB / "index.html").is_file():
 
         @app.get("/", include_in_schema=False)
         async def index() -> FileResponse:
-            return FileResponse(WEB / "index.html")
+            return FileResponse(WEB / "index.html", headers={"cache-control": REVALIDATE})
 
-        app.mount("/web", StaticFiles(directory=WEB), name="web")
+        app.mount("/web", CachedFiles(directory=WEB), name="web")
     if (WEB / "node_modules" / "three").is_dir():
-        app.mount("/vendor/three", StaticFiles(directory=WEB / "node_modules" / "three"), name="three")
-    app.mount("/models", StaticFiles(directory=MODELS), name="models")
+        app.mount("/vendor/three", CachedFiles(directory=WEB / "node_modules" / "three"), name="three")
+    app.mount("/models", CachedFiles(directory=MODELS), name="models")
     return app

@@ -3,6 +3,9 @@
 python -m server.bench cadence [--json]   frame intervals at the client while the local model generates
 python -m server.bench wire [--json]      frame bytes per second on the wire (websocket framing included)
 python -m server.bench wire --simulated   the same encoder over simulated time (no server, deterministic)
+python -m server.bench tags [--json]      tag parser throughput; chunk in -> its cue on the wire
+python -m server.bench speech [--json]    first sentence complete -> its audio leaving the server (and at
+                                          the client), with and without the embedded model generating
 """
 
 from __future__ import annotations
@@ -207,59 +210,6 @@ async def cue_latency(n: int = 200) -> dict[str, Any]:
     }
 
 
-async def speech_latency(runs: int = 5) -> dict[str, Any]:
-    """Time from a sentence's text reaching the client to its audio reaching it (the server's synthesis
-    and encoding, plus loopback), audio bytes per second of speech, and stop -> reply_end."""
-    import websockets
-
-    from server.app import create_app
-    from server.runner import LiveServer
-
-    first_audio: list[float] = []
-    stops: list[float] = []
-    audio_bytes = speech_ms = 0
-    text = "I'm so glad you asked. Let me tell you about the lighthouse. It stands on the cliff."
-    with LiveServer(create_app(Settings(data_dir=None), warm_up=False)) as server:
-        async with websockets.connect(server.ws_url) as ws:
-            await ws.send(json.dumps({"type": "set_voice", "enabled": True}))
-            for run in range(runs + 1):  # the first run loads the voice: not counted
-                await ws.send(json.dumps({"type": "speak", "text": text}))
-                t_text = None
-                async for raw in ws:
-                    now = time.perf_counter()
-                    if isinstance(raw, bytes):
-                        if raw[0] == 2 and t_text is not None and run > 0:
-                            if int.from_bytes(raw[6:8], "little") == 0:
-                                first_audio.append((now - t_text) * 1000)
-                            audio_bytes += len(raw)
-                        continue
-                    msg = json.loads(raw)
-                    if msg["type"] == "text" and t_text is None:
-                        t_text = now
-                    elif msg["type"] == "speech" and run > 0:
-                        speech_ms += msg["duration_ms"]
-                    elif msg["type"] == "reply_end":
-                        break
-            for _ in range(runs):
-                await ws.send(json.dumps({"type": "speak", "text": text * 3}))
-                async for raw in ws:
-                    if isinstance(raw, str) and json.loads(raw)["type"] == "speech":
-                        break
-                t_stop = time.perf_counter()
-                await ws.send(json.dumps({"type": "stop"}))
-                async for raw in ws:
-                    if isinstance(raw, str) and json.loads(raw)["type"] == "reply_end":
-                        stops.append((time.perf_counter() - t_stop) * 1000)
-                        break
-    return {
-        "first_audio_ms_median": round(float(np.median(first_audio)), 1),
-        "first_audio_ms_max": round(float(np.max(first_audio)), 1),
-        "target_first_audio_ms": 300,
-        "audio_bytes_per_second_of_speech": round(audio_bytes / (speech_ms / 1000), 1),
-        "stop_to_reply_end_ms_median": round(float(np.median(stops)), 1),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m server.bench")
     sub = parser.add_subparsers(dest="what", required=True)
@@ -273,11 +223,15 @@ def main() -> None:
     w.add_argument("--json", action="store_true")
     t = sub.add_parser("tags")
     t.add_argument("--json", action="store_true")
-    sp = sub.add_parser("speech")
+    sp = sub.add_parser("speech", help="time to first audio (server.bench_speech)")
+    sp.add_argument("--runs", type=int, default=15, help="scripted replies")
+    sp.add_argument("--model-runs", type=int, default=15, help="replies from the embedded model (0: none)")
     sp.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.what == "speech":
-        result = asyncio.run(speech_latency())
+        from server.bench_speech import speech_latency
+
+        result = asyncio.run(speech_latency(args.runs, args.model_runs))
     elif args.what == "tags":
         result = {**tag_throughput(), **asyncio.run(cue_latency())}
     elif args.what == "cadence":

@@ -32,6 +32,7 @@ def _serve(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             persona=args.persona,
             record_dir=args.record,
+            voice=args.voice,
         )
         app = create_app(settings)
     except ConfigError as e:
@@ -166,11 +167,15 @@ def _say(args: argparse.Namespace) -> int:
 
     from animation.lipsync import speak_frames
     from animation.track import save_track
-    from server.voice import VoiceUnavailable, load_voice
+    from server.voice import VoiceFailed, VoiceUnavailable
+    from server.voices import VOICES, check, parse_voice, resolve
 
     try:
         emotion = _emotion_arg(args.emotion)
-        voice = load_voice(args.voice)
+        settings = Settings.load()  # a cloud voice's endpoint and key, a `default` voice
+        spec = resolve(parse_voice(args.voice), settings)
+        check(spec)
+        voice = VOICES.get(spec, settings)
         speech = voice.synthesize(args.text)
         if not len(speech.audio):
             raise ValueError("nothing to say: the text has no speakable words")
@@ -189,7 +194,7 @@ def _say(args: argparse.Namespace) -> int:
                 "words": [[w, round(a, 4), round(b, 4), o] for w, a, b, o in speech.words],
             }
             Path(args.timings).write_text(json.dumps(timings, ensure_ascii=False))
-    except (OSError, ValueError, VoiceUnavailable) as e:
+    except (OSError, ValueError, VoiceUnavailable, VoiceFailed) as e:
         print(f"mien say: {e}", file=sys.stderr)
         return 2
     extra = f" and {args.track}" if args.track else ""
@@ -246,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--max-tokens", type=int)
     serve.add_argument("--timeout", type=float, help="seconds before a silent provider counts as failed")
     serve.add_argument("--persona", help="the default persona (models/personas/<id>.toml)")
+    serve.add_argument("--voice", metavar="SPEC", help="the voice (README: voice specs; default Piper)")
     serve.add_argument("--record", metavar="DIR", help="write each session's frame track (JSON) into DIR")
     serve.add_argument("--log-level", default="info")
     chat = sub.add_parser("chat", help="send one message to a running server and print the reply")
@@ -271,13 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     view.add_argument("--glb", default=default_glb, help="avatar GLB (default: Mien's head)")
     emotion = sub.add_parser("emotion", help="read lines on stdin, print each line's emotions as JSON")
     emotion.add_argument("--eval", metavar="TSV", help="score a labelled file (sentence<TAB>emotion) instead")
-    say = sub.add_parser("say", help="speak text offline to a WAV, with the face's frame track")
+    say = sub.add_parser("say", help="speak text to a WAV (offline by default), with the face's frame track")
     say.add_argument("text")
     say.add_argument("--out", required=True, help="output audio (.wav; any format soundfile writes)")
     say.add_argument("--track", metavar="TRACK.json", help="also write the frame track (mien render --track)")
     say.add_argument("--emotion", metavar="NAME[:INTENSITY]", help="an emotion held while speaking")
     say.add_argument(
-        "--voice", choices=("piper", "espeak"), help="speech engine (default: the first that loads)"
+        "--voice",
+        default="default",
+        metavar="SPEC",
+        help="a voice spec: piper[:rate=R][:pitch=P], espeak[:NAME], litellm:MODEL:VOICE (default: the "
+        "`voice` setting, Piper unless configured)",
     )
     say.add_argument("--fps", type=float, default=30.0, help="track frame rate (default 30)")
     say.add_argument("--timings", metavar="TIMINGS.json", help="also write the phoneme and word timings")

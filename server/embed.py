@@ -22,16 +22,29 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from server.settings import ConfigError, read_toml
+
+
+def _origin(value: str) -> str:
+    """`scheme://host[:port]` exactly as a browser's Origin header has it: anything else (a trailing slash,
+    a path, capitals) would never match, and the embed page puts these in its CSP (`frame-ancestors`)."""
+    parts = urlsplit(value)
+    exact = parts.netloc and value == f"{parts.scheme}://{parts.netloc}"
+    if parts.scheme not in ("http", "https") or not exact:
+        raise ValueError(f"{value!r} is not an origin like https://shop.example (no path, no trailing slash)")
+    if value != value.lower() or "@" in value or any(c in value for c in " ;,'\"\\"):
+        raise ValueError(f"{value!r}: an origin is lower-case, with no user, spaces or quotes")
+    return value
 
 
 class EmbedKey(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
-    origins: Annotated[list[str], Field(min_length=1)]
+    origins: Annotated[list[Annotated[str, AfterValidator(_origin)]], Field(min_length=1)]
     messages_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 10
     concurrent_sessions: Annotated[int, Field(ge=1, le=100_000)] = 50
     tokens_per_day: Annotated[int, Field(ge=1)] = 200_000

@@ -26,7 +26,8 @@ class ProviderError(Exception):
 _litellm: Any = None
 
 
-def _load() -> Any:
+def load_litellm() -> Any:
+    """litellm, imported and set up once (~5 s: call it off the event loop; the only import of litellm)."""
     global _litellm
     if _litellm is None:
         import litellm
@@ -42,7 +43,7 @@ def _load() -> Any:
 
 async def warm_up() -> None:
     """Import litellm off the event loop so the first reply doesn't stall frames."""
-    await asyncio.to_thread(_load)
+    await asyncio.to_thread(load_litellm)
 
 
 # Worth another attempt (the same model again, then the next fallback): rate limits, server errors,
@@ -57,7 +58,7 @@ async def stream_reply(messages: list[dict[str, str]], settings: Settings) -> As
     starts streaming; once text has flowed, a failure ends the reply (the partial text is kept upstream).
     """
     # Importing litellm takes seconds: never on the event loop, or every session's frames would stall.
-    litellm = _litellm if _litellm is not None else await asyncio.to_thread(_load)
+    litellm = _litellm if _litellm is not None else await asyncio.to_thread(load_litellm)
     failures: list[str] = []
     for model in settings.models:
         for attempt in range(1 + settings.retries):
@@ -116,7 +117,7 @@ def count_tokens(messages: list[dict[str, str]], settings: Settings) -> int:
     """Prompt tokens as litellm counts them for the model (its bundled tokenizers; no download).
 
     Loads litellm if needed, so call it from a worker thread."""
-    litellm = _load()
+    litellm = load_litellm()
     try:
         return int(litellm.token_counter(model=settings.litellm_model(), messages=messages))
     except Exception:  # an unknown tokenizer must not break a reply: fall back to a rough count

@@ -120,7 +120,7 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
 
 async def _speak(self: Session, message: SpeechMessage, audio: bytes) -> None:
     await self.send(message)
-    await self.out.put(audio)
+    self.out.put_now(audio)  # right behind its speech message, even when the queue is full
 
 
 async def _annotate(self: Session, sentence: str) -> str:

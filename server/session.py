@@ -27,6 +27,7 @@ from animation.emotions import EMOTION_INDEX, EMOTIONS, PAD
 from animation.track import TrackWriter
 from server import __version__
 from server.animator import Animator
+from server.assets import content_hash
 from server.binary import encode_frame, quantize
 from server.conversation import Conversation, Turn
 from server.embed import EmbedKey, Gatekeeper
@@ -70,9 +71,21 @@ from server.reply_task import run_reply
 from server.settings import Settings
 from server.speaker import audio_info, shared_voice, voice_available
 from server.voice import Voice, VoiceUnavailable
+from server.voice_cloud import Fallback
+from server.voices import AUTO
+from server.voices import resolve as resolve_voice
 
 log = logging.getLogger("mien.session")
 _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
+
+
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def avatar_url(name: str) -> str:
+    """`models/NAME?v=HASH` (an immutable URL, see server/assets.py), or plain when the file is elsewhere."""
+    path = MODELS / name
+    return f"models/{name}?v={content_hash(path)}" if path.is_file() else f"models/{name}"
 
 
 @dataclass
@@ -87,7 +100,11 @@ class Shared:
 
     def persona_info(self, p: Persona) -> PersonaInfo:
         mood = MoodInfo(emotion=p.mood.emotion, intensity=p.mood.intensity)
-        return PersonaInfo(id=p.id, name=p.name, greeting=p.greeting, avatar=p.avatar, mood=mood)
+        voice = str(resolve_voice(p.voice, self.settings))
+        url = avatar_url(p.avatar)
+        return PersonaInfo(
+            id=p.id, name=p.name, greeting=p.greeting, avatar=p.avatar, avatar_url=url, mood=mood, voice=voice
+        )
 
 
 def _check_emotion(name: str) -> None:
@@ -110,6 +127,7 @@ class Session:
         self.resumed = False
         self._reply: asyncio.Task[None] | None = None
         self._reply_ids = itertools.count(1)
+        self._reply_id: int | None = None
         self._seq = 0
         self.t_start = 0.0
         self.slot = -1
@@ -227,7 +245,7 @@ class Session:
             persona=self.shared.persona_info(self.persona),
             personas=[self.shared.persona_info(p) for p in self.shared.personas.values()],
             resumed=self.resumed,
-            voice=voice_available(),
+            voice=voice_available(resolve_voice(self.persona.voice, self.settings)),
             audio=audio_info(),
             fps=self.settings.fps,
             frame_format=FRAME_FORMAT,
@@ -331,16 +349,29 @@ class Session:
             case Visibility(hidden=hidden):
                 self.hidden = hidden
             case SetVoice(enabled=enabled):
-                if enabled:
-                    try:
-                        self.voice = await asyncio.to_thread(shared_voice)
-                    except VoiceUnavailable as e:
-                        raise ProtocolError("voice_unavailable", str(e)) from None
-                else:
-                    self.voice = None
+                self.voice = await self._load_voice() if enabled else None
             case Typing(active=active):
                 if self._reply is None or self._reply.done():
                     await self.set_state("listening" if active else "idle")
+
+    async def _load_voice(self) -> Voice:
+        """The persona's voice (loaded once per server, in a thread). A cloud voice is wrapped so that a
+        sentence it fails to speak sends a `voice_failed` error and is spoken offline instead."""
+        spec = resolve_voice(self.persona.voice, self.settings)
+        try:
+            voice = await asyncio.to_thread(shared_voice, spec, self.settings)
+        except VoiceUnavailable as e:
+            raise ProtocolError("voice_unavailable", str(e)) from None
+        if not spec.cloud:
+            return voice
+        loop = asyncio.get_running_loop()
+
+        def report(message: str) -> None:  # from the synthesis thread
+            with contextlib.suppress(RuntimeError):  # the loop is gone: so is the client
+                error = Error(code="voice_failed", message=message, reply_id=self._reply_id)
+                loop.call_soon_threadsafe(self.send_now, error)
+
+        return Fallback(voice, lambda: shared_voice(AUTO, self.settings), report)
 
     def _set_control(self, name: str, value: float) -> None:
         try:
@@ -358,6 +389,7 @@ class Session:
     async def _start_reply(self, text: str, *, scripted_line: bool) -> None:
         await self._cancel_reply()  # a new message interrupts the reply in progress
         reply_id = next(self._reply_ids)
+        self._reply_id = reply_id  # the reply a voice failure belongs to
         self._reply = asyncio.create_task(run_reply(self, reply_id, text, scripted_line))
 
     async def _cancel_reply(self) -> None:

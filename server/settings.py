@@ -61,6 +61,12 @@ class Settings:
     retention_days: float = 30.0  # conversations idle longer are deleted; 0 keeps them forever
     record_dir: str | None = None  # when set, each session's frame track is written here
     embed_keys: str | None = None  # a TOML file of embed keys (server/embed.py) for other sites
+    # The voice replies are spoken with (a spec, server/voices.py): personas with voice = "default" use
+    # it. A cloud voice (litellm:MODEL:VOICE) talks to voice_api_base / voice_api_key, else the LLM's.
+    voice: str = "auto"
+    voice_api_base: str | None = None
+    voice_api_key: str | None = None
+    voice_timeout: float = 15.0  # s per sentence before a cloud voice counts as failed
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
     outbound_limit: int = 1024
 
@@ -126,6 +132,10 @@ _ENV = {
     "MIEN_RETENTION_DAYS": "retention_days",
     "MIEN_RECORD_DIR": "record_dir",
     "MIEN_EMBED_KEYS": "embed_keys",
+    "MIEN_VOICE": "voice",
+    "MIEN_VOICE_API_BASE": "voice_api_base",
+    "MIEN_VOICE_API_KEY": "voice_api_key",
+    "MIEN_VOICE_TIMEOUT": "voice_timeout",
 }
 
 
@@ -140,6 +150,9 @@ _STRINGS = frozenset(
         "record_dir",
         "emotion_model",
         "embed_keys",
+        "voice",
+        "voice_api_base",
+        "voice_api_key",
     ]
 )
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -151,6 +164,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "fps": (1.0, 120.0),
     "outbound_limit": (16, 1_000_000),
     "retention_days": (0.0, 36500.0),
+    "voice_timeout": (0.1, 600.0),
 }
 
 
@@ -166,6 +180,15 @@ def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
     if isinstance(current, bool) or key in _STRINGS:
         if not isinstance(raw, str) or not raw:
             raise fail("a non-empty string")
+        if key == "voice":
+            from server.voices import check, parse_voice
+
+            try:
+                spec = parse_voice(raw)
+                check(spec)
+            except ValueError as e:
+                raise fail(str(e)) from None
+            return "auto" if spec.engine == "default" else str(spec)
         return raw
     if isinstance(current, int | float):
         try:

@@ -12,15 +12,20 @@ report words, so words are found by aligning each word's own phonemes (espeak-ng
 phonemizer) with the sentence's phoneme stream (edit distance): espeak-ng joins function words ("on the"
 -> ɔnðə), expands numbers and abbreviations, and that alignment absorbs all of it.
 
+Which voice a persona or server uses is a spec string (`server/voices.py`: piper, espeak:NAME, a cloud
+voice through litellm in `server/voice_cloud.py`). A voice that reports no phonemes (a cloud voice, a
+user's WAV) gets its visemes from the audio (`animation.lipsync`).
+
 `python -m server.voice --bench [--json]` measures real-time factor and time to first audio.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,6 +40,11 @@ class VoiceUnavailable(RuntimeError):
     """No speech engine could be loaded (the message says why, per engine)."""
 
 
+class VoiceFailed(RuntimeError):
+    """A loaded voice could not speak a sentence (a cloud provider's error, timeout or bad audio); the
+    message is safe to show a user."""
+
+
 @dataclass(frozen=True)
 class Speech:
     text: str  # the input text: words' offsets index it
@@ -42,6 +52,9 @@ class Speech:
     sample_rate: int
     phonemes: list[ph.Segment] = field(default_factory=list)  # (IPA phoneme or "_", start s, end s)
     words: list[Word] = field(default_factory=list)
+    # Viseme keys found from the audio itself (animation.lipsync), for voices that report no phonemes;
+    # computed where the audio is made (a worker thread), not on the event loop.
+    keys: ph.Visemes | None = None
 
     @property
     def duration(self) -> float:
@@ -57,7 +70,14 @@ class Speech:
         return self.duration
 
     def visemes(self) -> ph.Visemes:
-        """The viseme keys for FaceBank.visemes(slot, t0=when the audio starts, *speech.visemes())."""
+        """The viseme keys for FaceBank.visemes(slot, t0=when the audio starts, *speech.visemes()): from
+        the phonemes when the voice reports them, else from the audio (animation.lipsync)."""
+        if self.keys is not None:
+            return self.keys
+        if not self.phonemes and len(self.audio):
+            from animation.lipsync import lipsync
+
+            return lipsync(self.audio, self.sample_rate)
         return ph.to_visemes(self.phonemes)
 
 
@@ -85,7 +105,18 @@ def concat(parts: Sequence[Speech], text: str, sample_rate: int) -> Speech:
         words += [(w, a + t, b + t, o) for w, a, b, o in s.words]
         t += s.duration
     joined = np.concatenate(audio) if audio else np.zeros(0, np.float32)
-    return Speech(text, joined.astype(np.float32, copy=False), sample_rate, phonemes, words)
+    keys = None
+    if any(s.keys is not None for s in parts):  # audio-driven parts: their keys, shifted the same way
+        edges = np.cumsum([0.0] + [s.duration for s in parts])
+        times, names, weights = [], [], []
+        for s, t0, t1 in zip(parts, edges[:-1], edges[1:], strict=True):
+            k = s.visemes()
+            keep = k.times + t0 < t1 if s is not parts[-1] else np.ones(len(k.times), bool)
+            times.append(k.times[keep] + t0)  # a part's closing "sil" may sit past its end: dropped
+            names += [v for v, ok in zip(k.visemes, keep, strict=True) if ok]
+            weights.append(k.weights[keep])
+        keys = ph.Visemes(np.concatenate(times), names, np.concatenate(weights).astype(np.float32))
+    return Speech(text, joined.astype(np.float32, copy=False), sample_rate, phonemes, words, keys)
 
 
 # -- words: align each word's phonemes with the spoken phoneme stream ------------------------------------
@@ -179,9 +210,11 @@ def _piper_model() -> tuple[str, str]:
 
 
 class PiperVoice:
-    """Piper with per-phoneme alignments. Loading takes ~0.5 s (the ONNX model, patched in memory)."""
+    """Piper with per-phoneme alignments. Loading takes ~0.5 s (the ONNX model, patched in memory);
+    `variant(rate, pitch)` gives another voice from the same loaded model."""
 
     name = "piper"
+    pitch = 1.0
 
     def __init__(
         self,
@@ -203,6 +236,18 @@ class PiperVoice:
         # timing (reproducible tracks and tests); noise_scale keeps the voice's natural timbre variation.
         self._config = SynthesisConfig(volume=volume, noise_scale=noise_scale, noise_w_scale=noise_w_scale)
         self._lock = threading.Lock()  # onnxruntime runs are thread-safe; ours serialise to bound CPU
+
+    def variant(self, rate: float = 1.0, pitch: float = 1.0) -> PiperVoice:
+        """The same model speaking `rate` times as fast, `pitch` times as high. Pitch (and with it the
+        formants: a smaller or larger speaker) is a resampling: Piper speaks `pitch` times slower, and
+        the audio is then played `pitch` times faster, so the rate is kept."""
+        other = copy.copy(self)  # shares the loaded model and its lock
+        base = float(self._voice.config.length_scale or 1.0)
+        other._config = replace(self._config, length_scale=base * pitch / rate)
+        other.pitch = pitch
+        options = [f"{k}={v:g}" for k, v in (("rate", rate), ("pitch", pitch)) if v != 1.0]
+        other.name = ":".join(["piper", *options])
+        return other
 
     def stream(self, text: str) -> Iterator[Speech]:
         """One Speech per sentence (Piper's split), in order, each on its own clock from 0; words carry
@@ -235,15 +280,26 @@ class PiperVoice:
     def _speech(self, text: str, chunk: Any, words: list[tuple[str, int]], owner: np.ndarray) -> Speech:
         audio = np.asarray(chunk.audio_float_array, np.float32).reshape(-1)
         sr = self.sample_rate
+        scale = 1.0
+        if self.pitch != 1.0 and len(audio):
+            shifted = _resample(audio, round(len(audio) / self.pitch))
+            scale, audio = len(shifted) / len(audio), shifted
         align = chunk.phoneme_alignments
         if not align:  # a voice without the alignment output: one pause over the audio
             return Speech(text, audio, sr, [(ph.PAUSE, 0.0, len(audio) / sr)] if len(audio) else [])
         counts = np.array([a.num_samples for a in align], np.int64)
-        edges = np.concatenate([[0], np.cumsum(counts)]) / sr
+        edges = np.concatenate([[0], np.cumsum(counts)]) * (scale / sr)
         symbols = [a.phoneme for a in align]  # BOS, the sentence's phonemes, EOS
         starts, ends = edges[:-1], edges[1:]
         spans = word_spans(words, np.concatenate([[-1], owner, [-1]]), starts, ends)  # BOS, EOS: no word
         return Speech(text, audio, sr, ph.tidy(list(zip(symbols, starts, ends, strict=True))), spans)
+
+
+def _resample(audio: np.ndarray, n: int) -> np.ndarray:
+    """Band-limited resampling to n samples (FFT: the spectrum cut or padded), float32, clipped to ±1."""
+    spectrum = np.fft.rfft(audio.astype(np.float64))
+    out = np.fft.irfft(spectrum[: n // 2 + 1], n) * (n / len(audio))
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
 # -- choosing an engine ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: espeak_Synth returns when the call
 _PHONEME_EVENTS, _PHONEME_IPA, _DONT_EXIT = 0x0001, 0x0002, 0x8000
 _POS_CHARACTER, _CHARS_UTF8 = 1, 1
 _WORD, _PHONEME, _END = 1, 7, 6  # espeakEVENT_WORD, espeakEVENT_PHONEME, espeakEVENT_MSG_TERMINATED
+_RATE, _WPM = 1, 175  # espeakRATE and its default, words per minute
 
 
 class _Id(ctypes.Union):
@@ -74,6 +75,8 @@ def _library() -> tuple[ctypes.CDLL, int]:
         )
         lib.espeak_SetSynthCallback.argtypes = (_CALLBACK,)
         lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_SetParameter.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
         rate = lib.espeak_Initialize(_SYNCHRONOUS, 0, None, _PHONEME_EVENTS | _PHONEME_IPA | _DONT_EXIT)
         if rate <= 0:
             raise VoiceUnavailable("espeak-ng failed to initialise (is espeak-ng-data installed?)")
@@ -82,11 +85,21 @@ def _library() -> tuple[ctypes.CDLL, int]:
 
 
 class EspeakVoice:
-    name = "espeak"
+    """espeak-ng speaking `voice` (a language, optionally with a variant: en-us, en-gb+f3) at `rate`
+    times its normal 175 words per minute."""
 
-    def __init__(self, voice: str = "en-us") -> None:
+    def __init__(self, voice: str = "en-us", rate: float = 1.0) -> None:
         self._lib, self.sample_rate = _library()
         self._voice = voice.encode()
+        self._rate = round(_WPM * rate)
+        self.name = (
+            "espeak"
+            if voice == "en-us" and rate == 1.0
+            else f"espeak:{voice}" + (f":rate={rate:g}" if rate != 1.0 else "")
+        )
+        with _LOCK:
+            if self._lib.espeak_SetVoiceByName(self._voice) != 0:  # EE_OK
+                raise VoiceUnavailable(f"espeak-ng has no voice {voice!r} (espeak-ng --voices lists them)")
 
     def synthesize(self, text: str) -> Speech:
         chunks: list[np.ndarray] = []
@@ -111,7 +124,8 @@ class EspeakVoice:
         callback = _CALLBACK(collect)  # kept referenced until espeak_Synth returns
         data = text.encode("utf-8") + b"\0"
         with _LOCK:
-            self._lib.espeak_SetVoiceByName(self._voice)
+            self._lib.espeak_SetVoiceByName(self._voice)  # the state is global: set ours every time
+            self._lib.espeak_SetParameter(_RATE, self._rate, 0)
             self._lib.espeak_SetSynthCallback(callback)
             self._lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         audio = (np.concatenate(chunks).astype(np.float32) / 32768.0) if chunks else np.zeros(0, np.float32)

@@ -56,7 +56,16 @@ class PersonaInfo(_Message):
     name: str
     greeting: str
     avatar: str
+    avatar_url: str = Field(
+        description="Where to load the avatar, relative to the server: `models/NAME?v=HASH`, a URL that "
+        "names one version of the file, so browsers may cache it for good."
+    )
     mood: MoodInfo
+    voice: str | None = Field(
+        None,
+        description="The voice spec this persona speaks with (`piper:rate=1.1`, `espeak:en-us+f3`, "
+        "`litellm:openai/tts-1:alloy`); the server's setting when the persona has none.",
+    )
 
 
 class AudioInfo(_Message):
@@ -208,6 +217,7 @@ ErrorCode = Literal[
     "unknown_control",
     "unknown_persona",
     "voice_unavailable",
+    "voice_failed",
     "forbidden_origin",
     "unknown_key",
     "too_many_sessions",

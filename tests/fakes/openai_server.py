@@ -6,16 +6,23 @@ Tests queue scripts; each request takes the next one. A script is a list of step
   {"cut": True}              break the connection mid-stream (no [DONE])
   {"garbage": "bytes"}       a non-JSON data line
   {"status": 500}            (first step only) answer with that HTTP status and an error body
+
+`/v1/audio/speech` (text to speech) answers with real speech: the request's input spoken by Piper (the
+offline voice, noise off), encoded in the requested `response_format` (wav, flac, mp3, opus) by
+soundfile. `queue_speech` scripts its answers, one per request: {} (speech), {"status": 500},
+{"garbage": "text"} (status 200, a body that is no audio) or {"hold": True} (until `release()`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import threading
 from collections import deque
 from typing import Any
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -30,12 +37,17 @@ class ScriptedOpenAI:
     def __init__(self) -> None:
         self.scripts: deque[Script] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.speech_scripts: deque[dict[str, Any]] = deque()
+        self.speech_requests: list[dict[str, Any]] = []
         self.disconnected = threading.Event()  # a held stream saw its client go away
         self._release = threading.Event()
         self._server: LiveServer | None = None
 
     def queue(self, *scripts: Script) -> None:
         self.scripts.extend(scripts)
+
+    def queue_speech(self, *steps: dict[str, Any]) -> None:
+        self.speech_scripts.extend(steps)
 
     def release(self) -> None:
         self._release.set()
@@ -46,7 +58,12 @@ class ScriptedOpenAI:
         return f"{self._server.http_url}/v1"
 
     def __enter__(self) -> ScriptedOpenAI:
-        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                Route("/v1/audio/speech", self._speech, methods=["POST"]),
+            ]
+        )
         self._server = LiveServer(app).__enter__()
         return self
 
@@ -97,3 +114,51 @@ class ScriptedOpenAI:
                     raise
         yield chunk({}, "stop")
         yield b"data: [DONE]\n\n"
+
+    async def _speech(self, request: Request) -> Response:
+        body = await request.json()
+        self.speech_requests.append(body)
+        step = self.speech_scripts.popleft() if self.speech_scripts else {}
+        if "status" in step:
+            return JSONResponse(
+                {"error": {"message": f"scripted failure {step['status']}", "type": "server_error"}},
+                status_code=step["status"],
+            )
+        if "garbage" in step:
+            return Response(step["garbage"].encode(), media_type="audio/wav")
+        if step.get("hold"):
+            await asyncio.to_thread(self._release.wait)
+        fmt = body.get("response_format", "mp3")
+        audio = await asyncio.to_thread(_spoken, body["input"], fmt)
+        return Response(audio, media_type=f"audio/{fmt}")
+
+
+_FORMATS = {
+    "wav": ("WAV", "PCM_16"),
+    "flac": ("FLAC", "PCM_16"),
+    "mp3": ("MP3", None),
+    "opus": ("OGG", "OPUS"),
+}
+_piper_lock = threading.Lock()
+_piper: Any = None
+
+
+def _spoken(text: str, fmt: str) -> bytes:
+    """`text` said by Piper, as a file in `fmt` (what a TTS provider sends)."""
+    global _piper
+    import soundfile as sf
+
+    from server.voice import PiperVoice
+
+    with _piper_lock:
+        if _piper is None:
+            _piper = PiperVoice(noise_scale=0.0)
+    speech = _piper.synthesize(text)
+    audio, rate = speech.audio, speech.sample_rate
+    if fmt == "opus":  # Opus takes 8/12/16/24/48 kHz
+        n = round(len(audio) * 24_000 / rate)
+        audio, rate = np.interp(np.arange(n) * (rate / 24_000), np.arange(len(audio)), audio), 24_000
+    kind, subtype = _FORMATS[fmt]
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(audio, np.float32), rate, format=kind, subtype=subtype)
+    return buf.getvalue()

@@ -19,6 +19,10 @@ def test_shipped_personas_load_and_differ_visibly() -> None:
     levels = {p.expressiveness for p in personas.values()}
     assert len(moods) >= 2 and len(levels) == len(personas)
     assert all(p.greeting and p.prompt for p in personas.values())
+    # Each persona sounds different; Mien itself keeps the server's voice (Piper unless configured).
+    voices = {p.id: p.voice for p in personas.values()}
+    assert voices["mien"] == "default" and len(set(voices.values())) == len(voices)
+    assert all(v.startswith("piper") for k, v in voices.items() if k != "mien")  # offline, Piper quality
 
 
 GOOD = 'name = "X"\nprompt = "Be X."\n'
@@ -33,6 +37,10 @@ GOOD = 'name = "X"\nprompt = "Be X."\n'
         (GOOD + 'emotions = ["joy", "smugness"]\n', "emotions", "unknown emotions"),
         (GOOD + "expressiveness = -1\n", "expressiveness", "greater than or equal"),
         (GOOD + "colour = 'red'\n", "colour", "Extra inputs"),
+        (GOOD + "voice = 'festival'\n", "voice", "unknown voice engine 'festival'"),
+        (GOOD + "voice = 'piper:pitch=3'\n", "voice", "pitch=3 must be between 0.7 and 1.4"),
+        (GOOD + "voice = 'espeak:xx-nowhere'\n", "voice", "espeak-ng has no voice 'xx-nowhere'"),
+        (GOOD + "voice = 'litellm:alloy'\n", "voice", "litellm:MODEL:VOICE"),
         ('name = "X"\nprompt = \n', "(file)", "not valid TOML"),
     ],
 )

@@ -164,7 +164,8 @@ def test_scripted_lines_are_remembered_with_their_cues(fake_llm: ScriptedOpenAI,
             async with Client(f"{server.ws_url}?session={sid}") as c:
                 history = await c.next_message("history", reason="resume")
                 [turn] = history["turns"]
-                assert (turn["role"], turn["content"], turn["status"]) == ("assistant", "Hi, I'm Mien.", "complete")
+                said = (turn["role"], turn["content"], turn["status"])
+                assert said == ("assistant", "Hi, I'm Mien.", "complete")
                 assert [(q["emotion"], q["intensity"]) for q in turn["cues"]] == [("joy", 0.6)]
                 await c.send({"type": "user_message", "text": "Who are you?"})
                 await c.next_message("reply_end")

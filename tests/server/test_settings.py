@@ -68,3 +68,38 @@ def test_bad_environment_names_the_variable() -> None:
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         Settings.load({"MIEN_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_voice_settings_layer_and_are_checked(tmp_path: Path) -> None:
+    assert Settings.load({}).voice == "auto"
+    config = tmp_path / "mien.toml"
+    config.write_text('voice = "litellm:tts-1:alloy"\nvoice_api_base = "http://127.0.0.1:9/v1"\n')
+    s = Settings.load({"MIEN_CONFIG": str(config), "MIEN_VOICE_API_KEY": "sk-voice"})
+    assert (s.voice, s.voice_api_base, s.voice_api_key) == (
+        "litellm:tts-1:alloy",
+        "http://127.0.0.1:9/v1",
+        "sk-voice",
+    )
+    s = Settings.load({"MIEN_CONFIG": str(config), "MIEN_VOICE": "piper:pitch=1.1"})
+    assert s.voice == "piper:pitch=1.1"
+    assert s.with_overrides(voice="espeak:en-us+f3").voice == "espeak:en-us+f3"
+    assert s.with_overrides(voice="default").voice == "auto"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("voice = 'litellm:tts-1'", "voice: a cloud voice is litellm:MODEL:VOICE"),
+        ("voice = 'piper:rate=9'", "voice: rate=9 must be between 0.5 and 2"),
+        ("voice = 'espeak:xx-nowhere'", "voice: espeak-ng has no voice 'xx-nowhere'"),
+        ("voice_timeout = 0", "voice_timeout: must be between"),
+    ],
+)
+def test_bad_voice_setting_names_file_key_and_reason(tmp_path: Path, body: str, needle: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(body + "\n")
+    with pytest.raises(ConfigError) as e:
+        Settings().with_file(config)
+    assert str(config) in str(e.value) and needle in str(e.value)
+    with pytest.raises(ConfigError, match="MIEN_VOICE"):
+        Settings.load({"MIEN_VOICE": "festival"})

@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 import io
 
+import numpy as np
 import soundfile as sf
+from hypothesis import given
+from hypothesis import strategies as st
 
 from animation.arkit import INDEX
 from server.runner import LiveServer
+from server.speaker import LONG, MIN_CLAUSE, first_clause, to_ogg_opus
 from tests.fakes.client import Client
 
 
@@ -88,3 +92,86 @@ def test_voice_off_by_default_sends_no_audio(mien: LiveServer) -> None:
             assert not c.of_type("speech") and not c.audio
 
     asyncio.run(main())
+
+
+def test_a_sentence_with_nothing_to_say_is_skipped_not_fatal(mien: LiveServer) -> None:
+    """"..." between sentences has no words (Piper gives it no audio): it is not spoken, its cue still
+    reaches the face, and the reply completes."""
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.send({"type": "set_voice", "enabled": True})
+            await c.send({"type": "speak", "text": "Well. ... [surprise] Fine then."})
+            end = await c.next_message("reply_end")
+            assert end["status"] == "complete" and not c.of_type("error")
+            speech = c.of_type("speech", end["reply_id"])
+            assert [end["text"][s["text_start"] : s["text_end"]].strip() for s in speech] == [
+                "Well.",
+                "Fine then.",
+            ]
+            assert len(c.audio) == 2
+
+    asyncio.run(main())
+
+
+def test_a_long_first_sentence_is_spoken_clause_by_clause(mien: LiveServer) -> None:
+    """Nothing is sounding yet, so the first sentence is urgent: its first clause goes out on its own,
+    the rest right behind it on the same clock; cues travel with their clause."""
+    first = (
+        "Well, when the old keeper finally retired after forty years on the island, [joy] the whole "
+        "village gathered on the pier to thank him. "
+    )
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.send({"type": "set_voice", "enabled": True})
+            await c.send({"type": "speak", "text": first + "He smiled."})
+            end = await c.next_message("reply_end")
+            text = end["text"]
+            speech = c.of_type("speech", end["reply_id"])
+            assert [s["sentence"] for s in speech] == [0, 1, 2]
+            cut = text.index("after")  # the comma comes too late: cut before "after" instead
+            assert [(s["text_start"], s["text_end"]) for s in speech] == [
+                (0, cut),
+                (cut, text.index("He smiled")),
+                (text.index("He smiled"), len(text)),
+            ]
+            assert speech[1]["t_ms"] >= speech[0]["t_ms"] + speech[0]["duration_ms"] - 1
+            (cue,) = speech[1]["cues"]  # [joy] colours "the whole ...", in the second piece
+            (word,) = [w for w in speech[1]["words"] if w["offset"] == text.index("the whole")]
+            assert cue["emotion"] == "joy" and cue["t_ms"] == word["t_ms"]
+            assert not speech[0]["cues"]
+
+    asyncio.run(main())
+
+
+def test_where_a_sentence_is_cut() -> None:
+    assert first_clause("Sure, I would be glad to help with that.") is None  # short: said whole
+    head = "When the old keeper retired after forty years, "
+    assert first_clause(head + "the whole village gathered on the pier.") == len(head)
+    head = "Well, when the old keeper finally retired "  # "Well, " is too short, "island, " too far
+    assert first_clause(head + "after forty years on the island, the village cheered.") == len(head)
+    s = "The keeper climbed the winding stairs every single night and lit the great lamp for the ships."
+    assert s[: first_clause(s)] == "The keeper climbed the winding stairs every single night "
+    s = "Thelighthousekeeperclimbedthewindingstairseverysinglenightforthepassingshipsyes."
+    assert first_clause(s) is None  # no clause boundary: said whole
+
+
+@given(st.lists(st.sampled_from(["word", "a", "longerword", ",", ";", "and", "with", "—", "."]), max_size=60))
+def test_a_cut_keeps_both_pieces_worth_saying(tokens: list[str]) -> None:
+    text = " ".join(tokens)
+    cut = first_clause(text)
+    if cut is None:
+        return
+    n = len(text.rstrip())
+    assert n > LONG and cut >= MIN_CLAUSE and n - cut >= MIN_CLAUSE and 8 * cut >= n - cut
+    head = text[:cut]
+    assert head.rstrip()[-1] in ",;:—-" or text[cut:].split()[0].lower() in ("and", "with")
+
+
+def test_urgent_audio_is_still_ogg_opus() -> None:
+    t = np.arange(24_000) / 22_050
+    tone = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    for fast in (False, True):
+        audio, rate = sf.read(io.BytesIO(to_ogg_opus(tone, 22_050, fast=fast)))
+        assert rate == 24_000 and abs(len(audio) - round(len(tone) * 24_000 / 22_050)) < 240

@@ -202,3 +202,21 @@ def test_espeak_steps_in_when_piper_is_missing(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(voice_module, "ENGINES", ("piper",))
     with pytest.raises(VoiceUnavailable, match="piper: No module named 'piper'"):
         load_voice()
+
+
+def test_mien_say_takes_a_voice_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, fake_llm: object
+) -> None:
+    wav = tmp_path / "s.wav"
+    assert main(["say", "Hello there.", "--out", str(wav), "--voice", "espeak:en-us+f3:rate=1.2"]) == 0
+    assert "espeak:en-us+f3:rate=1.2" in capsys.readouterr().out and soundfile.info(str(wav)).duration > 0.3
+    assert main(["say", "Hello.", "--out", str(wav), "--voice", "piper:rate=7"]) == 2
+    assert "rate=7 must be between 0.5 and 2" in capsys.readouterr().err
+    # A cloud voice, at the endpoint the settings name: its track comes from the audio alone.
+    monkeypatch.setenv("MIEN_VOICE_API_BASE", fake_llm.base_url)  # type: ignore[attr-defined]
+    track = tmp_path / "t.json"
+    argv = ["say", "Maybe Bob will pump up a big ball.", "--out", str(wav), "--track", str(track)]
+    assert main([*argv, "--voice", "litellm:tts-1:alloy:format=flac"]) == 0
+    assert "litellm:tts-1:alloy:format=flac" in capsys.readouterr().out
+    assert load_track(track).duration == pytest.approx(soundfile.info(str(wav)).duration, abs=0.4)
+    assert lip_aperture(load_track(track).frames()).min() < 0.03  # the lips close (b, p, m)
