@@ -13,6 +13,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.stamps
 LLAMA_VERSION := 0.3.36
+WIDGET := web/dist/widget.js
+WIDGET_SOURCES := $(shell find web -name '*.js' -not -path 'web/node_modules/*' -not -path 'web/dist/*')
 # Portable llama.cpp build: the default native build dies with SIGILL on CPUs that advertise AMX.
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
@@ -30,7 +32,7 @@ test: setup-test
 	@$(VENV)/bin/ruff check --quiet server animation tests models
 	@$(PY) -m pytest -q -p no:cacheprovider
 
-setup: $(STAMP)/app web/node_modules/.package-lock.json
+setup: $(STAMP)/app web/node_modules/.package-lock.json $(WIDGET)
 setup-test: setup $(STAMP)/test $(STAMP)/system
 
 $(STAMP)/venv:
@@ -60,6 +62,16 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	@echo "==> installing the web client's packages (npm ci)"
 	@cd web && npm ci --silent --no-audit --no-fund
 
+# The one-script-tag widget (served at /widget.js): the element and three.js in one ES module, so host pages
+# need no import map. Rebuilt when any client module or the npm packages change; the server sends the
+# gzipped copy to browsers that take it (~700 kB -> ~180 kB).
+$(WIDGET): $(WIDGET_SOURCES) web/node_modules/.package-lock.json
+	@echo "==> bundling the widget ($@)"
+	@cd web && node_modules/.bin/esbuild widget-entry.js --bundle --format=esm --minify --target=es2022 \
+		--legal-comments=eof --log-level=warning --outfile=dist/widget.js \
+		--banner:js="/*! Mien <mien-avatar> widget, MIT; bundles three.js (MIT, three.js authors), notices below */"
+	@gzip -9 -n -k -f $@
+
 # Browser tests drive Debian's chromium (never a downloaded browser); offscreen renders need Mesa's EGL;
 # the fallback voice is libespeak-ng.
 SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri libespeak-ng1
@@ -82,4 +94,4 @@ lint: setup-test
 	@$(VENV)/bin/ruff format --check server animation tests models
 
 clean:
-	rm -rf $(VENV) web/node_modules
+	rm -rf $(VENV) web/node_modules web/dist

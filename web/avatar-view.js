@@ -5,7 +5,10 @@
 import { Face } from "./face.js";
 import { FrameBuffer } from "./frames.js";
 
-/** The element's shadow DOM: the stage with its canvas, and a notice line (loading, reconnecting). */
+/**
+ * The element's shadow DOM: the stage with its canvas and the head's loading progress (a progressbar,
+ * hidden once loaded; an error line when the load fails), and a notice line (loading, reconnecting).
+ */
 export const TEMPLATE = document.createElement("template");
 TEMPLATE.innerHTML = `
   <style>
@@ -19,8 +22,35 @@ TEMPLATE.innerHTML = `
       color: #e9e4df; background: rgb(20 18 17 / .6); backdrop-filter: blur(6px);
     }
     .notice:empty { display: none; }
+    .head-loading {
+      position: absolute; inset: auto 15% 50% 15%; display: grid; gap: .5rem; justify-items: center;
+      font: 500 .85rem/1.3 system-ui, sans-serif; color: #e9e4df;
+    }
+    .head-loading[hidden], .head-loading [hidden] { display: none; }
+    .head-progress {
+      width: 100%; height: .4rem; border-radius: 999px; background: rgb(20 18 17 / .45); overflow: hidden;
+    }
+    .head-progress > span {
+      display: block; height: 100%; width: var(--done, 0%); background: #d9a27e; transition: width .2s;
+    }
+    /* No length from the server: a sliding segment instead of a fill. */
+    .head-progress:not([aria-valuenow]) > span {
+      width: 30%; animation: slide 1.2s ease-in-out infinite alternate;
+    }
+    @keyframes slide { to { margin-left: 70%; } }
+    @media (prefers-reduced-motion: reduce) {
+      .head-progress > span { transition: none; animation: none !important; }
+    }
+    .head-error { margin: 0; padding: .35rem .8rem; border-radius: .5rem; background: rgb(120 30 20 / .75); }
   </style>
-  <div class="stage" part="stage"><canvas part="canvas" role="img" aria-label="Mien's face"></canvas></div>
+  <div class="stage" part="stage">
+    <canvas part="canvas" role="img" aria-label="Mien's face"></canvas>
+    <div class="head-loading" part="loading" hidden>
+      <div class="head-progress" part="progress" role="progressbar" aria-label="Loading the face"
+           aria-valuemin="0" aria-valuemax="100"><span></span></div>
+      <p class="head-error" part="load-error" role="alert" hidden></p>
+    </div>
+  </div>
   <div class="notice" part="notice" role="status"></div>
 `;
 
@@ -42,11 +72,16 @@ export class AvatarView {
   #modelUrl = null; // the head loaded or loading
   #loaded = false;
   #scratch = new Float32Array(0);
+  #loading; // the progress block on the stage
+  #progress = { loaded: 0, total: 0, percent: null };
+  #onScreen = false;
+  #waitVisible = null;
   #reducedMotion = globalThis.matchMedia?.("(prefers-reduced-motion: reduce)") ?? null;
 
   constructor(stage, canvas) {
     this.#stage = stage;
     this.#canvas = canvas;
+    this.#loading = stage.querySelector(".head-loading");
   }
 
   get blendshapes() {
@@ -133,20 +168,82 @@ export class AvatarView {
     this.#resizeObserver?.disconnect();
   }
 
-  /** Load the head at `url`: true when it is the current head, false when another load superseded it. */
+  /**
+   * Load the head at `url`: true when it is the current head, false when another load superseded it.
+   * Lazily: the download starts once the stage is on screen (or within 200 px of it). Its progress shows
+   * on the stage as a progressbar (`loadProgress` and `onprogress` report it too); a failure shows there.
+   */
   async load(url) {
     if (!this.#face) throw new Error("no WebGL");
     this.#modelUrl = url;
     this.#loaded = false;
+    this.#setProgress(0, 0);
     try {
-      await this.#face.load(url);
+      await this.#visible();
+      if (url !== this.#modelUrl) return false;
+      const progress = (loaded, total) => url === this.#modelUrl && this.#setProgress(loaded, total);
+      await this.#face.load(url, progress);
     } catch (err) {
       if (url !== this.#modelUrl) return false;
+      this.#loadFailed(err);
       throw err;
     }
     if (url !== this.#modelUrl) return false;
     this.#loaded = true;
+    this.#loading.hidden = true;
     return true;
+  }
+
+  /** The head's download: `{loaded, total, percent}` (`total` 0 and `percent` null when unknown). */
+  get loadProgress() {
+    return { ...this.#progress };
+  }
+
+  /** Called with `loadProgress` whenever it changes. */
+  onprogress = null;
+
+  /** Resolves once the stage is (nearly) on screen: the GLB is the page's biggest download. */
+  #visible() {
+    if (this.#onScreen || typeof IntersectionObserver === "undefined") return Promise.resolve();
+    this.#waitVisible ??= new Promise((resolve) => {
+      const observer = new IntersectionObserver(
+        (entries) => {
+          if (!entries.some((e) => e.isIntersecting)) return;
+          observer.disconnect();
+          this.#onScreen = true;
+          resolve();
+        },
+        { rootMargin: "200px" },
+      );
+      observer.observe(this.#stage);
+    });
+    return this.#waitVisible;
+  }
+
+  #setProgress(loaded, total) {
+    const percent = total > 0 ? Math.min(100, Math.round((100 * loaded) / total)) : null;
+    this.#progress = { loaded, total, percent };
+    const bar = this.#loading.querySelector(".head-progress");
+    this.#loading.hidden = false;
+    bar.hidden = false;
+    this.#loading.querySelector(".head-error").hidden = true;
+    if (percent === null) {
+      bar.removeAttribute("aria-valuenow"); // indeterminate: the server sent no length
+      bar.removeAttribute("aria-valuetext");
+    } else {
+      bar.setAttribute("aria-valuenow", String(percent));
+      bar.setAttribute("aria-valuetext", `${percent}%`);
+      bar.style.setProperty("--done", `${percent}%`);
+    }
+    this.onprogress?.(this.loadProgress);
+  }
+
+  #loadFailed(err) {
+    this.#loading.hidden = false;
+    this.#loading.querySelector(".head-progress").hidden = true;
+    const line = this.#loading.querySelector(".head-error");
+    line.textContent = `The face could not be loaded (${err?.message ?? err}).`;
+    line.hidden = false;
   }
 
   /** A new session: its channel names, every channel back to 0. Returns the shapes the head lacks (once). */

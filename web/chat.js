@@ -1,40 +1,15 @@
 // The conversation panel: the user's messages and Mien's streamed replies (a safe markdown subset), each
 // emotion cue shown as a chip at its offset in the text, coloured from the emotion's pleasure-arousal-
 // dominance, with the text it colours tinted to match. A resumed conversation is shown from the server's
-// history. Driven only by <mien-avatar> events, so any page that hosts the element can reuse it.
+// history, its replies with their chips. While the voice speaks, the word sounding is underlined. Driven only
+// by <mien-avatar> events: the element's built-in chat is this, and any page can build its own from it.
 
 import { padTable, paint } from "./colors.js";
 import { renderMarkdown } from "./markdown.js";
 
 const CAPTION = "mien-caption"; // the CSS highlight of the word being spoken (style.css ::highlight)
 const CAPTION_HOLD_MS = 1500; // the highlight fades when no word follows for this long
-const EDGE = /^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu;
-
-/** In `body`'s text (chips left out), the range of the `nth` occurrence of `word`, or null. */
-function findWord(body, word, nth) {
-  const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT, {
-    acceptNode: (n) => (n.parentElement?.closest(".chip") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
-  });
-  const nodes = [];
-  let text = "";
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-    nodes.push([n, text.length]);
-    text += n.data;
-  }
-  let at = -1;
-  for (let i = 0; i <= nth; i++) {
-    at = text.indexOf(word, at + 1);
-    if (at < 0) return null;
-  }
-  const place = (pos) => {
-    const [node, start] = nodes.findLast(([, s]) => s <= pos);
-    return [node, pos - start];
-  };
-  const range = document.createRange();
-  range.setStart(...place(at));
-  range.setEnd(...place(at + word.length - 1).map((v, i) => (i ? v + 1 : v)));
-  return range;
-}
+const WORD_CHAR = /[\p{L}\p{N}]/u;
 
 /** A cue's chip: the emotion's name, its source and confidence on hover ("tag · 100%"). */
 export function chip(cue, pad) {
@@ -62,6 +37,7 @@ class ReplyView {
   #padOf;
   #points = []; // the visible text, one entry per code point
   #cues = []; // in arrival order (the renderer sorts stably by offset)
+  #map = null; // the SourceMap of the latest drawing: raw-text positions -> rendered text
 
   constructor(item, padOf) {
     this.item = item;
@@ -79,21 +55,30 @@ class ReplyView {
     this.#draw();
   }
 
-  /** The word starting at code point `offset` is being spoken: highlight it (null when not found). */
+  /**
+   * The word starting at code point `offset` of the raw text is being spoken: the Range of its rendered
+   * characters (markup such as ** or a link's URL is not shown, so it is mapped, not searched), or null.
+   */
   caption(offset) {
-    const raw = this.#points.slice(offset).join("").split(/\s/u)[0].replace(EDGE, "");
-    if (!raw) return null;
-    const before = this.#points.slice(0, offset).join("");
-    let nth = 0;
-    for (let i = before.indexOf(raw); i >= 0; i = before.indexOf(raw, i + 1)) nth += 1;
-    const range = findWord(this.#body, raw, nth);
-    this.item.dataset.caption = raw;
-    return range;
+    const raw = this.text;
+    let start = this.#points.slice(0, offset).join("").length; // code points -> UTF-16
+    let end = start;
+    while (end < raw.length && !/\s/u.test(raw[end])) end++;
+    while (start < end && !WORD_CHAR.test(raw[start])) start++; // leading markup or punctuation
+    while (end > start && !WORD_CHAR.test(raw[end - 1])) end--;
+    const range = start < end ? this.#map?.range(start, end) : null;
+    if (range) this.item.dataset.caption = range.toString();
+    return range ?? null;
   }
 
   addCue(cue) {
     this.#cues.push(cue);
     this.#draw();
+  }
+
+  /** Cues of a restored reply, all at once (drawn with its text by finish()). */
+  restoreCues(cues) {
+    this.#cues.push(...cues);
   }
 
   /** The final text from reply_end wins over what streamed. */
@@ -103,7 +88,7 @@ class ReplyView {
   }
 
   #draw() {
-    renderMarkdown(this.#body, this.text, {
+    this.#map = renderMarkdown(this.#body, this.text, {
       cues: this.#cues,
       chip: (cue) => chip(cue, this.#padOf(cue.emotion)),
       tone: (cue) => tone(cue, this.#padOf(cue.emotion)),
@@ -207,7 +192,7 @@ export class ChatPanel {
     if (reason === "resume") this.#skipResume = false;
   }
 
-  #restore({ role, content, status }) {
+  #restore({ role, content, status, cues = [] }) {
     if (role === "user") {
       this.#message("user", content).classList.add("restored");
       return;
@@ -215,6 +200,7 @@ export class ChatPanel {
     const item = this.#item("mien");
     item.classList.add("restored");
     const view = new ReplyView(this.#add(item), this.#pad);
+    view.restoreCues(cues.map((c) => ({ ...c, replyId: null, confidence: c.confidence ?? 1 })));
     this.#finishView(view, status, content);
   }
 
@@ -235,7 +221,7 @@ export class ChatPanel {
   #caption({ replyId, offset }) {
     const view = this.#spoken.get(replyId);
     if (!view) return;
-    for (const el of this.#list.querySelectorAll("[data-caption]")) if (el !== view.item) delete el.dataset.caption;
+    for (const el of this.#list.querySelectorAll("[data-caption]")) delete el.dataset.caption;
     const range = view.caption(offset);
     if (globalThis.CSS?.highlights && globalThis.Highlight) {
       if (range) CSS.highlights.set(CAPTION, new Highlight(range));

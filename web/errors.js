@@ -1,5 +1,5 @@
-// Plain words for the element's error codes (docs/protocol.md, docs/element.md); the code and the server's
-// message are still shown beside them for whoever needs the detail.
+// Errors shown plainly: words for the element's error codes (docs/protocol.md, docs/element.md), with the
+// code and the server's message beside them for whoever needs the detail; the latest few, each dismissable.
 
 const PLAIN = {
   bad_json: "The server and this page misunderstood each other.",
@@ -15,6 +15,9 @@ const PLAIN = {
   unknown_key: "The embed key is not known to this Mien server.",
   too_many_sessions: "This Mien server is busy (too many open sessions). Reload later.",
   voice_unavailable: "This server cannot speak aloud.",
+  voice_failed: "The voice service failed; the built-in voice speaks instead for now.",
+  audio_unavailable: "This browser cannot play the voice.",
+  audio_decode_failed: "A spoken sentence could not be played.",
   provider_error: "The language model did not answer. Please try again in a moment.",
   internal: "Something went wrong on the server.",
   not_connected: "Not connected, so that was not sent.",
@@ -25,6 +28,36 @@ const PLAIN = {
   export_failed: "The conversation could not be exported.",
 };
 
+const MAX_ERRORS = 3;
+
 export function describeError(code) {
   return PLAIN[code] ?? "Something went wrong.";
+}
+
+/** The latest few `error` events of a <mien-avatar> in `list` (a <ul role="alert">). */
+export class ErrorList {
+  #list;
+
+  constructor(list, avatar) {
+    this.#list = list;
+    avatar.addEventListener("error", (e) => this.show(e.detail));
+  }
+
+  show({ code, message }) {
+    const item = document.createElement("li");
+    const plain = document.createElement("span");
+    plain.className = "plain";
+    plain.textContent = describeError(code);
+    const detail = document.createElement("span");
+    detail.className = "detail";
+    const label = document.createElement("code");
+    label.textContent = code;
+    detail.append(label, ` ${message}`);
+    const close = Object.assign(document.createElement("button"), { type: "button", textContent: "×" });
+    close.setAttribute("aria-label", "Dismiss error");
+    close.addEventListener("click", () => item.remove());
+    item.append(plain, detail, close);
+    this.#list.append(item);
+    while (this.#list.children.length > MAX_ERRORS) this.#list.firstElementChild.remove();
+  }
 }

@@ -7,6 +7,8 @@
 import * as THREE from "three";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { bindTargets, parseCalibration, sidecarUrl } from "./avatar-names.js";
+import { deformOnCpu } from "./deform.js";
+import { cheaperMaterial, rendererName, softwareGL } from "./software-gl.js";
 
 const FOV_DEG = 22; // a longish "portrait lens": less perspective distortion than a wide angle
 const HEAD_BONE = "head";
@@ -32,11 +34,19 @@ export class Face {
   #euler = new THREE.Euler(0, 0, 0, "YXZ"); // scratch, reused every frame
   #turned = { yaw: 0, pitch: 0, roll: 0 }; // the head turn last drawn (radians)
   #turn = new THREE.Quaternion();
+  #software = false;
+  #deformers = []; // CpuDeformer per morphing/skinned mesh, in software rendering only
 
-  /** Throws when WebGL is unavailable. */
-  constructor(canvas) {
-    this.#renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true });
-    this.#renderer.setPixelRatio(Math.min(globalThis.devicePixelRatio || 1, 2));
+  /**
+   * Throws when WebGL is unavailable. `software` (default: detected) picks the CPU rasterizer's settings:
+   * no multisampling, pixel ratio 1, morphs and skin in JavaScript, Blinn-Phong materials.
+   */
+  constructor(canvas, { software = softwareGL() } = {}) {
+    // A CPU rasterizer (SwiftShader, llvmpipe) is given what it draws fastest: no multisampling (it
+    // cost ~40 % of a frame), one sample per CSS pixel, and morphs and skin evaluated in JavaScript.
+    this.#software = software;
+    this.#renderer = new THREE.WebGLRenderer({ canvas, antialias: !this.#software, alpha: true });
+    this.#renderer.setPixelRatio(this.#software ? 0.75 : Math.min(globalThis.devicePixelRatio || 1, 2));
     this.#renderer.outputColorSpace = THREE.SRGBColorSpace;
     this.#renderer.toneMapping = THREE.ACESFilmicToneMapping;
     this.#renderer.toneMappingExposure = 0.9;
@@ -60,15 +70,27 @@ export class Face {
     scene.add(key, fill, rim);
   }
 
-  /** Load (or replace) the head and its calibration sidecar, if any. Call `bind()` again afterwards. */
-  async load(url) {
-    const [gltf, calibration] = await Promise.all([new GLTFLoader().loadAsync(url), fetchCalibration(url)]);
+  /**
+   * Load (or replace) the head and its calibration sidecar, if any. Call `bind()` again afterwards.
+   * `onProgress(loaded, total)` follows the download (total 0 when the server gives no length).
+   */
+  async load(url, onProgress = null) {
+    const [buffer, calibration] = await Promise.all([fetchGlb(url, onProgress), fetchCalibration(url)]);
+    const gltf = await new GLTFLoader().parseAsync(buffer, THREE.LoaderUtils.extractUrlBase(url));
     this.#unload();
     this.#calibration = calibration;
     this.#missingReported = false;
     const model = gltf.scene;
     this.#pivot.add(model);
     model.updateMatrixWorld(true);
+    if (this.#software) {
+      this.#deformers = deformOnCpu(model);
+      model.traverse((obj) => {
+        if (!obj.isMesh) return;
+        const { material } = obj;
+        obj.material = Array.isArray(material) ? material.map(cheaperMaterial) : cheaperMaterial(material);
+      });
+    }
     model.traverse((obj) => {
       if (obj.isMesh) obj.frustumCulled = false; // morphs and the head turn move it past its bind bounds
       if (obj.isBone && obj.name === HEAD_BONE && this.#head === null) this.#head = { bone: obj };
@@ -154,6 +176,14 @@ export class Face {
   render() {
     if (!this.#dirty) return;
     this.#dirty = false;
+    this.#draw();
+  }
+
+  #draw() {
+    if (this.#deformers.length) {
+      this.#scene.updateMatrixWorld(); // the head bone's pose, for the skin
+      for (const deformer of this.#deformers) deformer.update();
+    }
     this.#renderer.render(this.#scene, this.#camera);
   }
 
@@ -161,6 +191,50 @@ export class Face {
     this.#unload();
     this.#renderer.dispose();
     liveFaces.delete(this);
+  }
+
+  /** Frames drawn so far (cheap; read every animation frame by the render benchmark). */
+  get drawn() {
+    return this.#renderer.info.render.frame;
+  }
+
+  /**
+   * Drawing counters (for the render benchmark and tests): frames drawn, the last draw's calls and
+   * triangles, the canvas size in device pixels, and the model's vertex and morph-target counts.
+   */
+  stats() {
+    const { render } = this.#renderer.info;
+    const size = this.#renderer.getDrawingBufferSize(new THREE.Vector2());
+    let vertices = 0;
+    let morphTargets = 0;
+    let activeMorphs = 0; // non-zero influences on the mesh with the most (the shader skips zeros)
+    this.#model?.traverse((obj) => {
+      if (!obj.isMesh) return;
+      vertices += obj.geometry.attributes.position.count;
+      const influences = obj.morphTargetInfluences ?? [];
+      morphTargets = Math.max(morphTargets, influences.length);
+      activeMorphs = Math.max(activeMorphs, influences.filter((w) => w !== 0).length);
+    });
+    return {
+      frames: render.frame,
+      calls: render.calls,
+      triangles: render.triangles,
+      width: size.x,
+      height: size.y,
+      vertices,
+      morphTargets,
+      activeMorphs,
+      renderer: rendererName(this.#renderer.getContext()),
+      cpuDeform: this.#deformers.length > 0,
+      antialias: this.#renderer.getContext().getContextAttributes().antialias,
+    };
+  }
+
+  /** Draw now and wait for the GPU to finish (a 1-pixel read back): one frame's true cost (benchmark). */
+  drawSync() {
+    this.#draw();
+    const gl = this.#renderer.getContext();
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
   }
 
   /** The head turn now drawn, {yaw, pitch, roll} in radians (for inspection). */
@@ -191,6 +265,7 @@ export class Face {
     this.#model?.removeFromParent();
     this.#model = this.#head = this.#frame = this.#headChannels = null;
     this.#bindings = [];
+    this.#deformers = [];
     this.#pivot.position.set(0, 0, 0);
     this.#pivot.quaternion.identity();
   }
@@ -262,6 +337,25 @@ export class Face {
     this.#camera.far = distance * 20;
     this.#camera.updateProjectionMatrix();
   }
+}
+
+// GLB bytes by absolute URL, kept for the page's life: another element, a persona switch back or a
+// reconnect reuses them without a request (the HTTP cache would still revalidate). A failed load is not kept.
+const glbCache = new Map();
+
+/** The GLB's bytes, through three's FileLoader (progress from Content-Length) or the page's cache. */
+async function fetchGlb(url, onProgress) {
+  const key = new URL(url, document.baseURI).href;
+  if (!glbCache.has(key)) {
+    const loader = new THREE.FileLoader().setResponseType("arraybuffer");
+    const progress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : 0);
+    const loading = new Promise((resolve, reject) => loader.load(key, resolve, progress, reject));
+    glbCache.set(key, loading);
+    loading.catch(() => glbCache.delete(key));
+  }
+  const buffer = await glbCache.get(key);
+  onProgress?.(buffer.byteLength, buffer.byteLength);
+  return buffer;
 }
 
 /** The calibration sidecar's JSON beside a GLB, or null when there is none (a 404 is normal) or it is bad. */

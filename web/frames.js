@@ -1,9 +1,13 @@
 // Between the socket and the renderer: decoded frames go in as they arrive, and the render loop asks for
-// the face to show now. With no playout delay that is simply the newest frame. With a delay (voice on) it
-// is a small jitter buffer keyed by t_ms: the newest frame whose t_ms <= the face clock, where the face
+// the face to show now. With no playout delay that is simply the newest frame. With a delay (two frame
+// periods by default, more while the voice is on) it is a small jitter buffer keyed by t_ms: the newest frame whose t_ms <= the face clock, where the face
 // clock is the server's clock (estimated from frame arrivals) minus the delay, or a clock given by the
-// caller (the audio, while it plays), so the mouth and the voice share one timeline.
+// caller (the audio, while it plays), so the mouth and the voice share one timeline. Between two queued
+// frames the face is interpolated to the clock, so it moves at the display's rate rather than the stream's.
 
+// The default playout delay: two frame periods at 30 fps, so the next frame has (nearly always) arrived when
+// the face moves toward it: the face is drawn at the display's rate, between frames, not in 30 fps steps.
+export const SMOOTH_DELAY_MS = 66;
 const CLOCK_WINDOW = 90; // frames (about 3 s at 30 fps) over which the arrival offset is estimated
 const MAX_QUEUED = 120; // frames kept for the jitter buffer
 const MAX_HOLD_MS = 1000; // the face waits at most this long for audio that is late
@@ -13,9 +17,11 @@ export class FrameBuffer {
   #seq = -1;
   #tMs = 0;
   #fresh = false;
-  #delayMs = 0;
+  #delayMs = 50;
   #queue = []; // [{seq, tMs, values}] oldest first, only while delayMs > 0
   #offsets = []; // recent (arrival performance.now() - t_ms)
+  #mixed = new Float32Array(0); // the shown frame interpolated toward the next queued one
+  #alpha = 0; // how far (0..1) toward the next frame the last sample was
 
   constructor(channelCount = 0) {
     this.#values = new Float32Array(channelCount);
@@ -29,6 +35,7 @@ export class FrameBuffer {
     this.#fresh = true;
     this.#queue = [];
     this.#offsets = [];
+    this.#alpha = 0;
   }
 
   /** The playout delay in ms (0: show the newest frame at once). */
@@ -74,6 +81,7 @@ export class FrameBuffer {
     this.#seq = seq;
     this.#tMs = tMs;
     this.#fresh = true;
+    this.#alpha = 0;
   }
 
   /**
@@ -94,9 +102,27 @@ export class FrameBuffer {
         this.#queue.splice(0, due + 1);
         this.#show(frame.seq, frame.tMs, frame.values);
       }
+      const next = this.#queue[0];
+      if (next && this.#delayMs > 0 && this.#seq >= 0 && face > this.#tMs && next.tMs > this.#tMs) {
+        const alpha = Math.min(1, (face - this.#tMs) / (next.tMs - this.#tMs));
+        if (alpha - this.#alpha > 1e-3) {
+          this.#alpha = alpha;
+          this.#fresh = true;
+        }
+      }
     }
     if (!this.#fresh) return null;
     this.#fresh = false;
-    return { seq: this.#seq, tMs: this.#tMs, values: this.#values };
+    return { seq: this.#seq, tMs: this.#tMs, values: this.#alpha > 0 ? this.#lerp() : this.#values };
+  }
+
+  /** The shown frame moved `#alpha` of the way to the next queued one (same channels). */
+  #lerp() {
+    const from = this.#values;
+    const to = this.#queue[0].values;
+    if (this.#mixed.length !== from.length) this.#mixed = new Float32Array(from.length);
+    const a = this.#alpha;
+    for (let i = 0; i < from.length; i++) this.#mixed[i] = from[i] + a * (to[i] - from[i]);
+    return this.#mixed;
   }
 }

@@ -6,7 +6,9 @@
 //   links    only absolute http:, https: and mailto: URLs, opened with target=_blank and
 //            rel="noopener noreferrer"; anything else stays literal text
 // Emotion cues sit at code-point offsets of the raw text; renderMarkdown places each cue's chip before the
-// first visible character at or after its offset, and wraps the text after it in a "tone" element.
+// first visible character at or after its offset, and wraps the text after it in a "tone" element. It
+// returns a SourceMap from raw-text positions to the text nodes written, so a word the voice speaks (an
+// offset into the raw text) is found in the rendered text even where markup changed it.
 
 const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
 const PUNCT = /[!-/:-@[-`{-~]/; // ASCII punctuation: what a backslash escapes
@@ -223,6 +225,30 @@ export function parseInline(src, from, to) {
 
 // ---------------------------------------------------------------- rendering
 
+/**
+ * Where each rendered character came from: text nodes hold exact slices of the source (markup and escape
+ * backslashes are left out), so a source index maps to one node and offset, and markup maps to nothing.
+ */
+export class SourceMap {
+  #chunks; // [{node, at, start, end}]: node.data[at, at + end - start) === src[start, end); in source order
+
+  constructor(chunks) {
+    this.#chunks = chunks;
+  }
+
+  /** A Range over the rendered characters of src[start, end) (UTF-16 indices), or null if none shows. */
+  range(start, end) {
+    const hit = this.#chunks.filter((c) => c.end > start && c.start < end);
+    if (!hit.length) return null;
+    const first = hit[0];
+    const last = hit.at(-1);
+    const range = document.createRange();
+    range.setStart(first.node, first.at + Math.max(start, first.start) - first.start);
+    range.setEnd(last.node, last.at + Math.min(end, last.end) - last.start);
+    return range;
+  }
+}
+
 /** Writes parsed nodes into the DOM, placing cue chips at their offsets and tinting the text after them. */
 class Writer {
   #src;
@@ -234,6 +260,7 @@ class Writer {
   #toneCue = null; // the cue whose tone the text takes now
   #toneSpan = null; // the latest tone element written
   last = null; // the element that got the latest text (remaining chips go there)
+  chunks = []; // what the SourceMap is made of
 
   constructor(src, cues, chip, tone) {
     this.#src = src;
@@ -304,7 +331,7 @@ class Writer {
     for (let pos = start; pos < end; ) {
       while (this.#k < this.#at.length && this.#at[this.#k] <= pos) this.chip(parent);
       const stop = this.#k < this.#at.length ? Math.min(end, this.#at[this.#k]) : end;
-      this.#write(parent, this.#src.slice(pos, stop));
+      if (stop > pos) this.#write(parent, pos, stop);
       pos = stop;
     }
     this.last = parent;
@@ -323,17 +350,21 @@ class Writer {
     while (this.#k < this.#cues.length) this.chip(this.last ?? fallback);
   }
 
-  #write(parent, s) {
-    if (!this.#toneCue || !this.#tone) {
-      if (parent.lastChild?.nodeType === Node.TEXT_NODE) parent.lastChild.appendData(s);
-      else parent.append(s);
-      return;
+  /** Write src[start, end) as text into `parent` (or its current tone element), noting where it went. */
+  #write(parent, start, end) {
+    const s = this.#src.slice(start, end);
+    let into = parent;
+    if (this.#toneCue && this.#tone) {
+      if (this.#toneSpan?.parentNode !== parent || parent.lastChild !== this.#toneSpan) {
+        this.#toneSpan = this.#tone(this.#toneCue);
+        parent.append(this.#toneSpan);
+      }
+      into = this.#toneSpan;
     }
-    if (this.#toneSpan?.parentNode !== parent || parent.lastChild !== this.#toneSpan) {
-      this.#toneSpan = this.#tone(this.#toneCue);
-      parent.append(this.#toneSpan);
-    }
-    this.#toneSpan.append(s);
+    let node = into.lastChild;
+    if (node?.nodeType !== Node.TEXT_NODE) node = into.appendChild(document.createTextNode(""));
+    this.chunks.push({ node, at: node.length, start, end });
+    node.appendData(s);
   }
 }
 
@@ -341,6 +372,7 @@ class Writer {
  * Render `src` into `target` (emptied first). `cues` [{offset, …}] (code points of `src`) get `chip(cue)`
  * elements at their offsets, and the text after each goes into a `tone(cue)` element. A reply that is one
  * paragraph is written straight into `target`; otherwise each block is a child (p, pre, ul, ol).
+ * Returns the SourceMap of what was written.
  */
 export function renderMarkdown(target, src, { cues = [], chip = null, tone = null } = {}) {
   const sorted = [...cues].sort((a, b) => a.offset - b.offset); // stable: equal offsets keep their order
@@ -353,4 +385,5 @@ export function renderMarkdown(target, src, { cues = [], chip = null, tone = nul
     for (const block of blocks) target.append(writer.block(block));
   }
   writer.rest(target);
+  return new SourceMap(writer.chunks);
 }

@@ -90,8 +90,12 @@ export function messageEvent(m) {
       const rest = { durationMs: m.duration_ms, audioBytes: m.audio_bytes };
       return ["speech", { replyId, sentence, textStart, textEnd, tMs, ...rest, words, cues }];
     }
-    case "history":
-      return ["history", { reason: m.reason, turns: m.turns.map((t) => ({ ...t })) }];
+    case "history": {
+      const cue = ({ emotion, intensity, offset, source, confidence = 1 }) =>
+        ({ emotion, intensity, offset, source, confidence });
+      const turns = m.turns.map((t) => ({ ...t, cues: (t.cues ?? []).map(cue) }));
+      return ["history", { reason: m.reason, turns }];
+    }
     case "error":
       return ["error", { code: m.code, message: m.message, replyId: m.reply_id ?? null, source: "server" }];
     default:

@@ -75,4 +75,5 @@ def wait_peak(page: Page, name: str, above: float) -> None:
 
 
 def wait_ready(page: Page) -> None:
-    page.wait_for_function(f"{AVATAR}?.isReady === true", timeout=30_000)
+    """The element is ready (hello, head loaded) and has shown its first frame (so `blendshapes` are real)."""
+    page.wait_for_function(f"{AVATAR}?.isReady === true && {AVATAR}.frameSeq >= 0", timeout=30_000)

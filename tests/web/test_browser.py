@@ -14,6 +14,8 @@ from server.protocol import FRAME_FORMAT
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, events, reset_peaks, wait_peak, wait_weight
 
+SHADOW = f"{AVATAR}.shadowRoot"  # the element's built-in chat and controls live in its shadow DOM
+
 # ---------------------------------------------------------------- conversation
 
 
@@ -90,9 +92,9 @@ def test_controls_from_hello_steer_the_face(page: Page) -> None:
     assert "joy" in emotions
     # One gain slider (at 1) and one show button per emotion the server named, plus expressiveness.
     controls = page.evaluate(
-        """() => [...document.querySelectorAll('#controls-body input[data-emotion]')].map((i) =>
+        f"""() => [...{SHADOW}.querySelectorAll('#controls-body input[data-emotion]')].map((i) =>
               [i.dataset.emotion, i.value, i.labels[0].textContent,
-               document.querySelector(`button[data-emotion="${i.dataset.emotion}"]`).getAttribute('aria-label')])"""
+               {SHADOW}.querySelector(`button[data-emotion="${{i.dataset.emotion}}"]`).getAttribute('aria-label')])"""
     )
     assert controls == [[e, "1", e, f"Show {e}"] for e in emotions]
     # Expressiveness starts at the persona's value (hello's `value`), Mien's own being 0.9.

@@ -1,0 +1,71 @@
+// The message composer: a textarea that grows with its text, Enter to send (Shift+Enter a new line; Enter
+// that confirms an input method's composition does neither), the typing signal ("listening") while the user
+// composes, and a stop button shown only while a reply streams. Driven only by the <mien-avatar> API, so it
+// serves the element's built-in chat and any page that builds its own.
+
+const TYPING_IDLE_MS = 2000; // no keystroke for this long: the user stopped composing
+
+export class Composer {
+  #form;
+  #input;
+  #stop;
+  #avatar;
+  #typingTimer = 0;
+  #typing = false;
+
+  /** `form` holds a textarea, a submit button and a `.stop` button; `avatar` the <mien-avatar> to send to. */
+  constructor(form, avatar) {
+    this.#form = form;
+    this.#input = form.querySelector("textarea");
+    this.#stop = form.querySelector(".stop");
+    this.#avatar = avatar;
+    const input = this.#input;
+    avatar.addEventListener("connect", (e) => (input.maxLength = e.detail.hello.limits.max_text_chars));
+    avatar.addEventListener("reply", () => (this.#stop.hidden = false));
+    avatar.addEventListener("replyend", () => (this.#stop.hidden = true));
+    this.#stop.addEventListener("click", () => {
+      avatar.stop();
+      input.focus();
+    });
+    input.addEventListener("input", () => {
+      this.#fit();
+      this.#setTyping(input.value.trim() !== "");
+    });
+    input.addEventListener("keydown", (e) => {
+      if (e.key !== "Enter" || e.shiftKey || e.isComposing || e.keyCode === 229) return;
+      e.preventDefault();
+      form.requestSubmit();
+    });
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.#submit();
+    });
+  }
+
+  #submit() {
+    const text = this.#input.value.trim();
+    if (!text) return;
+    clearTimeout(this.#typingTimer);
+    this.#typing = false; // the reply that starts now supersedes "listening"
+    if (this.#avatar.send(text)) {
+      this.#input.value = "";
+      this.#fit();
+    }
+  }
+
+  #setTyping(active) {
+    clearTimeout(this.#typingTimer);
+    if (active) this.#typingTimer = setTimeout(() => this.#setTyping(false), TYPING_IDLE_MS);
+    if (active !== this.#typing) {
+      this.#typing = active;
+      this.#avatar.setTyping(active);
+    }
+  }
+
+  /** The textarea grows with its text, up to the cap in the stylesheet. */
+  #fit() {
+    const input = this.#input;
+    input.style.height = "auto";
+    input.style.height = `${input.scrollHeight + 2}px`;
+  }
+}
