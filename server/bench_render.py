@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 TARGET_FPS = 30.0
-# The same flags as the browser tests (tests/web/browsing.py): software WebGL, nothing from the network.
+# Debian's chromium (never a browser Playwright downloads) with the flags the browser tests use too:
+# software WebGL, nothing from the network.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

@@ -29,10 +29,8 @@ def fake_llm() -> Iterator[ScriptedOpenAI]:
 def mien(fake_llm: ScriptedOpenAI, tmp_path: Path) -> Iterator[LiveServer]:
     """Mien on a real uvicorn server, its model the scripted OpenAI-compatible server."""
     from server.app import create_app
-    from server.settings import Settings
+    from tests.fakes.mien import mien_settings
 
-    settings = Settings(
-        model="fake-model", api_base=fake_llm.base_url, timeout=20.0, retries=0, data_dir=str(tmp_path)
-    )
+    settings = mien_settings(fake_llm, tmp_path)
     with LiveServer(create_app(settings, warm_up=False)) as server:
         yield server

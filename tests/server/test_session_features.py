@@ -9,15 +9,9 @@ from pathlib import Path
 from animation.controls import CONTROLS
 from server.app import create_app
 from server.runner import LiveServer
-from server.settings import Settings
 from tests.fakes.client import Client
+from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
-
-
-def settings(fake: ScriptedOpenAI, data_dir: Path, **kw: object) -> Settings:
-    return Settings(
-        model="fake-model", api_base=fake.base_url, timeout=20.0, retries=0, data_dir=str(data_dir), **kw
-    )  # type: ignore[arg-type]
 
 
 def test_hello_describes_controls_personas_and_emotions(mien: LiveServer) -> None:
@@ -110,7 +104,7 @@ def test_conversation_resumes_after_a_server_restart(fake_llm: ScriptedOpenAI, t
     fake_llm.queue([{"content": "[joy] Nice to meet you, Ada."}], [{"content": "You are Ada."}])
 
     async def first() -> str:
-        with LiveServer(create_app(settings(fake_llm, tmp_path), warm_up=False)) as server:
+        with LiveServer(create_app(mien_settings(fake_llm, tmp_path), warm_up=False)) as server:
             async with Client(server.ws_url + "?persona=enthusiast") as c:
                 hello = await c.next_message("hello")
                 await c.send({"type": "user_message", "text": "My name is Ada."})
@@ -121,7 +115,7 @@ def test_conversation_resumes_after_a_server_restart(fake_llm: ScriptedOpenAI, t
     sid = asyncio.run(first())
 
     async def second() -> None:
-        with LiveServer(create_app(settings(fake_llm, tmp_path), warm_up=False)) as server:
+        with LiveServer(create_app(mien_settings(fake_llm, tmp_path), warm_up=False)) as server:
             async with Client(f"{server.ws_url}?session={sid}") as c:
                 hello = await c.next_message("hello")
                 assert hello["session_id"] == sid and hello["resumed"] is True
@@ -156,7 +150,7 @@ def test_scripted_lines_are_remembered_with_their_cues(fake_llm: ScriptedOpenAI,
     fake_llm.queue([{"content": "Glad you asked."}])
 
     async def main() -> None:
-        with LiveServer(create_app(settings(fake_llm, tmp_path), warm_up=False)) as server:
+        with LiveServer(create_app(mien_settings(fake_llm, tmp_path), warm_up=False)) as server:
             async with Client(server.ws_url) as c:
                 sid = (await c.next_message("hello"))["session_id"]
                 await c.send({"type": "speak", "text": "[joy:0.6] Hi, I'm Mien."})
@@ -182,7 +176,7 @@ def test_record_dir_gets_a_frame_track(fake_llm: ScriptedOpenAI, tmp_path: Path)
     record = tmp_path / "tracks"
 
     async def main() -> None:
-        app = create_app(settings(fake_llm, tmp_path, record_dir=str(record)), warm_up=False)
+        app = create_app(mien_settings(fake_llm, tmp_path, record_dir=str(record)), warm_up=False)
         with LiveServer(app) as server:
             async with Client(server.ws_url) as c:
                 await c.send({"type": "speak", "text": "[joy] Recorded."})
@@ -207,7 +201,7 @@ def test_annotator_model_tags_plain_replies_word_by_word(fake_llm: ScriptedOpenA
     )
 
     async def main() -> None:
-        app = create_app(settings(fake_llm, tmp_path, emotion_model="annotator"), warm_up=False)
+        app = create_app(mien_settings(fake_llm, tmp_path, emotion_model="annotator"), warm_up=False)
         with LiveServer(app) as server:
             async with Client(server.ws_url) as c:
                 await c.send({"type": "user_message", "text": "Bye!"})

@@ -22,6 +22,7 @@ from server.voice import PiperVoice, Speech, VoiceFailed, tokens
 from server.voice_cloud import COOLDOWN, Fallback, estimate_words
 from server.voices import AUTO, VOICES, parse_voice
 from tests.fakes.client import Client
+from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
 
 TEXT = "Hello there, my friend. Maybe Bob will pump up a big beach ball, mom."
@@ -121,14 +122,7 @@ def test_the_offline_voice_stands_in_for_a_while(fake_llm: ScriptedOpenAI) -> No
 @pytest.fixture
 def cloud_mien(fake_llm: ScriptedOpenAI, tmp_path: Path) -> Iterator[LiveServer]:
     """Mien whose server voice is a cloud voice at the scripted server (the LLM's api_base)."""
-    settings = Settings(
-        model="fake-model",
-        api_base=fake_llm.base_url,
-        timeout=20.0,
-        retries=0,
-        data_dir=str(tmp_path),
-        voice="litellm:tts-1:alloy",
-    )
+    settings = mien_settings(fake_llm, tmp_path, voice="litellm:tts-1:alloy")
     with LiveServer(create_app(settings, warm_up=False)) as server:
         yield server
 

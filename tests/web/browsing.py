@@ -8,18 +8,8 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never a browser Playwright downloads
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-swiftshader",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from server.bench_render import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (the one definition; tests import them here)
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 WAIT_MS = 20_000
 AVATAR = "document.querySelector('mien-avatar')"

@@ -71,18 +71,11 @@ def site() -> Iterator[Site]:
 def mien(fake_llm: ScriptedOpenAI, tmp_path: Path, site: Site) -> Iterator[LiveServer]:
     """Mien with an embed key (`site`) for the site's origin."""
     from server.app import create_app
-    from server.settings import Settings
+    from tests.fakes.mien import mien_settings
 
     keys = tmp_path / "keys.toml"
     keys.write_text(f'[keys.site]\norigins = ["{site.origin}"]\nmessages_per_minute = 100\n')
-    settings = Settings(
-        model="fake-model",
-        api_base=fake_llm.base_url,
-        timeout=20.0,
-        retries=0,
-        data_dir=str(tmp_path),
-        embed_keys=str(keys),
-    )
+    settings = mien_settings(fake_llm, tmp_path, embed_keys=str(keys))
     with LiveServer(create_app(settings, warm_up=False)) as server:
         yield server
 
