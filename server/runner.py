@@ -15,12 +15,13 @@ import uvicorn
 
 
 class LiveServer:
-    def __init__(self, app: Any, **config: Any) -> None:
+    def __init__(self, app: Any, port: int = 0, **config: Any) -> None:
+        """`port` 0 takes a free one; a given port lets a test restart a server where clients expect it."""
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted sockets inherit this: without it small messages wait on delayed ACKs (~40 ms, Nagle).
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.bind(("127.0.0.1", 0))
+        self.sock.bind(("127.0.0.1", port))
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
         self.server = uvicorn.Server(

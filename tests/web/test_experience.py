@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from animation.controls import CONTROLS, GAIN
 from animation.emotions import EMOTIONS, PAD
+from server.app import create_app
 from server.runner import LiveServer
+from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.web.browsing import (
     ARTIFACTS,
@@ -313,6 +316,42 @@ def test_the_element_api_sets_controls_mood_and_resets(page: Page, fake_llm: Scr
     expect(page.get_by_label("Emotion contrast")).to_have_value("1")
     wait_weight(page, "mouthSmileLeft", "<", 0.05)
     assert page.evaluate(f"{AVATAR}.exportHistory()") == []
+
+
+def test_the_page_reconnects_after_a_server_restart_and_resumes(
+    browser: Browser, fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """The server goes away mid-conversation and comes back (same address, same store): the page retries on
+    its own, resumes the session and shows the conversation again; nothing typed before is lost."""
+    first = LiveServer(create_app(mien_settings(fake_llm, tmp_path), warm_up=False))
+    port = first.port
+    context = browser.new_context(viewport={"width": 960, "height": 600})
+    page = context.new_page()
+    page.add_init_script(RECORDER)
+    with first:
+        page.goto(first.http_url)
+        wait_ready(page)
+        fake_llm.queue([{"content": "[joy] Hello, Ada!"}])
+        send(page, "I'm Ada.")
+        wait_reply_done(page, 1)
+        session = page.evaluate(f"{AVATAR}.sessionId")
+    (gone,) = wait_events(page, "disconnect", 1)
+    assert gone["retrying"] is True
+    with LiveServer(create_app(mien_settings(fake_llm, tmp_path), warm_up=False), port=port):
+        (history,) = wait_events(page, "history", 1)
+        assert history["reason"] == "resume"
+        assert page.evaluate(f"{AVATAR}.sessionId") == session
+        assert [(t["role"], t["content"]) for t in history["turns"]] == [
+            ("user", "I'm Ada."),
+            ("assistant", "Hello, Ada!"),
+        ]
+        expect(page.locator("#chat .msg.restored")).to_have_count(0)  # the live bubbles stay, not doubled
+        expect(page.locator("#chat .msg")).to_have_count(2)
+        fake_llm.queue([{"content": "Welcome back."}])
+        send(page, "Still there?")
+        wait_reply_done(page, 2)
+        assert "I'm Ada." in [m["content"] for m in fake_llm.requests[-1]["messages"]]
+    context.close()
 
 
 def test_switching_persona_reconnects_greets_and_keeps_each_conversation(
