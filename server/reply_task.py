@@ -99,7 +99,6 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
         self.send_now(Error(code="internal", message="the reply failed unexpectedly", reply_id=reply_id))
     finally:
         full = "".join(visible)
-        bank.set_state(slot, "idle")
         if status == "interrupted":
             bank.clear(slot, self.animator.now())
         if not scripted_line:
@@ -115,7 +114,25 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
                 asyncio.to_thread(self.shared.store.append, self.id, "assistant", full, status, kept)
             )
         self.send_now(ReplyEnd(reply_id=reply_id, status=status, text=full))  # type: ignore[arg-type]
-        self.send_now(State(state="idle"))
+        if status != "complete" or speaker is None:
+            if speaker is not None and status == "error":
+                await asyncio.shield(speaker.cancel())
+            _idle(self)
+    if status == "complete" and speaker is not None:
+        # The text is done but the voice goes on: the face stays "speaking" until its last sentence has
+        # sounded, and a stop or a new message in that time still cuts the voice and the mouth.
+        try:
+            await speaker.until_silent()
+        except asyncio.CancelledError:
+            await asyncio.shield(speaker.cancel())
+            raise
+        finally:
+            _idle(self)
+
+
+def _idle(self: Session) -> None:
+    self.animator.bank.set_state(self.slot, "idle")
+    self.send_now(State(state="idle"))
 
 
 async def _speak(self: Session, message: SpeechMessage, audio: bytes) -> None:

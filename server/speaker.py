@@ -177,6 +177,10 @@ class Speaker:
         self._queue.put_nowait(None)
         await self._task
 
+    async def until_silent(self) -> None:
+        """Wait until the last scheduled sentence has sounded (on the animation clock)."""
+        await asyncio.sleep(max(0.0, self._free_at - self._now()))
+
     async def cancel(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)

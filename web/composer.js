@@ -22,7 +22,10 @@ export class Composer {
     const input = this.#input;
     avatar.addEventListener("connect", (e) => (input.maxLength = e.detail.hello.limits.max_text_chars));
     avatar.addEventListener("reply", () => (this.#stop.hidden = false));
-    avatar.addEventListener("replyend", () => (this.#stop.hidden = true));
+    // Stop stays while the face talks: after the text ends (replyend) the voice may still be sounding.
+    avatar.addEventListener("state", (e) => {
+      if (e.detail.state !== "thinking" && e.detail.state !== "speaking") this.#stop.hidden = true;
+    });
     this.#stop.addEventListener("click", () => {
       avatar.stop();
       input.focus();

@@ -23,6 +23,7 @@ class Client:
         self.frames: list[tuple[int, int, np.ndarray]] = []  # (seq, t_ms, float channels)
         self.audio: list[tuple[int, int, bytes]] = []  # (reply_id, sentence, Ogg/Opus bytes)
         self.audio_at: list[int] = []  # len(messages) when each audio message arrived (ordering)
+        self.frames_before: list[int] = []  # len(frames) when each message arrived (ordering)
         self._q = np.zeros(N_CHANNELS, dtype=np.int32)
         self._ws: Any = None
         self._new = asyncio.Condition()
@@ -50,6 +51,7 @@ class Client:
                     self.frames.append((seq, t_ms, dequantize(self._q)))
                 else:
                     self.messages.append(json.loads(raw))
+                    self.frames_before.append(len(self.frames))
                 async with self._new:
                     self._new.notify_all()
         finally:

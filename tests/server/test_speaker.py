@@ -84,6 +84,38 @@ def test_stop_halts_speech(mien: LiveServer) -> None:
     asyncio.run(main())
 
 
+def test_the_face_keeps_speaking_until_the_voice_has_sounded(mien: LiveServer) -> None:
+    """reply_end comes when the text is done; the state stays `speaking` until the last sentence has sounded
+    (by the frames' clock), and a stop in that tail cuts the voice and the mouth at once."""
+    line = "One short sentence. Then a second one to say. And a third, to be sure."
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.send({"type": "set_voice", "enabled": True})
+            await c.send({"type": "speak", "text": line})
+            end = await c.next_message("reply_end")
+            idle = await c.next_message("state", after=c.index(end), state="idle")
+            last = c.of_type("speech", end["reply_id"])[-1]
+            sounded_until = last["t_ms"] + last["duration_ms"]
+            # The frame sent just before `idle` is already at (or within a frame of) the end of the voice.
+            t_before_idle = c.frames[c.frames_before[c.index(idle)] - 1][1]
+            assert t_before_idle >= sounded_until - 40
+            assert [m["state"] for m in c.messages[c.index(end) :] if m["type"] == "state"] == ["idle"]
+
+            # Again, stopped in the tail: idle at once, the mouth at rest long before the voice would end.
+            await c.send({"type": "speak", "text": line})
+            end2 = await c.next_message("reply_end", after=c.index(end) + 1)
+            await c.send({"type": "stop"})
+            idle2 = await c.next_message("state", after=c.index(end2), state="idle")
+            last2 = c.of_type("speech", end2["reply_id"])[-1]
+            t_stop = c.frames[c.frames_before[c.index(idle2)] - 1][1]
+            assert t_stop < last2["t_ms"] + last2["duration_ms"] - 1000  # cut well before its end
+            await c.wait_for(lambda cl: cl.frames[-1][1] > t_stop + 600, "frames after the stop")
+            assert max(f[2][INDEX["jawOpen"]] for f in c.frames if f[1] > t_stop + 400) < 0.05
+
+    asyncio.run(main())
+
+
 def test_voice_off_by_default_sends_no_audio(mien: LiveServer) -> None:
     async def main() -> None:
         async with Client(mien.ws_url) as c:
