@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from server import __version__, llm
 from server.animator import Animator
-from server.assets import REVALIDATE, CachedFiles, Widget, embed_page
+from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, embed_page
 from server.embed import Gatekeeper, load_keys
 from server.feelings import FEELINGS
 from server.memory import MemoryStore
@@ -24,7 +24,6 @@ from server.settings import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
-MODELS = ROOT / "models"
 log = logging.getLogger("mien")
 
 

@@ -42,6 +42,15 @@ def content_hash(path: Path) -> str:
     return _hash(str(path), stat.st_mtime_ns, stat.st_size)
 
 
+MODELS = Path(__file__).resolve().parent.parent / "models"
+
+
+def avatar_url(name: str) -> str:
+    """`models/NAME?v=HASH`, the URL of one version of an avatar (immutable), or plain if it is elsewhere."""
+    path = MODELS / name
+    return f"models/{name}?v={content_hash(path)}" if path.is_file() else f"models/{name}"
+
+
 def _version(scope: Scope) -> str | None:
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("v")
     return values[0] if values else None

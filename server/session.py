@@ -27,7 +27,7 @@ from animation.emotions import EMOTION_INDEX, EMOTIONS, PAD
 from animation.track import TrackWriter
 from server import __version__
 from server.animator import Animator
-from server.assets import content_hash
+from server.assets import avatar_url
 from server.binary import encode_frame, quantize
 from server.conversation import Conversation, Turn
 from server.embed import EmbedKey, Gatekeeper
@@ -77,15 +77,6 @@ from server.voices import resolve as resolve_voice
 
 log = logging.getLogger("mien.session")
 _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
-
-
-MODELS = Path(__file__).resolve().parent.parent / "models"
-
-
-def avatar_url(name: str) -> str:
-    """`models/NAME?v=HASH` (an immutable URL, see server/assets.py), or plain when the file is elsewhere."""
-    path = MODELS / name
-    return f"models/{name}?v={content_hash(path)}" if path.is_file() else f"models/{name}"
 
 
 @dataclass
