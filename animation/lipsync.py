@@ -5,23 +5,20 @@ each 10 ms frame is classified from what the spectrum says about the mouth (nump
 
 - pauses: energy near the noise floor for longer than a pause (sil);
 - closures: a short dip well below the surrounding speech with little high-frequency energy (a stop's
-  closure), and nasal murmurs: voiced, weaker than the vowels around them, their energy below 500 Hz
-  with little at 1-3 kHz (Fujimura 1962), set off from a neighbour by an abrupt change;
-- place of each closure, since only p/b/m shut the lips: the release spectrum (Stevens & Blumstein 1978:
-  a labial burst is diffuse and falling, an alveolar one diffuse and rising, a velar one compact; the
-  same holds at a nasal's release, Kurowski & Blumstein 1987) and the F2 transition out of it (labials
-  have a low F2 locus, ~700 Hz, so F2 rises into the vowel; alveolars start near 1800 Hz: Delattre,
-  Liberman & Cooper 1955). Labial -> PP; otherwise DD (stops) or nn (nasals), lips apart;
+  closure), and nasal murmurs (Fujimura 1962), told from a rounded /u/ by their abrupt boundaries;
+- place of each closure, since only p/b/m shut the lips: the release burst and the F2 transition out of
+  it. Labial -> PP; otherwise DD (stops) or nn (nasals), lips apart. Both in animation.lipsync_place;
 - fricatives: noise whose spectral centroid is high (SS above ~4 kHz, CH 2.5-4 kHz, weak ones FF);
 - vowels and sonorants: formants F1 and F2 from selective linear prediction (Makhoul 1975: the LPC
   autocorrelation from the 0-5 kHz part of the power spectrum). Lip rounding and protrusion lengthen
-  the vocal tract and lower its resonances (Stevens 1998, Acoustic Phonetics, ch. 6), so rounding is
-  the mean of four lowered cues: F2, the 2.5-5 kHz and 5-10 kHz balance, the spectral centroid (F2
-  alone misses the fronted /u/ of American English); jaw opening raises F1. All are z-scores over the
-  utterance's voiced frames (a per-speaker normalisation in the spirit of Lobanov 1971), so a female
-  or child voice, or a quieter recording, reads the same. Rounded and close -> ou, rounded and open
-  -> oh, open -> aa, spread and close -> ih, else E. Thresholds were set on Piper sentences that the
-  tests do not use.
+  the vocal tract and lower its resonances (Stevens 1998, Acoustic Phonetics, ch. 6), and with lower
+  formants the spectrum above them falls too (formant levels follow formant frequencies: Fant 1956), so
+  rounding is the mean of lowered cues: F2, the 2.5-5 kHz and 5-10 kHz balance, the spectral centroid,
+  the 3.5-5 kHz level (F2 alone misses the fronted /u/ of American English); jaw opening raises F1.
+  All are z-scores over the utterance's voiced frames (a per-speaker normalisation in the spirit of
+  Lobanov 1971), so a female or child voice, or a quieter recording, reads the same. Rounded and
+  close -> ou, rounded and open -> oh, open -> aa, spread and close -> ih, else E. Thresholds were set
+  on Piper sentences that the tests do not use.
 
 The frame labels are smoothed (a 50 ms majority vote) and turned into viseme keys for
 FaceBank.visemes, like the phoneme path (animation.phonemes). The normalisation needs a whole
@@ -38,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from animation.arkit import N_CHANNELS
+from animation.lipsync_place import place, robust_z, runs
 from animation.phonemes import Visemes
 from animation.visemes import VISEME_INDEX, VISEMES
 
@@ -48,14 +46,7 @@ LPC_ORDER = 10  # two poles per formant in 0-5 kHz, plus two for the glottal and
 PAUSE = 0.2  # s: a low-energy stretch longer than this is a pause, shorter ones inside speech a closure
 MIN_SEGMENT = 0.05  # s: shorter label runs are outvoted by their neighbours (closures: 0.02)
 BURST = 0.015  # s: the release burst's window, from 5 ms before a closure's end
-# Place of articulation (thresholds set on Piper sentences the tests do not use):
-BURST_TILT = -16.0  # dB, 3.5-8 kHz over 0.5-2.5 kHz at the release: below it falling (labial)
-F2_RISE = 20.0  # dB of burst tilt that one z unit of F2 rise after the release is worth
-MURMUR = -17.0  # dB, 1-3 kHz over 60-500 Hz: below it a voiced frame may be a nasal murmur
-MURMUR_DEPTH = 7.0  # dB below the surrounding speech, at least
-MURMUR_EDGE = 6.0  # dB: the murmur band jumps back by this much within 30 ms on one side
 _V = VISEME_INDEX
-_VOWELS = [_V[v] for v in ("aa", "E", "ih", "oh", "ou")]
 
 
 @dataclass(frozen=True)
@@ -66,14 +57,21 @@ class Features:
     depth: np.ndarray  # dB below the loudest frame within +-120 ms
     hf: np.ndarray  # dB of 5-10 kHz relative to 60-400 Hz (frication vs voicing)
     tilt: np.ndarray  # dB of 2.5-5 kHz relative to 60-1000 Hz (low when the lips round)
+    high: np.ndarray  # dB of 3.5-5 kHz relative to 60 Hz-5 kHz (F4 and up; low when the lips round)
     centroid: np.ndarray  # Hz
     f1: np.ndarray  # Hz (nan where LPC found none)
     f2: np.ndarray  # Hz
-    murmur: np.ndarray  # dB of 1-3 kHz relative to 60-500 Hz (very low in a nasal murmur)
+    low: np.ndarray  # dB, 60-500 Hz (F1 and the nasal murmur's resonance)
+    mid: np.ndarray  # dB, 1-3 kHz (F2, F3; weak in a nasal murmur)
     burst: np.ndarray  # dB of 3.5-8 kHz relative to 0.5-2.5 kHz in a 15 ms window from 5 ms before k * HOP
 
     def __len__(self) -> int:
         return len(self.db)
+
+    @property
+    def murmur(self) -> np.ndarray:
+        """dB of 1-3 kHz relative to 60-500 Hz (very low in a nasal murmur)."""
+        return self.mid - self.low
 
 
 def analyze(audio: np.ndarray, sample_rate: int) -> Features:
@@ -97,11 +95,11 @@ def analyze(audio: np.ndarray, sample_rate: int) -> Features:
     db = band(60, 8000)
     hf = band(5000, 10000) - band(60, 400) if sr > 10500 else band(2500, 4000) - band(60, 400)
     tilt = band(2500, 5000) - band(60, 1000)
+    high = band(3500, 5000) - band(60, 5000)
     centroid = (power * freqs).sum(1) / (power.sum(1) + 1e-20)
     f1, f2 = _formants(np.abs(np.fft.rfft(emph, nfft)) ** 2, freqs)
     k = round(0.12 / HOP)
     env = sliding_window_view(np.pad(db, k, mode="edge"), 2 * k + 1).max(1)
-    murmur = band(1000, 3000) - band(60, 500)
     # A burst lasts 5-20 ms: a short window, so the closure before it and the vowel after it weigh little.
     short, lead = max(8, round(sr * BURST)), max(1, round(sr * 0.005))
     bursts = np.pad(x, (lead, short + hop))[np.arange(n)[:, None] * hop + np.arange(short)]
@@ -111,7 +109,7 @@ def analyze(audio: np.ndarray, sample_rate: int) -> Features:
         return 10.0 * np.log10(bpower[:, (freqs >= lo) & (freqs < min(hi, sr / 2))].sum(1) + 1e-12)
 
     burst = bband(3500, 8000) - bband(500, 2500)
-    return Features(db, env - db, hf, tilt, centroid, f1, f2, murmur, burst)
+    return Features(db, env - db, hf, tilt, high, centroid, f1, f2, band(60, 500), band(1000, 3000), burst)
 
 
 def _formants(power: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -141,26 +139,12 @@ def _formants(power: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.where(np.isfinite(f1), f1, np.nan), np.where(np.isfinite(f2), f2, np.nan)
 
 
-def _robust_z(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(x - median) / IQR-based spread over the masked frames; zeros where there is nothing to scale by."""
-    vals = x[mask & np.isfinite(x)]
-    if vals.size < 5:
-        return np.zeros_like(x)
-    q1, med, q3 = np.percentile(vals, [25, 50, 75])
-    return (x - med) / max((q3 - q1) / 1.35, 1e-6)
-
-
 def _smooth_voiced(x: np.ndarray, voiced: np.ndarray, k: int = 3) -> np.ndarray:
     """Moving average over 2k+1 frames, counting only voiced ones (so closures don't drag vowels)."""
     w = voiced.astype(np.float64)
     kernel = np.ones(2 * k + 1)
     num = np.convolve(np.where(voiced, x, 0.0), kernel, mode="same")
     return num / np.maximum(np.convolve(w, kernel, mode="same"), 1.0)
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
 
 
 def classify(f: Features) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +156,7 @@ def classify(f: Features) -> tuple[np.ndarray, np.ndarray]:
     labels = np.full(n, _V["E"], np.intp)
     # Pauses: long quiet runs (and the quiet lead-in / tail).
     pause = np.zeros(n, bool)
-    for a, b in _runs(quiet):
+    for a, b in runs(quiet):
         if (b - a) * HOP >= PAUSE or a == 0 or b == n:
             pause[a:b] = True
     fricative = (f.centroid > 2500.0) & ~quiet
@@ -180,16 +164,19 @@ def classify(f: Features) -> tuple[np.ndarray, np.ndarray]:
     closure = ~pause & ~fricative & ((f.depth > 14.0) | quiet) & (f.hf < -12.0)
     voiced = ~pause & ~closure & ~fricative
     # Vowel quality, z-scored over the voiced frames and averaged over ~70 ms (about a vowel's steady part).
-    z_f1 = _smooth_voiced(np.nan_to_num(_robust_z(np.log(f.f1), voiced)), voiced)
-    # Rounding (and protrusion) lengthens the tract: F2, the 2.5-5 kHz band, the 5-10 kHz band and the
-    # centroid all drop together. Their mean is steadier than F2 alone, which LPC often misplaces.
+    z_f1 = _smooth_voiced(np.nan_to_num(robust_z(np.log(f.f1), voiced)), voiced)
+    # Rounding (and protrusion) lengthens the tract: F2, the 2.5-5 kHz band, the 5-10 kHz band, the
+    # centroid and the 3.5-5 kHz level all drop together. Their mean is steadier than F2 alone, which LPC
+    # often misplaces; the 3.5-5 kHz level counts twice: it told Piper's fronted /u/ from /i/ and schwa
+    # best on the tuning sentences (~9 dB lower), where its F2 did not at all.
     lowering = (
-        np.nan_to_num(_robust_z(np.log(f.f2), voiced))
-        + _robust_z(f.tilt, voiced)
-        + _robust_z(f.hf, voiced)
-        + _robust_z(np.log(f.centroid + 1.0), voiced)
+        np.nan_to_num(robust_z(np.log(f.f2), voiced))
+        + robust_z(f.tilt, voiced)
+        + robust_z(f.hf, voiced)
+        + robust_z(np.log(f.centroid + 1.0), voiced)
+        + 2.0 * robust_z(f.high, voiced)
     )
-    rounding = _smooth_voiced(-0.25 * lowering, voiced)
+    rounding = _smooth_voiced(-lowering / 6.0, voiced)
     labels[voiced & (z_f1 > 0.5)] = _V["aa"]
     labels[voiced & (rounding < -0.15) & (z_f1 <= 0.3)] = _V["ih"]
     labels[voiced & (rounding > 0.3)] = _V["oh"]
@@ -200,30 +187,11 @@ def classify(f: Features) -> tuple[np.ndarray, np.ndarray]:
     labels[fricative & strong & (f.centroid <= 4000.0)] = _V["CH"]
     labels[closure] = _V["PP"]
     labels[pause] = _V["sil"]
-    # Place: of the stop closures and nasal murmurs, only the labial ones shut the lips.
-    vowel = np.isin(labels, _VOWELS)
-    nasal = vowel & (f.murmur < MURMUR) & (f.depth > MURMUR_DEPTH)
-    z_f2 = _robust_z(np.log(f.f2), vowel & ~nasal)
-    for a, b in _runs(labels == _V["PP"]):
-        labels[a:b] = _V["PP"] if _labial(f, z_f2, b) else _V["DD"]
-    for a, b in _runs(nasal):
-        edge = max(f.murmur[max(a - 3, 0) : a].max(initial=-np.inf), f.murmur[b : b + 3].max(initial=-np.inf))
-        if b - a >= 3 and edge - f.murmur[a:b].mean() >= MURMUR_EDGE:
-            labels[a:b] = _V["PP"] if _labial(f, z_f2, b) else _V["nn"]
+    place(f, labels)  # only labial closures and murmurs shut the lips
     # Louder speech moves the mouth a little more; quiet vowels (reduced ones) a little less.
     weight = np.clip(0.55 + 0.45 * (f.db - (level - 25.0)) / 25.0, 0.3, 1.0).astype(np.float32)
     weight[labels == _V["sil"]] = 0.0
     return labels, weight
-
-
-def _labial(f: Features, z_f2: np.ndarray, b: int) -> bool:
-    """Whether the closure or murmur ending at frame b was labial: a falling release spectrum, and F2
-    rising over the next 80 ms from a low locus (z_f2: log F2 z-scored over the vowels)."""
-    burst = float(f.burst[b]) if b < len(f) else BURST_TILT
-    out, later = z_f2[b : b + 3], z_f2[b + 4 : b + 8]
-    out, later = out[np.isfinite(out)], later[np.isfinite(later)]
-    rise = float(np.median(later) - np.median(out)) if out.size and later.size else 0.0
-    return BURST_TILT - burst + F2_RISE * rise >= 0.0
 
 
 def _smooth(labels: np.ndarray) -> np.ndarray:

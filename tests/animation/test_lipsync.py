@@ -15,8 +15,8 @@ from animation.track import load_track
 from server.cli import main
 from tests.animation.helpers import aperture as lip_aperture
 
-# Held-out sentences: the thresholds in classify() were set on other sentences. The last four, rich in
-# t/d/k/n, were added with the place-of-articulation cues and never used to set them.
+# Held-out sentences: the thresholds in animation.lipsync(_place) were set on TUNING, never on these. The
+# last four, rich in t/d/k/n, were added with the place-of-articulation cues.
 SENTENCES = (
     "Maybe the baby bear wants more berries.",
     "Do you remember the blue boots you wore in June?",
@@ -27,6 +27,34 @@ SENTENCES = (
     "Dinner is ready, so do not be late tonight.",
     "The kind clerk gave Kevin a ticket to Dakota.",
     "Nobody noticed the note taped under the table.",
+)
+# The tuning sentences (not tested here; score them with _score to retune). Rounded vowels next to
+# nasals and /l/, where a murmur detector and a rounding cue are most easily confused.
+TUNING = (
+    "You should move the new blue spoon to the room.",
+    "Sue drew a cool moon over the pool at noon.",
+    "Please keep the green sheep in the field.",
+    "Mom made a mean lemon pie for Tim.",
+    "We need three more people to meet Steve.",
+    "Who knew the food was too good to lose?",
+    "My neighbour Anna never knows my name.",
+    "Bring me a warm woollen hood and some boots.",
+    "Peter picked a bunch of plump plums.",
+    "Nine new moons rose above the dune.",
+    "Keep it simple, Jim, and be even.",
+    "Luke threw the ruler into the pool.",
+    "Tina needs a new tune on the piano.",
+    "A moody goose stood in the soup.",
+    "Tell Martin the meeting moved to Monday.",
+    "The wind in the canyon made a lonely sound.",
+    "Emma and Ben ran down the lane at nine.",
+    "Eat the sweet peas, then sleep.",
+    "Judy put the cookbook on the wooden stool.",
+    "Bob may buy a map in Memphis.",
+    "Our cousin cooks noodles at noon on Tuesdays.",
+    "Lean on me when you need a friend.",
+    "The umpire blew the whistle too soon.",
+    "Many women in the town knew him.",
 )
 LABIAL = {"p", "b", "m"}
 CORONAL_VELAR = {"t", "d", "k", "ɡ", "n"}  # the lips stay apart (flaps and glottal stops not counted)
@@ -78,9 +106,10 @@ def test_loudness_does_not_drive_the_mouth(spoken: list) -> None:
     np.testing.assert_allclose(loud.times, quiet.times)
 
 
-def test_scored_against_the_alignment(spoken: list) -> None:
-    """Lips closed on p/b/m but not on t/d/k/n, rounded on "oo", spread on "ee": frames from the audio
-    alone, grouped by the phoneme Piper says was being spoken at that time."""
+def _score(spoken: list) -> dict[str, float]:
+    """Frames from the audio alone, grouped by the phoneme Piper says was being spoken at that time: the
+    share with the lips shut on p/b/m ("labial"), t/d/k/g/n ("other") and vowels, the mean lip aperture
+    on PP relative to the vowels', and the mean rounding (mouthFunnel + mouthPucker) on "oo" and "ee"."""
     aperture: dict[str, list[float]] = {}
     rounding: dict[str, list[float]] = {}
     closed: dict[str, list[bool]] = {"labial": [], "other": [], "vowel": []}
@@ -98,19 +127,28 @@ def test_scored_against_the_alignment(spoken: list) -> None:
             group = group or ("vowel" if vis in ("aa", "E", "ih", "oh", "ou") else None)
             if group:
                 closed[group].extend(ap[inside] < 0.03)
-    mean = {k: float(np.mean(v)) for k, v in aperture.items()}
     vowels = float(np.mean([x for v in ("aa", "E", "ih", "oh", "ou") for x in aperture[v]]))
-    assert mean["PP"] < 0.5 * vowels, mean
-    rate = {k: float(np.mean(v)) for k, v in closed.items()}
-    # Measured (frames at 30 fps with the lips shut): p/b/m 0.74, t/d/k/n 0.30, vowels 0.31. With every
-    # closure shutting the lips (before the place cues): 0.79, 0.69 and 0.44.
-    assert rate["labial"] > 0.6, rate
-    assert rate["other"] < 0.45 and rate["labial"] - rate["other"] > 0.3, rate
-    assert rate["vowel"] < 0.4, rate
-    rounded = float(np.mean(rounding["ou"]))
-    spread = float(np.mean(rounding["E"] + rounding["ih"]))
-    # Measured: ou ~0.18, E/ih ~0.12 (Piper's American /u/ is fronted, so F2 alone would not do).
-    assert rounded > 1.3 * spread and rounded - spread > 0.04, (rounded, spread)
+    return {
+        **{k: float(np.mean(v)) for k, v in closed.items()},
+        "pp_aperture": float(np.mean(aperture["PP"])) / vowels,
+        "rounded": float(np.mean(rounding["ou"])),
+        "spread": float(np.mean(rounding["E"] + rounding["ih"])),
+    }
+
+
+def test_scored_against_the_alignment(spoken: list) -> None:
+    """Lips closed on p/b/m but not on t/d/k/n, rounded on "oo", spread on "ee"."""
+    r = _score(spoken)
+    assert r["pp_aperture"] < 0.5, r
+    # Measured (frames at 30 fps with the lips shut): p/b/m 0.75, t/d/k/n 0.31, vowels 0.31. With every
+    # closure shutting the lips (before the place cues): 0.79, 0.70 and 0.44.
+    assert r["labial"] > 0.7, r
+    assert r["other"] < 0.35 and r["labial"] - r["other"] > 0.35, r
+    assert r["vowel"] < 0.35, r
+    # Measured: "oo" 0.22, "ee" 0.10 (2.2x). Piper's American /u/ is fronted (F2 ~1800 Hz, above schwa's),
+    # so F2 alone would not do. 1.5x before murmurs needed their abrupt boundaries (the detector fired on
+    # /u/), murmur-like frames were kept from rounding, and the 3.5-5 kHz level joined the cues.
+    assert r["rounded"] > 1.8 * r["spread"] and r["rounded"] - r["spread"] > 0.08, r
 
 
 def test_mien_lipsync_writes_a_track(tmp_path: Path, spoken: list) -> None:
