@@ -17,7 +17,7 @@ export class FrameBuffer {
   #seq = -1;
   #tMs = 0;
   #fresh = false;
-  #delayMs = 50;
+  #delayMs = SMOOTH_DELAY_MS;
   #queue = []; // [{seq, tMs, values}] oldest first, only while delayMs > 0
   #offsets = []; // recent (arrival performance.now() - t_ms)
   #mixed = new Float32Array(0); // the shown frame interpolated toward the next queued one

@@ -13,7 +13,7 @@
 // the page's own), so they beat universal resets while any rule naming the element or a class still wins.
 
 import { TEMPLATE } from "./avatar-view.js";
-import { MienAvatar } from "./mien-avatar.js";
+import { MienAvatar } from "./avatar-element.js";
 
 const HOST = /^:host(?:\((.+)\))?$/; // `:host` or `:host(compound)`, nothing after it
 
@@ -41,4 +41,6 @@ try {
 }
 
 // Without a `server` attribute the widget talks to the server it was loaded from, not the host page's origin.
+// Set before the element is defined: defining upgrades the elements already on the page, which connect at once.
 MienAvatar.defaultServer = new URL(".", import.meta.url).href;
+if (!customElements.get("mien-avatar")) customElements.define("mien-avatar", MienAvatar);

@@ -73,9 +73,11 @@ class HostSite:
         self.server.server_close()
 
 
-def two_lines(mien: str, **attributes: str) -> str:
-    """The README's copy-paste snippet (with the attributes given), in a slot of the host's layout."""
-    attrs = "".join(f' {k}="{v}"' for k, v in {"server": mien, **attributes}.items())
+def two_lines(mien: str, server: bool = True, **attributes: str) -> str:
+    """The README's copy-paste snippet (with the attributes given), in a slot of the host's layout;
+    `server=False` leaves the element's `server` attribute out."""
+    attrs = "".join(f' {k}="{v}"' for k, v in ({"server": mien} if server else {}).items())
+    attrs += "".join(f' {k}="{v}"' for k, v in attributes.items())
     return (
         f'<script type="module" src="{mien}/widget.js"></script>\n'
         f'<section class="slot"><mien-avatar{attrs}></mien-avatar></section>'
@@ -252,6 +254,16 @@ def test_two_lines_on_another_site_with_hostile_css(
     page.screenshot(path=ARTIFACTS / "widget-host-page.png")
     assert fake_llm.requests[-1]["messages"][-1]["content"].endswith("I got the job!")
     assert page.evaluate("window.__csp") == []
+    assert v.errors == [] and v.console == []
+
+
+def test_without_a_server_attribute_the_widget_talks_to_where_it_came_from(
+    visit: Any, host: HostSite, mien: LiveServer
+) -> None:
+    v = visit(host.page("bare.html", two_lines(mien.http_url, server=False, key="site")))
+    wait_ready(v.page)
+    (socket,) = v.sockets  # the widget's server, not the host page's origin
+    assert socket.startswith(f"ws://127.0.0.1:{mien.port}/ws?key=site"), socket
     assert v.errors == [] and v.console == []
 
 

@@ -1,0 +1,382 @@
+// <mien-avatar>: Mien's face and its session in one element. It connects to a Mien server, renders the head,
+// applies the streamed blendshape frames, re-announces the conversation as DOM events, and (unless turned
+// off) shows its own chat, voice and controls in its shadow DOM, so two lines of HTML give a visitor a face
+// to talk with. API: docs/element.md. The parts: session.js (the wire), voice-sync.js (the voice),
+// element-ui.js (the built-in chat and controls), avatar-view.js (drawing).
+
+import { AvatarView, TEMPLATE } from "./avatar-view.js";
+import { ElementUI } from "./element-ui.js";
+import { httpBase } from "./protocol.js";
+import { AvatarSession, CONNECTING, OFFLINE } from "./session.js";
+import { VoiceSync } from "./voice-sync.js";
+
+const DEFAULT_MODEL = "models/ict_head.glb";
+
+export class MienAvatar extends HTMLElement {
+  /** The server when the `server` attribute is absent (the widget bundle sets it to where it was loaded
+   * from); null means this page's origin. */
+  static defaultServer = null;
+
+  static observedAttributes = [
+    ...["server", "avatar", "model", "persona", "resume", "key"],
+    ...["chat", "controls", "voice", "theme"],
+  ];
+
+  #session;
+  #view;
+  #voice;
+  #ui;
+  #isReady = false;
+  #resolveReady;
+  #ready = new Promise((resolve) => (this.#resolveReady = resolve));
+  #started = false;
+  #notice;
+  #onVisibility = () => this.#sendVisibility();
+
+  constructor() {
+    super();
+    const face = TEMPLATE.content.cloneNode(true); // the stage, its canvas and the notice line
+    this.#notice = face.querySelector(".notice");
+    this.#view = new AvatarView(face.querySelector(".stage"), face.querySelector("canvas"));
+    const emit = (type, detail) => this.#emit(type, detail);
+    this.#voice = new VoiceSync(this.#view, emit);
+    this.#session = new AvatarSession({
+      emit,
+      attr: (name) => (name === "server" ? this.#server() : this.getAttribute(name)),
+      onHello: (hello) => this.#onHello(hello),
+      onFrame: (seq, tMs, values) => this.#view.push(seq, tMs, values),
+      onBinary: (buffer) => this.#voice.onBinary(buffer),
+      onMessage: (m) => this.#voice.onMessage(m),
+      onClose: (refused) => {
+        if (refused) this.#setNotice("The server refused this page.");
+        else if (this.#view.loaded) this.#setNotice("Reconnecting…");
+      },
+    });
+    this.#ui = new ElementUI(this.attachShadow({ mode: "open" }), this, face, () => this.#voice.canStart());
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  connectedCallback() {
+    const first = !this.#started;
+    this.#started = true;
+    try {
+      this.#view.start();
+      // Without an `avatar`, the persona decides the head: load it when hello names it (one download).
+      if (first && this.#askedModel()) this.#loadModel();
+    } catch (err) {
+      this.#setNotice("This browser cannot show the face (WebGL is unavailable).");
+      this.#error("webgl_unavailable", String(err?.message ?? err));
+    }
+    this.#ui.start();
+    this.#session.connect();
+    document.addEventListener("visibilitychange", this.#onVisibility);
+  }
+
+  disconnectedCallback() {
+    this.#view.stop();
+    this.#ui.stop();
+    document.removeEventListener("visibilitychange", this.#onVisibility);
+    this.#voice.stop();
+    this.#session.close();
+  }
+
+  attributeChangedCallback(name, oldValue, newValue) {
+    if (oldValue === newValue) return;
+    this.#ui.attributeChanged(name); // chat, controls, voice, theme: the built-in UI's
+    // Before the first connect (a deferred module defines the element after parsing, so every attribute
+    // is "changed" once) connectedCallback opens the one session: don't open one per attribute.
+    if (!this.isConnected || !this.#started) return;
+    if (name === "server" || name === "persona" || name === "key") this.#session.connect(name);
+    if ((name === "avatar" || name === "model") && this.#view.hasFace) this.#loadModel();
+  }
+
+  // ------------------------------------------------------------------ public API: properties
+
+  /** Resolves (with the element) once the session said hello and the head is loaded. */
+  get ready() {
+    return this.#ready;
+  }
+
+  get isReady() {
+    return this.#isReady;
+  }
+
+  /** The server's hello (names, fps, limits, controls, personas), or null before the session opened. */
+  get hello() {
+    return this.#session.hello;
+  }
+
+  /** Emotion names the server knows, in its order. */
+  get emotions() {
+    return this.hello ? [...this.hello.emotions] : [];
+  }
+
+  /** The persona of this session ({id, name, greeting, avatar}), or null before hello. */
+  get persona() {
+    return this.hello ? { ...this.hello.persona } : null;
+  }
+
+  /** Every persona the server offers (switch with the `persona` attribute). */
+  get personas() {
+    return (this.hello?.personas ?? []).map((p) => ({ ...p }));
+  }
+
+  /** The server's id for this conversation (kept, so a reload or reconnect resumes it), or null. */
+  get sessionId() {
+    return this.hello?.session_id ?? null;
+  }
+
+  /** hello.controls, each with its current `value` (what the user set, else the default). */
+  get controls() {
+    const hello = this.hello;
+    const settings = this.#session.settings;
+    return (hello?.controls ?? []).map((c) => ({ ...c, value: settings.control(hello, c.name) }));
+  }
+
+  /** Emotion name -> current gain. */
+  get gains() {
+    return Object.fromEntries(this.emotions.map((e) => [e, this.#session.settings.gain(this.hello, e)]));
+  }
+
+  /** The mood set with setMood() as {emotion, intensity}, or null (the persona's own). */
+  get mood() {
+    return this.#session.settings.mood;
+  }
+
+  /** connecting | idle | listening | thinking | speaking | offline */
+  get state() {
+    return this.#session.state;
+  }
+
+  /** ARKit name -> weight (0..1) of the latest frame shown. */
+  get blendshapes() {
+    return this.#view.blendshapes;
+  }
+
+  /** Head channel name (headYaw, headPitch, headRoll) -> radians, of the latest frame (as sent). */
+  get head() {
+    return this.#view.head;
+  }
+
+  /** The share of head motion drawn: 1, or less under prefers-reduced-motion. */
+  get headMotion() {
+    return this.#view.headMotion;
+  }
+
+  /** Sequence number of the latest frame shown (-1 before any). */
+  get frameSeq() {
+    return this.#view.frameSeq;
+  }
+
+  /** t_ms (the server's clock) of the latest frame shown (-1 before any). */
+  get frameTMs() {
+    return this.#view.frameTMs;
+  }
+
+  /** True while replies are spoken aloud (setVoice). */
+  get voice() {
+    return this.#voice.on;
+  }
+
+  /** Voice playback counters and per-sentence A/V measurements, for debugging and tests (docs/element.md). */
+  get voiceStats() {
+    return this.#voice.stats;
+  }
+
+  /** The reply in progress as {replyId, text}, or null. */
+  get reply() {
+    return this.#session.reply;
+  }
+
+  // ------------------------------------------------------------------ public API: methods
+
+  /** A user's chat message: the model replies (interrupting any reply in progress). */
+  send(text) {
+    this.#voice.stop(); // a new line cuts the voice of the one before
+    return this.#session.sendUser("user_message", text);
+  }
+
+  /** A scripted line, spoken as written; inline tags like "[joy] Hi!" cue emotions. No model is called. */
+  speak(text) {
+    this.#voice.stop();
+    return this.#session.sendUser("speak", text);
+  }
+
+  /** Speak the persona's greeting (a scripted line; its `usermessage` has `greeting: true`). */
+  greet() {
+    const greeting = this.hello?.persona?.greeting;
+    if (!greeting) return false;
+    this.#voice.stop();
+    return this.#session.sendUser("speak", greeting, { greeting: true });
+  }
+
+  /** Pose `emotion` at `intensity` (0..1) for `hold` seconds. Out-of-range input gets an `error` event. */
+  setEmotion(emotion, intensity = 1, hold = undefined) {
+    const message = { type: "set_emotion", emotion, intensity };
+    if (hold !== undefined) message.hold = hold;
+    return this.#session.send(message);
+  }
+
+  /** Per-emotion gain (hello.gain's range): 0 suppresses, 1 as cued, 2 amplifies. Kept across sessions. */
+  setGain(emotion, gain) {
+    const sent = this.#session.send({ type: "set_gain", emotion, gain });
+    return this.#session.keep(sent, (h) => this.#session.settings.setGain(h, emotion, gain));
+  }
+
+  /** Scales every emotion (0 deadpan .. 1 default .. 2 theatrical): the `expressiveness` control. */
+  setExpressiveness(value) {
+    const sent = this.#session.send({ type: "set_expressiveness", value });
+    return this.#session.keep(sent, (h) => this.#session.settings.setControl(h, "expressiveness", value));
+  }
+
+  /** One of hello.controls by name, in its range (a switch takes 0/1 or false/true). Kept across sessions. */
+  setControl(name, value) {
+    const number = typeof value === "boolean" ? Number(value) : value;
+    const sent = this.#session.send({ type: "set_control", name, value: number });
+    return this.#session.keep(sent, (h) => this.#session.settings.setControl(h, name, number));
+  }
+
+  /** The mood the face rests in and decays back to: `emotion` at `intensity` (0..1). Kept across sessions. */
+  setMood(emotion, intensity) {
+    const sent = this.#session.send({ type: "set_mood", emotion, intensity });
+    return this.#session.keep(sent, (h) => this.#session.settings.setMood(h, emotion, intensity));
+  }
+
+  /** Controls, gains and mood back to their defaults; the conversation stays. */
+  resetControls() {
+    let sent = true;
+    for (const message of this.#session.settings.reset(this.hello)) sent = this.#session.send(message) && sent;
+    this.#emit("settings", {});
+    return sent;
+  }
+
+  /**
+   * A new conversation: the reply in progress and its voice stop, the conversation is forgotten on the server
+   * and on the page (the `history` event with reason `clear` empties the built-in chat), and every control,
+   * gain and mood goes back to its default. The session, its id and the voice setting stay.
+   */
+  reset() {
+    this.#voice.stop();
+    const cleared = this.clearHistory(); // the server cancels any reply first, then clears
+    return this.resetControls() && cleared;
+  }
+
+  /** Forget this conversation, on the server too; a `history` event (reason `clear`) confirms. */
+  clearHistory() {
+    return this.#session.send({ type: "clear_history" });
+  }
+
+  /** Resolves to the conversation's turns [{role, content, status, cues}]; rejects if the session closes first. */
+  exportHistory() {
+    return this.#session.exportHistory();
+  }
+
+  /** Interrupt the reply in progress (its audio stops at once). */
+  stop() {
+    this.#voice.stop();
+    return this.#session.send({ type: "stop" });
+  }
+
+  /**
+   * Speak replies aloud (or not). Call it from a user gesture (a click): browsers let a page start audio
+   * only then. Frames are shown a little late while the voice is on, so the mouth meets the sound.
+   */
+  setVoice(enabled) {
+    const on = Boolean(enabled);
+    if (on && this.hello && !this.hello.voice) {
+      this.#error("voice_unavailable", "this server cannot speak (hello.voice is false)");
+      return false;
+    }
+    try {
+      this.#voice.enable(on);
+    } catch (err) {
+      this.#error("audio_unavailable", String(err?.message ?? err));
+      return false;
+    }
+    const sent = this.#session.send({ type: "set_voice", enabled: on });
+    this.#emit("settings", {});
+    return sent;
+  }
+
+  /** The user is composing a message (the server answers with state `listening`). */
+  setTyping(active) {
+    return this.#session.send({ type: "typing", active: Boolean(active) }, { queue: false });
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+  }
+
+  #sendVisibility() {
+    this.#session.send({ type: "visibility", hidden: document.visibilityState === "hidden" }, { queue: false });
+  }
+
+  #setNotice(text) {
+    this.#notice.textContent = text;
+  }
+
+  #error(code, message) {
+    this.#emit("error", { code, message, replyId: null, source: "client" });
+  }
+
+  /** The head: the `avatar` attribute (or its alias `model`), else the persona's, resolved against the server. */
+  #wantedModel() {
+    const persona = this.hello?.persona;
+    // The persona's head by its content-hash URL (cached by the browser for good), else by name.
+    const own = persona?.avatar_url ?? (persona?.avatar ? `models/${persona.avatar}` : null);
+    const model = this.#askedModel() || own || DEFAULT_MODEL;
+    return new URL(model, httpBase(this.#server())).href;
+  }
+
+  #askedModel() {
+    return this.getAttribute("avatar") || this.getAttribute("model");
+  }
+
+  #server() {
+    return this.getAttribute("server") || MienAvatar.defaultServer;
+  }
+
+  async #loadModel() {
+    const url = this.#wantedModel();
+    this.#setNotice("Loading the face…");
+    try {
+      if (!(await this.#view.load(url))) return; // superseded by another load
+    } catch (err) {
+      this.#setNotice("The face could not be loaded.");
+      const name = this.getAttribute("avatar") || this.getAttribute("model") || url;
+      this.#error("model_load_failed", `${name}: ${err?.message ?? err}`);
+      return;
+    }
+    if (this.state !== OFFLINE) this.#setNotice(this.hello ? "" : "Connecting…"); // keep a refusal shown
+    this.#bindFace(this.#view.bind());
+    this.#checkReady();
+  }
+
+  #bindFace(missing) {
+    if (missing.length) console.info(`mien-avatar: the head has no morph target for ${missing.join(", ")}`);
+  }
+
+  #checkReady() {
+    if (this.#isReady || !this.#view.loaded || !this.hello) return;
+    this.#isReady = true;
+    this.#resolveReady(this);
+    this.#emit("ready", { hello: this.hello });
+  }
+
+  /** A new session said hello (before `connect` is announced): the face, the head, the voice follow it. */
+  #onHello(hello) {
+    this.#bindFace(this.#view.reset(hello));
+    const otherHead = this.#wantedModel() !== this.#view.modelUrl; // the persona's own avatar
+    if (this.#view.hasFace && otherHead) this.#loadModel();
+    else if (this.#view.loaded) this.#setNotice("");
+    if (document.visibilityState === "hidden") this.#sendVisibility();
+    this.#voice.reset();
+    if (this.#voice.on && hello.voice) this.#session.send({ type: "set_voice", enabled: true });
+    queueMicrotask(() => this.#checkReady()); // after `connect`, as before the split
+  }
+}
+
+export { CONNECTING, OFFLINE };
