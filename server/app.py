@@ -97,10 +97,15 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
         @app.get("/", include_in_schema=False)
         async def index() -> FileResponse:
-            return FileResponse(WEB / "index.html", headers={"cache-control": REVALIDATE})
+            # Mien's own page may be framed only by itself (embedding sites use /embed or the widget).
+            headers = {"cache-control": REVALIDATE, "content-security-policy": "frame-ancestors 'self'"}
+            return FileResponse(WEB / "index.html", headers=headers)
 
-        app.mount("/web", CachedFiles(directory=WEB), name="web")
+        # The client's own files only (its modules, styles and page), not web/node_modules or the bundle.
+        app.mount("/web", CachedFiles(directory=WEB, public=r"[\w.-]+\.(?:js|css|html)"), name="web")
     if (WEB / "node_modules" / "three").is_dir():
         app.mount("/vendor/three", CachedFiles(directory=WEB / "node_modules" / "three"), name="three")
-    app.mount("/models", CachedFiles(directory=MODELS), name="models")
+    # Avatars, their calibration and their licence; never models/personas/ (system prompts stay here).
+    public_models = r"[\w.-]+\.glb|[\w.-]+\.calibration\.json|LICENSE|CREDITS\.md"
+    app.mount("/models", CachedFiles(directory=MODELS, public=public_models), name="models")
     return app

@@ -65,9 +65,18 @@ async def apply_cache_policy(response: Response, scope: Scope, path: Path) -> Re
 
 
 class CachedFiles(StaticFiles):
-    """Starlette's StaticFiles (ETag, Last-Modified, 304, ranges) with the cache policy above."""
+    """Starlette's StaticFiles (ETag, Last-Modified, 304, ranges) with the cache policy above, serving only
+    the files whose path (relative to the directory) `public` matches: a folder of the repository holds
+    more than the browser needs (personas' system prompts beside the avatars, the npm tree beside the
+    client), and none of that may leave the server."""
+
+    def __init__(self, *, directory: Path, public: str = r".*") -> None:
+        super().__init__(directory=directory)
+        self._public = re.compile(public)
 
     async def get_response(self, path: str, scope: Scope) -> Response:
+        if not self._public.fullmatch(path.replace("\\", "/")):
+            return PlainTextResponse("Not Found", 404)
         response = await super().get_response(path, scope)
         if response.status_code in (200, 206, 304):
             full_path, _ = await anyio.to_thread.run_sync(self.lookup_path, path)

@@ -168,3 +168,20 @@ def test_a_stale_gzip_twin_is_never_sent(tmp_path: Path) -> None:
         twin.write_bytes(gzip.compress(b"export const version = 2;\n"))  # rebuilt: newer again
         response = httpx.get(live.http_url + "/widget.js", headers={"Accept-Encoding": "gzip"})
         assert response.headers["content-encoding"] == "gzip" and "version = 2" in response.text
+
+
+def test_only_what_the_browser_needs_is_public(server: LiveServer) -> None:
+    """Personas' system prompts and the npm tree sit beside the served files; they stay on the server."""
+    for path in ("/web/app.js", "/web/style.css", "/models/ict_head.glb", "/models/LICENSE"):
+        assert get(server, path).status_code == 200, path
+    for path in (
+        "/models/personas/mien.toml",
+        "/models/bake_ict.py",
+        "/web/node_modules/three/package.json",
+        "/web/package.json",
+        "/web/../server/settings.py",
+    ):
+        assert get(server, path).status_code == 404, path
+    prompt = (Path(__file__).resolve().parents[2] / "models" / "personas" / "mien.toml").read_text()
+    assert "prompt" in prompt  # the file exists and holds a prompt: its 404 above is the policy, not absence
+    assert get(server, "/").headers["content-security-policy"] == "frame-ancestors 'self'"
