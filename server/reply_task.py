@@ -34,24 +34,28 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
     visible: list[str] = []
     cues: list[dict[str, object]] = []  # kept with the turn, so a resumed chat shows them again
     status = "complete"
-    await self.send(ReplyStart(reply_id=reply_id, source="script" if scripted_line else "model"))
-    await self.set_state("thinking")
-    if scripted_line:
-        chunks: AsyncIterator[str] = scripted(text)
-    else:
-        await _remember(self, Turn("user", text))
-        await _listen(self, reply_id, text)
-        self.conversation.system_prompt = prompt_for(self.persona, self.face)
-        messages = await asyncio.to_thread(
-            self.conversation.messages, lambda m: llm.count_tokens(m, self.settings)
-        )
-        chunks = llm.stream_reply(messages, self.settings)
+    messages: list[dict[str, str]] = []
     speaking = False
     speaker = None
-    if self.voice is not None:
-        face = FaceHooks(bank, slot)
-        speaker = Speaker(reply_id, self.voice, self.animator.now, self.t_start, face, partial(_speak, self))
+    await self.send(ReplyStart(reply_id=reply_id, source="script" if scripted_line else "model"))
+    # From here on every way out (a stop while the message is being read included) ends with reply_end.
     try:
+        await self.set_state("thinking")
+        if scripted_line:
+            chunks: AsyncIterator[str] = scripted(text)
+        else:
+            await _remember(self, Turn("user", text))
+            await _listen(self, reply_id, text)
+            self.conversation.system_prompt = prompt_for(self.persona, self.face)
+            messages = await asyncio.to_thread(
+                self.conversation.messages, lambda m: llm.count_tokens(m, self.settings)
+            )
+            chunks = llm.stream_reply(messages, self.settings)
+        if self.voice is not None:
+            face = FaceHooks(bank, slot)
+            speaker = Speaker(
+                reply_id, self.voice, self.animator.now, self.t_start, face, partial(_speak, self)
+            )
         annotate = partial(_annotate, self) if self.settings.emotion_model and not scripted_line else None
         async for event in reply_events(chunks, annotate=annotate):
             if isinstance(event, ReplyCue):

@@ -132,6 +132,26 @@ def test_stop_mid_reply_keeps_partial_text_and_cancels_upstream(
     run(main())
 
 
+def test_a_stop_at_any_moment_after_reply_start_ends_the_reply(
+    mien: LiveServer, fake_llm: ScriptedOpenAI
+) -> None:
+    """A stop that lands while the message is still being read (remembered, felt, counted) ends the reply
+    like any other: reply_end `interrupted`, then idle; nothing hangs in `thinking`."""
+    fake_llm.queue(*[[{"content": "Maybe sent."}]] * 3)
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.send({"type": "user_message", "text": "Hello there, how are you today?"})
+            start = await c.next_message("reply_start")
+            await c.send({"type": "stop"})
+            end = await c.next_message("reply_end", reply_id=start["reply_id"])
+            assert end["status"] in ("interrupted", "complete")  # the stop may come after a very fast reply
+            await c.next_message("state", after=c.index(end), state="idle")
+
+    for _ in range(3):
+        asyncio.run(main())
+
+
 def test_new_message_mid_reply_interrupts_then_answers(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
     fake_llm.queue([{"content": "First answer begins"}, {"hold": True}], [{"content": "Second answer."}])
 
