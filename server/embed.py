@@ -87,6 +87,7 @@ class Gatekeeper:
         self._open: dict[str, int] = defaultdict(int)
         self._messages: dict[tuple[str, str], deque[float]] = defaultdict(deque)
         self._tokens: dict[tuple[str, int], int] = defaultdict(int)
+        self._swept = 0.0
 
     def admit(self, key_id: str | None, origin: str | None, own_origin: str) -> Admission:
         """Check the key and the page's origin; on success the session counts as open until `leave`."""
@@ -116,6 +117,7 @@ class Gatekeeper:
         if key is None:
             return None
         with self._lock:
+            self._sweep(now)
             window = self._messages[(key.id, visitor)]
             while window and window[0] <= now - 60.0:
                 window.popleft()
@@ -128,6 +130,23 @@ class Gatekeeper:
                 return "this site's daily allowance is used up; try again tomorrow"
             window.append(now)
         return None
+
+    @property
+    def visitors(self) -> int:
+        """How many (key, visitor) message windows are held."""
+        with self._lock:
+            return len(self._messages)
+
+    def _sweep(self, now: float) -> None:
+        """Forget visitors quiet for a minute and past days' spending (under the lock), at most once a
+        minute: the tables stay as large as the last minute's visitors, not every visitor ever seen."""
+        if now - self._swept < 60.0:
+            return
+        self._swept = now
+        for slot in [s for s, w in self._messages.items() if not w or w[-1] <= now - 60.0]:
+            del self._messages[slot]
+        for slot in [s for s in self._tokens if s[1] < _day(now)]:
+            del self._tokens[slot]
 
     def spend(self, key: EmbedKey | None, tokens: int, now: float) -> None:
         if key is not None:

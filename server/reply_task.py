@@ -54,7 +54,13 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
         if self.voice is not None:
             face = FaceHooks(bank, slot)
             speaker = Speaker(
-                reply_id, self.voice, self.animator.now, self.t_start, face, partial(_speak, self)
+                reply_id,
+                self.voice,
+                self.animator.now,
+                self.t_start,
+                face,
+                partial(_speak, self),
+                self.voice_lane,
             )
         annotate = partial(_annotate, self) if self.settings.emotion_model and not scripted_line else None
         async for event in reply_events(chunks, annotate=annotate):

@@ -119,6 +119,7 @@ class Session:
         self._reply: asyncio.Task[None] | None = None
         self._reply_ids = itertools.count(1)
         self._reply_id: int | None = None
+        self.voice_lane = asyncio.Lock()  # one synthesis at a time for this session (server/speaker.py)
         self._seq = 0
         self.t_start = 0.0
         self.slot = -1
@@ -303,13 +304,12 @@ class Session:
     async def _handle(self, msg: BaseModel) -> None:
         bank, slot, now = self.animator.bank, self.slot, self.animator.now()
         match msg:
-            case UserMessage(text=text):
+            case UserMessage(text=text) | Speak(text=text):
+                # A scripted line costs too (a cloud voice speaks it): both count against an embed key.
                 refusal = self.shared.gate.allow_message(self.key, self.visitor, time.time())
                 if refusal is not None:
                     raise ProtocolError("rate_limited", refusal)
-                await self._start_reply(text, scripted_line=False)
-            case Speak(text=text):
-                await self._start_reply(text, scripted_line=True)
+                await self._start_reply(text, scripted_line=isinstance(msg, Speak))
             case Stop():
                 await self._cancel_reply()
             case SetEmotion(emotion=emotion, intensity=intensity, hold=hold):

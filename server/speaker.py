@@ -21,9 +21,11 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -48,6 +50,7 @@ URGENT = 0.3  # s: with less than this of the reply still to sound, the next sen
 LONG = 60  # chars (~3 s of speech): an urgent sentence longer than this is spoken clause by clause
 MIN_CLAUSE = 16  # chars: the shortest piece a sentence is cut into
 HEAD = 50  # chars (~2.5 s): a first clause longer than this is cut earlier if it can be
+MAX_PIECE = 250  # chars (~12 s of speech): no single synthesis is longer, whatever the punctuation
 # libsndfile's compression level 0.8 asks ~56 kb/s, where libopus (24 kHz mono) switches to CELT-only:
 # measured 2x faster to encode than the hybrid SILK+CELT mode of its default ~32 kb/s, for ~1.5x bytes.
 FAST_OPUS = 0.8
@@ -58,6 +61,11 @@ _CONJUNCTION = re.compile(
     r"|before|since|with|without)\s)",
     re.I,
 )
+
+
+# Synthesis runs here, not in asyncio's default executor: the sessions' memory, feelings and token counts
+# must never wait behind voices.
+VOICE_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="mien-voice")
 
 
 def shared_voice(spec: VoiceSpec | str = "default", settings: Settings | None = None) -> Voice:
@@ -116,6 +124,18 @@ def first_clause(text: str) -> int | None:
     return min(punctuation + words, default=None)
 
 
+def piece_cut(text: str) -> int | None:
+    """Where to cut a text longer than MAX_PIECE (None if it isn't): the last clause boundary before it,
+    else the last conjunction, else the last space, else MAX_PIECE itself (one endless "word")."""
+    if len(text.rstrip()) <= MAX_PIECE:
+        return None
+    for pattern in (_CLAUSE, _CONJUNCTION, re.compile(r"\s+")):
+        ends = [m.end() for m in pattern.finditer(text, 0, MAX_PIECE) if m.end() >= MIN_CLAUSE]
+        if ends:
+            return ends[-1]
+    return MAX_PIECE
+
+
 @dataclass
 class _Sentence:
     start: int  # offset of the sentence in the reply's visible text
@@ -148,8 +168,11 @@ class Speaker:
         t_start: float,
         face: FaceHooks,
         send: Callable[[SpeechMessage, bytes], Awaitable[None]],
+        lane: asyncio.Lock | None = None,
     ) -> None:
         self.reply_id = reply_id
+        # The session's one synthesis at a time (held until the thread is done, even for a cancelled reply).
+        self._lane = lane or asyncio.Lock()
         self._voice = voice
         self._now = now
         self._t_start = t_start  # the session's clock origin: t_ms on the wire counts from it
@@ -206,9 +229,10 @@ class Speaker:
             if sentence is None:
                 return
             urgent = self._free_at - self._now() < URGENT
-            if urgent and (cut := first_clause(sentence.text)) is not None:
+            cut = first_clause(sentence.text) if urgent else None
+            if (cut := cut or piece_cut(sentence.text)) is not None:
                 sentence, rest = sentence.split(cut)
-            spoken = await asyncio.to_thread(self._synthesize, sentence.text, urgent)
+            spoken = await self._in_lane(self._synthesize, sentence.text, urgent)
             await self._schedule(sentence, spoken)
             log.debug(
                 "reply %d: sentence %d queued (%.2f s of audio, %d B; synthesis %.0f ms, encoding %.0f ms)",
@@ -248,6 +272,24 @@ class Speaker:
             audio_bytes=len(spoken.audio),
         )
         await self._send(message, encode_audio(self.reply_id, index, spoken.audio))
+
+    async def _in_lane(self, fn: Callable[[str, bool], _Spoken], text: str, fast: bool) -> _Spoken:
+        """fn in the voice pool, one at a time per session. A thread can't be stopped: a cancelled reply's
+        synthesis keeps the lane until it ends, so a client interrupting itself can't pile work up."""
+        await self._lane.acquire()
+        try:
+            future = asyncio.get_running_loop().run_in_executor(VOICE_POOL, fn, text, fast)
+        except BaseException:
+            self._lane.release()
+            raise
+
+        def done(f: asyncio.Future[_Spoken]) -> None:
+            self._lane.release()
+            if not f.cancelled():
+                f.exception()  # retrieved: a cancelled reply's failed synthesis is nobody's error
+
+        future.add_done_callback(done)
+        return await asyncio.shield(future)
 
     def _synthesize(self, text: str, fast: bool) -> _Spoken:
         """In a worker thread: the audio, its visemes and its Ogg/Opus encoding."""

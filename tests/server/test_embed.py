@@ -55,6 +55,17 @@ def test_messages_per_minute_per_visitor_in_simulated_time() -> None:
     assert g.allow_message(key, "1.2.3.4", 60.5) is None  # the first message left the window
 
 
+def test_quiet_visitors_are_forgotten() -> None:
+    """The per-visitor table holds the last minute's visitors, not everyone ever seen."""
+    g = gate(messages_per_minute=3)
+    key = g.keys["k"]
+    for i in range(500):
+        assert g.allow_message(key, f"10.0.{i // 256}.{i % 256}", 100.0 + i / 100) is None
+    assert g.visitors == 500
+    assert g.allow_message(key, "192.0.2.1", 200.0) is None
+    assert g.visitors == 1  # a minute later: only the one who just wrote
+
+
 def test_tokens_per_day() -> None:
     g = gate(tokens_per_day=1000)
     key = g.keys["k"]

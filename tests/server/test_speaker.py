@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 
 import numpy as np
 import soundfile as sf
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from animation.arkit import INDEX
 from server.runner import LiveServer
-from server.speaker import LONG, MIN_CLAUSE, first_clause, to_ogg_opus
+from server.speaker import LONG, MAX_PIECE, MIN_CLAUSE, first_clause, piece_cut, to_ogg_opus
 from tests.fakes.client import Client
 
 
@@ -177,6 +178,26 @@ def test_a_long_first_sentence_is_spoken_clause_by_clause(mien: LiveServer) -> N
     asyncio.run(main())
 
 
+def test_no_synthesis_is_longer_than_a_piece(mien: LiveServer) -> None:
+    """A long run-on sentence (no full stop) is spoken in pieces of at most MAX_PIECE characters, in order
+    and tiling the text, so one request never ties a voice thread up for long."""
+    line = " ".join(["the lamp kept burning and the ships kept passing by the rocks"] * 10) + "."
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.send({"type": "set_voice", "enabled": True})
+            await c.send({"type": "speak", "text": line})
+            end = await c.next_message("reply_end")
+            speech = c.of_type("speech", end["reply_id"])
+            spans = [(s["text_start"], s["text_end"]) for s in speech]
+            assert len(spans) >= len(line) // MAX_PIECE + 1
+            assert all(b - a <= MAX_PIECE for a, b in spans)
+            assert spans[0][0] == 0 and spans[-1][1] == len(end["text"])
+            assert all(b == a2 for (_, b), (a2, _) in itertools.pairwise(spans))
+
+    asyncio.run(main())
+
+
 def test_where_a_sentence_is_cut() -> None:
     assert first_clause("Sure, I would be glad to help with that.") is None  # short: said whole
     head = "When the old keeper retired after forty years, "
@@ -207,3 +228,16 @@ def test_urgent_audio_is_still_ogg_opus() -> None:
     for fast in (False, True):
         audio, rate = sf.read(io.BytesIO(to_ogg_opus(tone, 22_050, fast=fast)))
         assert rate == 24_000 and abs(len(audio) - round(len(tone) * 24_000 / 22_050)) < 240
+
+
+@given(st.lists(st.sampled_from(["word", "a", "longerwordstill", ",", "and", "x" * 300, "."]), max_size=80))
+def test_pieces_are_never_longer_than_max_piece(tokens: list[str]) -> None:
+    text = " ".join(tokens)
+    pieces = []
+    while (cut := piece_cut(text)) is not None:
+        assert 0 < cut <= MAX_PIECE
+        pieces.append(text[:cut])
+        text = text[cut:]
+    pieces.append(text)
+    assert all(len(p.rstrip()) <= MAX_PIECE for p in pieces)
+    assert "".join(pieces) == " ".join(tokens)
