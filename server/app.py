@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from server import __version__, llm
 from server.animator import Animator
-from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, embed_page
+from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, avatar_url, embed_page
 from server.embed import Gatekeeper, load_keys
 from server.feelings import FEELINGS
 from server.memory import MemoryStore
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     personas = load_personas()
     if settings.persona not in personas:
         raise ConfigError(f"persona {settings.persona!r} not found; known: {', '.join(personas)}")
+    for persona in personas.values():
+        avatar_url(persona.avatar)  # hash each avatar now, not on a session's first hello
     store = MemoryStore(Path(settings.data_dir) / "conversations.sqlite3" if settings.data_dir else None)
     keys = load_keys(Path(settings.embed_keys)) if settings.embed_keys else {}
     for key in keys.values():

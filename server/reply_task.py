@@ -102,7 +102,8 @@ async def run_reply(self: Session, reply_id: int, text: str, scripted_line: bool
         raise
     except llm.ProviderError as e:
         status = "error"
-        self.send_now(Error(code="provider_error", message=str(e), reply_id=reply_id))
+        log.warning("reply %s: %s", reply_id, e)
+        self.send_now(Error(code="provider_error", message=self.public_detail(str(e)), reply_id=reply_id))
     except Exception:
         log.exception("reply %s failed", reply_id)
         status = "error"

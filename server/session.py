@@ -118,7 +118,6 @@ class Session:
         self.resumed = False
         self._reply: asyncio.Task[None] | None = None
         self._reply_ids = itertools.count(1)
-        self._reply_id: int | None = None
         self.voice_lane = asyncio.Lock()  # one synthesis at a time for this session (server/speaker.py)
         self._seq = 0
         self.t_start = 0.0
@@ -359,10 +358,17 @@ class Session:
 
         def report(message: str) -> None:  # from the synthesis thread
             with contextlib.suppress(RuntimeError):  # the loop is gone: so is the client
-                error = Error(code="voice_failed", message=message, reply_id=self._reply_id)
+                # reply_id null: the reply's text is whole (a sentence is just spoken offline instead), and
+                # the failing request may belong to a reply already interrupted.
+                log.warning("voice failed: %s", message)
+                error = Error(code="voice_failed", message=self.public_detail(message), reply_id=None)
                 loop.call_soon_threadsafe(self.send_now, error)
 
         return Fallback(voice, lambda: shared_voice(AUTO, self.settings), report)
+
+    def public_detail(self, detail: str) -> str:
+        """A provider's error text: whole for the server's own page, plain for embedding sites' visitors."""
+        return detail if self.key is None else "the service is unavailable right now; please try again soon"
 
     def _set_control(self, name: str, value: float) -> None:
         try:
@@ -380,7 +386,6 @@ class Session:
     async def _start_reply(self, text: str, *, scripted_line: bool) -> None:
         await self._cancel_reply()  # a new message interrupts the reply in progress
         reply_id = next(self._reply_ids)
-        self._reply_id = reply_id  # the reply a voice failure belongs to
         self._reply = asyncio.create_task(run_reply(self, reply_id, text, scripted_line))
 
     async def _cancel_reply(self) -> None:

@@ -70,6 +70,7 @@ export class AvatarView {
   #raf = 0;
   #resizeObserver = null;
   #modelUrl = null; // the head loaded or loading
+  #loadToken = 0; // counts load() calls: a load whose token is no longer the latest was superseded
   #loaded = false;
   #scratch = new Float32Array(0);
   #loading; // the progress block on the stage
@@ -175,20 +176,23 @@ export class AvatarView {
    */
   async load(url) {
     if (!this.#face) throw new Error("no WebGL");
+    // Each call supersedes the ones before, even for the same URL: only the latest may touch the scene.
+    const token = ++this.#loadToken;
+    const current = () => token === this.#loadToken;
     this.#modelUrl = url;
     this.#loaded = false;
     this.#setProgress(0, 0);
     try {
       await this.#visible();
-      if (url !== this.#modelUrl) return false;
-      const progress = (loaded, total) => url === this.#modelUrl && this.#setProgress(loaded, total);
-      await this.#face.load(url, progress);
+      if (!current()) return false;
+      const progress = (loaded, total) => current() && this.#setProgress(loaded, total);
+      if (!(await this.#face.load(url, progress, current))) return false;
     } catch (err) {
-      if (url !== this.#modelUrl) return false;
+      if (!current()) return false;
       this.#loadFailed(err);
       throw err;
     }
-    if (url !== this.#modelUrl) return false;
+    if (!current()) return false;
     this.#loaded = true;
     this.#loading.hidden = true;
     return true;

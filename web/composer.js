@@ -24,7 +24,7 @@ export class Composer {
     avatar.addEventListener("reply", () => (this.#stop.hidden = false));
     // Stop stays while the face talks: after the text ends (replyend) the voice may still be sounding.
     avatar.addEventListener("state", (e) => {
-      if (e.detail.state !== "thinking" && e.detail.state !== "speaking") this.#stop.hidden = true;
+      if (e.detail.state !== "thinking" && e.detail.state !== "speaking") this.#hideStop();
     });
     this.#stop.addEventListener("click", () => {
       avatar.stop();
@@ -63,6 +63,15 @@ export class Composer {
       this.#typing = active;
       this.#avatar.setTyping(active);
     }
+  }
+
+  /** Hidden while focused, Stop would drop the focus to <body>: a keyboard user goes on in the textarea. */
+  #hideStop() {
+    const stop = this.#stop;
+    if (stop.hidden) return;
+    const focused = stop.matches(":focus");
+    stop.hidden = true;
+    if (focused) this.#input.focus();
   }
 
   /** The textarea grows with its text, up to the cap in the stylesheet. */

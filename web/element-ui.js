@@ -21,7 +21,7 @@ const ARM_MS = 4000; // "Clear? Click again" waits this long for the second clic
 const LAYOUT = `
 <div class="frame" part="frame" data-layout="tall" data-theme="auto" data-chat="on" data-controls="off">
   <div class="portrait" part="portrait">
-    <p id="state" class="state" part="state" aria-live="polite" data-state="connecting">connecting…</p>
+    <p id="state" class="state" part="state" data-state="connecting">connecting…</p>
     <button type="button" id="hear" class="hear" part="hear" hidden>Tap to hear</button>
   </div>
   <section class="side" part="side" aria-label="Conversation and controls">
@@ -129,13 +129,17 @@ export class ElementUI {
       this.#applyVoice();
     });
     on("settings", () => this.#showVoice());
-    $("#voice").addEventListener("click", () => {
+    const voice = $("#voice");
+    voice.addEventListener("click", () => {
       this.#declined = el.voice;
       el.setVoice(!el.voice);
     });
     $("#hear").addEventListener("click", () => this.#wantVoice());
-    // Any gesture inside the element (a tap, typing a message) is one the browser lets start audio.
-    for (const type of ["pointerdown", "keydown"]) el.addEventListener(type, () => this.#wantVoice(), true);
+    // Any gesture inside the element (a tap, typing a message) is one the browser lets start audio. Not one
+    // on the Voice button: its click decides, and would toggle off what its pointerdown had just turned on.
+    for (const type of ["pointerdown", "keydown"]) {
+      el.addEventListener(type, (e) => e.composedPath().includes(voice) || this.#wantVoice(), true);
+    }
     $("#clear").addEventListener("click", () => this.#clear());
     this.#resize = new ResizeObserver(([entry]) => this.#layout(entry.contentRect));
     this.#applyModes(null);

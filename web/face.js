@@ -71,12 +71,19 @@ export class Face {
   }
 
   /**
-   * Load (or replace) the head and its calibration sidecar, if any. Call `bind()` again afterwards.
-   * `onProgress(loaded, total)` follows the download (total 0 when the server gives no length).
+   * Load (or replace) the head and its calibration sidecar, if any; true once it is shown. Call `bind()`
+   * again afterwards. `onProgress(loaded, total)` follows the download (total 0 when the server gives no
+   * length). `isCurrent()` is asked once the GLB is downloaded and parsed: when a newer load superseded this
+   * one it answers false, and the parsed head is thrown away (false returned) without touching the scene.
    */
-  async load(url, onProgress = null) {
+  async load(url, onProgress = null, isCurrent = () => true) {
     const [buffer, calibration] = await Promise.all([fetchGlb(url, onProgress), fetchCalibration(url)]);
+    if (!isCurrent()) return false;
     const gltf = await new GLTFLoader().parseAsync(buffer, THREE.LoaderUtils.extractUrlBase(url));
+    if (!isCurrent()) {
+      disposeModel(gltf.scene);
+      return false;
+    }
     this.#unload();
     this.#calibration = calibration;
     this.#missingReported = false;
@@ -100,6 +107,7 @@ export class Face {
     if (this.#head) this.#captureRest();
     this.#frameCamera();
     this.#dirty = true;
+    return true;
   }
 
   /**
@@ -258,11 +266,7 @@ export class Face {
 
   #unload() {
     this.#calibration = null;
-    this.#model?.traverse((obj) => {
-      obj.geometry?.dispose();
-      for (const m of [obj.material].flat()) m?.dispose();
-    });
-    this.#model?.removeFromParent();
+    if (this.#model) disposeModel(this.#model);
     this.#model = this.#head = this.#frame = this.#headChannels = null;
     this.#bindings = [];
     this.#deformers = [];
@@ -339,23 +343,57 @@ export class Face {
   }
 }
 
-// GLB bytes by absolute URL, kept for the page's life: another element, a persona switch back or a
-// reconnect reuses them without a request (the HTTP cache would still revalidate). A failed load is not kept.
-const glbCache = new Map();
+/** Free a head's GPU resources (geometry, materials, their textures) and take it out of its scene. */
+function disposeModel(model) {
+  model.traverse((obj) => {
+    obj.geometry?.dispose();
+    for (const material of [obj.material].flat()) {
+      if (!material) continue;
+      for (const value of Object.values(material)) if (value?.isTexture) value.dispose();
+      material.dispose();
+    }
+  });
+  model.removeFromParent();
+}
 
-/** The GLB's bytes, through three's FileLoader (progress from Content-Length) or the page's cache. */
+// GLB bytes by absolute URL, the GLB_CACHE_SIZE used most recently: another element, a persona switch back
+// or a reconnect reuses them without a request (the HTTP cache would still revalidate), while a page that
+// goes through many heads keeps only a few (each is megabytes). A failed load is not kept.
+const GLB_CACHE_SIZE = 2;
+const glbCache = new Map(); // url -> {bytes: Promise<ArrayBuffer>, listeners: Set, last: [loaded, total]}
+
+/**
+ * The GLB's bytes, through three's FileLoader (progress from Content-Length) or the page's cache. A caller
+ * that finds the download already in flight follows its progress too, from where it has got to.
+ */
 async function fetchGlb(url, onProgress) {
   const key = new URL(url, document.baseURI).href;
-  if (!glbCache.has(key)) {
+  let entry = glbCache.get(key);
+  if (entry) {
+    glbCache.delete(key); // re-inserted below: the most recently used is last
+  } else {
+    entry = { bytes: null, listeners: new Set(), last: null };
     const loader = new THREE.FileLoader().setResponseType("arraybuffer");
-    const progress = (e) => onProgress?.(e.loaded, e.lengthComputable ? e.total : 0);
-    const loading = new Promise((resolve, reject) => loader.load(key, resolve, progress, reject));
-    glbCache.set(key, loading);
-    loading.catch(() => glbCache.delete(key));
+    const progress = (e) => {
+      entry.last = [e.loaded, e.lengthComputable ? e.total : 0];
+      for (const listener of entry.listeners) listener(...entry.last);
+    };
+    entry.bytes = new Promise((resolve, reject) => loader.load(key, resolve, progress, reject));
+    entry.bytes.catch(() => glbCache.get(key) === entry && glbCache.delete(key));
   }
-  const buffer = await glbCache.get(key);
-  onProgress?.(buffer.byteLength, buffer.byteLength);
-  return buffer;
+  glbCache.set(key, entry);
+  while (glbCache.size > GLB_CACHE_SIZE) glbCache.delete(glbCache.keys().next().value);
+  if (onProgress) {
+    entry.listeners.add(onProgress);
+    if (entry.last) onProgress(...entry.last);
+  }
+  try {
+    const buffer = await entry.bytes;
+    onProgress?.(buffer.byteLength, buffer.byteLength);
+    return buffer;
+  } finally {
+    entry.listeners.delete(onProgress);
+  }
 }
 
 /** The calibration sidecar's JSON beside a GLB, or null when there is none (a 404 is normal) or it is bad. */

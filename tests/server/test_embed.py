@@ -128,3 +128,29 @@ def test_real_origins_limits_and_cors(fake_llm: ScriptedOpenAI, tmp_path: Path) 
         glb = httpx.get(f"{server.http_url}/models/ict_head.glb", headers={"Origin": SITE})
         assert js.status_code == glb.status_code == 200
         assert js.headers["access-control-allow-origin"] == glb.headers["access-control-allow-origin"] == "*"
+
+
+def test_visitors_of_an_embedding_site_never_see_provider_details(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """The provider's own error text (it may name internal endpoints) reaches the server's own page, not
+    the visitors of a site that embeds the avatar; both get the typed error."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[keys.shop]\norigins = ["{SITE}"]\n')
+    settings = Settings(
+        model="fake-model", api_base=fake_llm.base_url, retries=0, data_dir=None, embed_keys=str(keys)
+    )
+    fake_llm.queue([{"status": 500}], [{"status": 500}])
+
+    async def failure(url: str) -> dict[str, object]:
+        async with Client(url) as c:
+            await c.send({"type": "user_message", "text": "Hello?"})
+            return await c.next_message("error")
+
+    with LiveServer(create_app(settings, warm_up=False)) as server:
+        own = asyncio.run(failure(server.ws_url))
+        visitor = asyncio.run(failure(server.ws_url + "?key=shop"))
+    assert own["code"] == visitor["code"] == "provider_error"
+    assert "fake-model" in str(own["message"]) and "500" in str(own["message"])
+    assert "fake-model" not in str(visitor["message"]) and "500" not in str(visitor["message"])
+    assert "try again" in str(visitor["message"])
