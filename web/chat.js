@@ -11,6 +11,17 @@ const CAPTION = "mien-caption"; // the CSS highlight of the word being spoken (s
 const CAPTION_HOLD_MS = 1500; // the highlight fades when no word follows for this long
 const WORD_CHAR = /[\p{L}\p{N}]/u;
 
+// CSS.highlights is one registry per document, so every panel on the page (two <mien-avatar>s, say) shares
+// one Highlight under CAPTION and adds and removes only its own word's range.
+let captions = null;
+
+function captionHighlight() {
+  if (!globalThis.CSS?.highlights || !globalThis.Highlight) return null;
+  captions ??= new Highlight();
+  if (CSS.highlights.get(CAPTION) !== captions) CSS.highlights.set(CAPTION, captions);
+  return captions;
+}
+
 /** A cue's chip: the emotion's name, its source and confidence on hover ("tag · 100%"). */
 export function chip(cue, pad) {
   const el = document.createElement("span");
@@ -107,6 +118,7 @@ export class ChatPanel {
   #skipResume = false; // the next history(resume) repeats what is already on screen
   #spoken = new Map(); // reply_id -> ReplyView, kept past reply_end: its voice may still be playing
   #captionTimer = 0;
+  #captionRange = null; // this panel's range in the shared caption highlight
 
   /** `list` is an <ol> (role="log"); `avatar` the <mien-avatar> whose conversation it shows. */
   constructor(list, avatar) {
@@ -222,16 +234,19 @@ export class ChatPanel {
     const view = this.#spoken.get(replyId);
     if (!view) return;
     for (const el of this.#list.querySelectorAll("[data-caption]")) delete el.dataset.caption;
-    const range = view.caption(offset);
-    if (globalThis.CSS?.highlights && globalThis.Highlight) {
-      if (range) CSS.highlights.set(CAPTION, new Highlight(range));
-      else CSS.highlights.delete(CAPTION);
-    }
+    this.#setCaption(view.caption(offset));
     clearTimeout(this.#captionTimer);
     this.#captionTimer = setTimeout(() => {
-      CSS.highlights?.delete(CAPTION);
+      this.#setCaption(null);
       delete view.item.dataset.caption;
     }, CAPTION_HOLD_MS);
+  }
+
+  #setCaption(range) {
+    const highlight = captionHighlight();
+    if (this.#captionRange) highlight?.delete(this.#captionRange);
+    this.#captionRange = range;
+    if (range) highlight?.add(range);
   }
 
   #cue(cue) {

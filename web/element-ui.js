@@ -52,6 +52,8 @@ const LAYOUT = `
   </section>
 </div>`;
 
+// The pill is not a live region: "thinking… / speaking / ready" on every reply would talk over the chat log.
+// Going offline or being refused is announced by the stage's notice (role=status); errors by role=alert.
 const STATE_TEXT = {
   connecting: "connecting…",
   idle: "ready",

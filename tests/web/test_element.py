@@ -162,6 +162,18 @@ def test_the_built_in_chat_of_a_standalone_element(standalone: Open, fake_llm: S
     page.get_by_role("button", name="Stop").click()
     expect(held).to_have_attribute("data-done", "interrupted", timeout=WAIT_MS)
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    # Stop focused when the reply ends: it hides, and the focus goes on in the textarea (not to <body>).
+    fake_llm.queue([{"content": "Fine"}, {"hold": True}])
+    page.locator("#message").fill("Go on")
+    page.locator("#message").press("Enter")
+    expect(page.locator("#chat .msg.mien").last).to_contain_text("Fine", timeout=WAIT_MS)
+    page.get_by_role("button", name="Stop").focus()
+    fake_llm.release()
+    expect(page.locator("#chat .msg.mien").last).to_have_attribute("data-done", "complete", timeout=WAIT_MS)
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    expect(page.locator("#message")).to_be_focused()
+    # The state pill is no live region: "thinking… / ready" on every reply would talk over the chat log.
+    assert in_shadow(page, "root.querySelector('#state').hasAttribute('aria-live')") is False
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "element-standalone.png")
 
@@ -289,6 +301,52 @@ def test_the_voice_attribute_asks_for_a_tap_then_speaks(standalone: Open) -> Non
     page.evaluate(f"{AVATAR}.setAttribute('voice', 'on')")
     page.wait_for_function(f"{AVATAR}.voice === true", timeout=WAIT_MS)
     expect(hear).to_be_hidden()
+
+
+def test_one_press_on_the_voice_button_turns_the_voice_on(standalone: Open) -> None:
+    """voice="on" before any gesture: the press on Voice is the gesture, and it turns the voice on (its
+    pointerdown must not turn it on first for its click to turn it off again)."""
+    page = standalone('voice="on"', ready=False)  # no page.evaluate before the press: it counts as a gesture
+    voice = page.get_by_role("button", name="Voice")
+    expect(page.get_by_role("button", name="Tap to hear")).to_be_visible(timeout=WAIT_MS)
+    voice.click()
+    expect(voice).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Tap to hear")).to_be_hidden()
+    assert page.evaluate(f"{AVATAR}.voice") is True
+    # From the keyboard too: Enter turns it off (declined: no "Tap to hear" asks again), Enter on again.
+    voice.press("Enter")
+    expect(voice).to_have_attribute("aria-pressed", "false")
+    expect(page.get_by_role("button", name="Tap to hear")).to_be_hidden()
+    voice.press("Enter")
+    expect(voice).to_have_attribute("aria-pressed", "true")
+
+
+# Two chat panels on one page (two elements, say) each underline their own spoken word: CSS.highlights is
+# one registry per document. Returns the highlighted words after each caption.
+TWO_CAPTIONS = """async () => {
+  const { ChatPanel } = await import('/web/chat.js');
+  const [a, b] = ['a', 'b'].map((name) => {
+    const avatar = document.createElement('div');
+    const list = document.createElement('ol');
+    avatar.append(list);
+    document.body.append(avatar);
+    new ChatPanel(list, avatar);
+    const fire = (type, detail) => avatar.dispatchEvent(new CustomEvent(type, { detail }));
+    fire('reply', { replyId: 0, source: 'model' });
+    fire('text', { replyId: 0, offset: 0, delta: `${name}one ${name}two` });
+    return (offset) => fire('caption', { replyId: 0, offset, sentence: 0 });
+  });
+  const shown = () => [...(CSS.highlights.get('mien-caption') ?? [])].map((r) => r.toString()).sort();
+  const out = [];
+  a(0); out.push(shown());
+  b(0); out.push(shown());
+  a(5); out.push(shown());
+  return out;
+}"""
+
+
+def test_two_chat_panels_keep_their_own_spoken_word(module_page: Page) -> None:
+    assert module_page.evaluate(TWO_CAPTIONS) == [["aone"], ["aone", "bone"], ["atwo", "bone"]]
 
 
 def test_reset_starts_a_new_conversation(standalone: Open, fake_llm: ScriptedOpenAI) -> None:

@@ -10,17 +10,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from server.runner import LiveServer
+from tests.models.foreign import foreign_glb
 from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, wait_ready, wait_weight
 
 # Builds a page on the server's origin: the import map, an optional spacer that puts the element below the
 # fold, and <mien-avatar> (chat off: the face alone). Before the element exists it records the progress
-# bar's values and every 'connect'/'error' event, and wraps WebSocket to decode each binary frame as it
-# arrives (before the element sees it), so a test knows the newest seq received and each frame's values.
+# bar's values, every 'connect'/'error' event and each Face.load's outcome ({path, shown}), and wraps
+# WebSocket to decode each binary frame as it arrives (before the element sees it), so a test knows the
+# newest seq received and each frame's values.
 BUILD = """async ({ width, height, spacer, model }) => {
   const map = document.createElement('script');
   map.type = 'importmap';
@@ -31,7 +34,15 @@ BUILD = """async ({ width, height, spacer, model }) => {
   document.body.style.margin = '0';
   const { decodeFrame } = await import('/web/protocol.js');
   await import('/web/mien-avatar.js');
-  const r = window.__render = { progress: [], events: [], received: -1, sent: new Map(), onframe: null };
+  const r = window.__render = { progress: [], events: [], received: -1, sent: new Map(), onframe: null,
+                                loads: [] };
+  const { Face } = await import('/web/face.js');
+  const load = Face.prototype.load;
+  Face.prototype.load = async function (url, ...rest) {
+    const shown = await load.call(this, url, ...rest);
+    r.loads.push({ path: new URL(url).pathname, shown });
+    return shown;
+  };
   const Native = WebSocket;
   window.WebSocket = class extends Native {
     constructor(...args) {
@@ -136,6 +147,76 @@ def test_a_head_that_cannot_load_shows_an_error_line(blank: tuple[Page, list[str
     expect(avatar.get_by_role("progressbar")).to_be_hidden()
     assert [u for u in glbs if u.endswith("/models/missing.glb")]
     assert page.evaluate(f"{AVATAR}.isReady") is False
+
+
+# The foreign test head's meshes now on the face ([{mesh, morphs}]) and its vertex count.
+SHOWN = """async () => {
+  const { liveFaces } = await import('/web/face.js');
+  const [face] = [...liveFaces];
+  return { meshes: face.influences(), vertices: face.stats().vertices };
+}"""
+
+
+def wait_loads(page: Page, count: int) -> list[dict[str, Any]]:
+    """Wait until `count` head loads have finished (shown or superseded); returns them all."""
+    page.wait_for_function("(n) => window.__render.loads.length >= n", arg=count, timeout=WAIT_MS)
+    loads: list[dict[str, Any]] = page.evaluate("window.__render.loads")
+    return loads
+
+
+def serve_heads(page: Page, held: dict[str, Route] | None = None) -> None:
+    """/variants/NAME.glb: the small foreign head with its one mesh named NAME; a name in `held` is held
+    there (its route) until the test fulfils it. No calibration sidecars (404)."""
+
+    def serve(route: Route) -> None:
+        name = route.request.url.rsplit("/", 1)[-1]
+        if not name.endswith(".glb"):
+            route.fulfill(status=404)
+        elif held is not None and name[:-4] in held:
+            held[name[:-4]] = route
+        else:
+            route.fulfill(body=foreign_glb(node_name=name[:-4]), content_type="model/gltf-binary")
+
+    page.route("**/variants/*", serve)
+
+
+def test_a_superseded_head_download_never_replaces_the_newer_head(blank: tuple[Page, list[str]]) -> None:
+    """The first head's download is held back while the avatar changes to a second: the second shows and
+    moves; when the first finally arrives it is thrown away, and the second still moves."""
+    page, _ = blank
+    held: dict[str, Route] = {"slow": None}  # type: ignore[dict-item]
+    serve_heads(page, held)
+    with page.expect_request("**/variants/slow.glb"):
+        build(page, model="/variants/slow.glb")
+    page.evaluate(f"{AVATAR}.setAttribute('avatar', '/variants/fast.glb')")
+    wait_ready(page)
+    assert wait_loads(page, 1) == [{"path": "/variants/fast.glb", "shown": True}]
+    slow = held["slow"]
+    assert slow is not None  # still held: the first download has not finished
+    slow.fulfill(body=foreign_glb(node_name="slow"), content_type="model/gltf-binary")
+    assert wait_loads(page, 2)[1] == {"path": "/variants/slow.glb", "shown": False}
+
+    shown = page.evaluate(SHOWN)
+    assert [m["mesh"] for m in shown["meshes"]] == ["fast"] and shown["vertices"] == 81
+    # Still bound to the session's channels: a smile moves the mesh's morph.
+    page.evaluate(f"{AVATAR}.setEmotion('joy', 1, 30)")
+    page.wait_for_function(
+        f"async () => (await ({SHOWN})()).meshes[0].morphs['blendShape1.mouthSmile_L'] > 0.3", timeout=WAIT_MS
+    )
+    expect(page.locator("mien-avatar").get_by_role("progressbar")).to_be_hidden()
+
+
+def test_the_page_keeps_the_bytes_of_the_two_heads_used_last(blank: tuple[Page, list[str]]) -> None:
+    page, glbs = blank
+    serve_heads(page)
+    build(page, model="/variants/a.glb")
+    assert wait_loads(page, 1) == [{"path": "/variants/a.glb", "shown": True}]
+    order = ["b", "c", "a", "c"]  # a drops out of the cache when c comes; c stays
+    for n, name in enumerate(order, start=2):
+        page.evaluate(f"{AVATAR}.setAttribute('avatar', '/variants/{name}.glb')")
+        assert wait_loads(page, n)[-1] == {"path": f"/variants/{name}.glb", "shown": True}
+    requested = [url.rsplit("/", 1)[-1] for url in glbs]
+    assert sorted(requested) == ["a.glb", "a.glb", "b.glb", "c.glb"], requested
 
 
 # Right after frame S arrives (before the element handles it), the joy gain goes to 0 through the element's
