@@ -46,17 +46,23 @@ LINES = [
     "[anger:0.5] That is not fair at all. [joy:0.6] But we'll sort it out together.",
 ]
 
-# Builds the page on the server's own origin (a page Playwright fulfils itself counts as a public address
-# and may not open a socket to 127.0.0.1): the import map first, then the element at a fixed size.
-SETUP = """async ({ width, height, model, fullLook }) => {
-  document.title = 'Mien render benchmark';
-  if (fullLook) globalThis.mienSoftwareGL = false; // the hardware path: MSAA, GPU morphs, PBR
-  const map = document.createElement('script');
+# The import map of Mien's page (three.js from the server), added by a script building a page in place.
+IMPORT_MAP_JS = """  const map = document.createElement('script');
   map.type = 'importmap';
   map.textContent = JSON.stringify({ imports: {
     three: '/vendor/three/build/three.module.js', 'three/addons/': '/vendor/three/examples/jsm/' } });
   document.head.append(map);
-  document.body.replaceChildren();
+"""
+
+# Builds the page on the server's own origin (a page Playwright fulfils itself counts as a public address
+# and may not open a socket to 127.0.0.1): the import map first, then the element at a fixed size.
+SETUP = (
+    """async ({ width, height, model, fullLook }) => {
+  document.title = 'Mien render benchmark';
+  if (fullLook) globalThis.mienSoftwareGL = false; // the hardware path: MSAA, GPU morphs, PBR
+"""
+    + IMPORT_MAP_JS
+    + """  document.body.replaceChildren();
   document.body.style.cssText = 'margin: 0; background: #1d1a19';
   await import('/web/mien-avatar.js');
   const a = document.createElement('mien-avatar');
@@ -65,6 +71,7 @@ SETUP = """async ({ width, height, model, fullLook }) => {
   if (model) a.setAttribute('model', model);
   document.body.append(a);
 }"""
+)
 
 # In the page: keep the face speaking scripted lines (the next when one ends), then warm up.
 WARM = """async ({ warmup, lines }) => {

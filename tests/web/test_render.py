@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from server.bench_render import IMPORT_MAP_JS
 from server.runner import LiveServer
 from tests.models.foreign import foreign_glb
 from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, wait_ready, wait_weight
@@ -24,13 +25,11 @@ from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, wait_ready, wait_weig
 # bar's values, every 'connect'/'error' event and each Face.load's outcome ({path, shown}), and wraps
 # WebSocket to decode each binary frame as it arrives (before the element sees it), so a test knows the
 # newest seq received and each frame's values.
-BUILD = """async ({ width, height, spacer, model }) => {
-  const map = document.createElement('script');
-  map.type = 'importmap';
-  map.textContent = JSON.stringify({ imports: {
-    three: '/vendor/three/build/three.module.js', 'three/addons/': '/vendor/three/examples/jsm/' } });
-  document.head.append(map);
-  document.body.replaceChildren();
+BUILD = (
+    """async ({ width, height, spacer, model }) => {
+"""
+    + IMPORT_MAP_JS
+    + """  document.body.replaceChildren();
   document.body.style.margin = '0';
   const { decodeFrame } = await import('/web/protocol.js');
   await import('/web/mien-avatar.js');
@@ -78,6 +77,7 @@ BUILD = """async ({ width, height, spacer, model }) => {
   }
   document.body.append(spacerDiv, a);
 }"""
+)
 
 
 @pytest.fixture
