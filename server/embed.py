@@ -41,6 +41,13 @@ def _origin(value: str) -> str:
     return value
 
 
+def _controls(values: dict[str, float]) -> dict[str, float]:
+    """Face controls by name (hello's `controls`), each within its range: the site's starting face."""
+    from animation.controls import lookup
+
+    return {lookup(name).name: lookup(name).check(value) for name, value in values.items()}
+
+
 class EmbedKey(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     id: str
@@ -49,6 +56,8 @@ class EmbedKey(BaseModel):
     concurrent_sessions: Annotated[int, Field(ge=1, le=100_000)] = 50
     tokens_per_day: Annotated[int, Field(ge=1)] = 200_000
     persona: str | None = None
+    # The face this site starts with (over the persona's), e.g. {expressiveness = 0.8, contrast = 1.2}.
+    controls: Annotated[dict[str, float], AfterValidator(_controls)] = Field(default_factory=dict)
 
 
 def load_keys(path: Path) -> dict[str, EmbedKey]:

@@ -167,7 +167,8 @@ class Session:
         self.slot = self.animator.attach(self._on_frame)
         bank = self.animator.bank
         bank.set_mood(self.slot, self.persona.mood.emotion, self.persona.mood.intensity)
-        bank.set_control(self.slot, "expressiveness", self.persona.expressiveness)
+        for name, value in self._starting_controls().items():
+            bank.set_control(self.slot, name, value)
         if self.settings.record_dir:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             self._track = TrackWriter(
@@ -212,7 +213,11 @@ class Session:
                 await asyncio.to_thread(store.purge, time.time() - self.settings.retention_days * 86400)
         return warning
 
+    def _starting_controls(self) -> dict[str, float]:
+        return {"expressiveness": self.persona.expressiveness, **(self.key.controls if self.key else {})}
+
     def _hello(self) -> Hello:
+        start = self._starting_controls()
         return Hello(
             protocol=PROTOCOL_VERSION,
             server_version=__version__,
@@ -225,13 +230,8 @@ class Session:
                 EmotionInfo(name=e, pleasure=float(p[0]), arousal=float(p[1]), dominance=float(p[2]))
                 for e, p in zip(EMOTIONS, PAD.tolist(), strict=True)
             ],
-            # The persona sets the session's starting expressiveness: clients show (and reset to) it.
-            controls=[
-                ControlInfo(
-                    **c.as_dict(), value=self.persona.expressiveness if c.name == "expressiveness" else None
-                )
-                for c in CONTROLS
-            ],
+            # The persona (and an embed key) set the session's starting face: clients show and reset to it.
+            controls=[ControlInfo(**c.as_dict(), value=start.get(c.name)) for c in CONTROLS],
             gain=ControlInfo(**GAIN.as_dict()),
             persona=self.shared.persona_info(self.persona),
             personas=[self.shared.persona_info(p) for p in self.shared.personas.values()],

@@ -84,6 +84,31 @@ def test_key_file_errors_name_the_key_and_field(tmp_path: Path) -> None:
     f.write_text("[keys.demo]\nmessages_per_minute = 5\n")
     with pytest.raises(ConfigError, match=r"keys\.demo\.origins"):
         load_keys(f)
+    for controls, problem in (("{ sparkle = 1.0 }", "unknown control"), ("{ contrast = 9.0 }", "contrast")):
+        f.write_text(f'[keys.demo]\norigins = ["https://a.example"]\ncontrols = {controls}\n')
+        with pytest.raises(ConfigError, match=rf"keys\.demo\.controls: .*{problem}"):
+            load_keys(f)
+
+
+def test_a_key_sets_the_sites_starting_face(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    """Per-key defaults: a site's visitors start with its controls (over the persona's), shown in hello."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(
+        f'[keys.calm]\norigins = ["{SITE}"]\ncontrols = {{ expressiveness = 0.6, contrast = 1.4 }}\n'
+    )
+    settings = Settings(
+        model="fake-model", api_base=fake_llm.base_url, retries=0, data_dir=None, embed_keys=str(keys)
+    )
+
+    async def starting(url: str) -> dict[str, object]:
+        async with Client(url) as c:
+            return {ctl["name"]: ctl["value"] for ctl in (await c.next_message("hello"))["controls"]}
+
+    with LiveServer(create_app(settings, warm_up=False)) as server:
+        site = asyncio.run(starting(server.ws_url + "?key=calm"))
+        own = asyncio.run(starting(server.ws_url))
+    assert (site["expressiveness"], site["contrast"]) == (0.6, 1.4)
+    assert own["contrast"] is None and own["expressiveness"] != 0.6  # the persona's, without the key
 
 
 def test_real_origins_limits_and_cors(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
