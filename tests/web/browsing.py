@@ -67,3 +67,28 @@ def wait_peak(page: Page, name: str, above: float) -> None:
 def wait_ready(page: Page) -> None:
     """The element is ready (hello, head loaded) and has shown its first frame (so `blendshapes` are real)."""
     page.wait_for_function(f"{AVATAR}?.isReady === true && {AVATAR}.frameSeq >= 0", timeout=30_000)
+
+
+# Chromium's autoplay policy is a heuristic (user activation, media engagement, ...), so whether an
+# AudioContext starts before any gesture can differ between runs. Tests about the element's answer to a
+# browser that blocks audio use this rule instead, added before the page's scripts: a context runs only
+# when created or resumed with user activation (navigator.userActivation), as Chrome's documented policy says.
+AUTOPLAY_RULE = """(() => {
+  const Original = window.AudioContext;
+  if (!Original) return;
+  window.AudioContext = class extends Original {
+    constructor(options) {
+      super(options);
+      this.__blocked = !navigator.userActivation.isActive;
+      if (this.__blocked) super.suspend();
+    }
+    get state() { return this.__blocked ? 'suspended' : super.state; }
+    resume() {
+      if (!navigator.userActivation.isActive) {
+        return Promise.reject(new DOMException('not allowed to start', 'NotAllowedError'));
+      }
+      this.__blocked = false;
+      return super.resume();
+    }
+  };
+})();"""

@@ -19,6 +19,7 @@ from server.runner import LiveServer
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.web.browsing import (
     ARTIFACTS,
+    AUTOPLAY_RULE,
     AVATAR,
     RECORDER,
     WAIT_MS,
@@ -93,6 +94,7 @@ def standalone(browser: Browser, mien: LiveServer, site: Site) -> Iterator[Open]
         style: str = "width: 900px; height: 560px",
         css: str = "",
         ready: bool = True,
+        autoplay_rule: bool = False,
         **options: Any,
     ) -> Page:
         imports = {name: mien.http_url + path for name, path in IMPORTS.items()}
@@ -111,6 +113,8 @@ def standalone(browser: Browser, mien: LiveServer, site: Site) -> Iterator[Open]
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.add_init_script(RECORDER)
+        if autoplay_rule:
+            page.add_init_script(AUTOPLAY_RULE)
         page.goto(f"{site.origin}/page.html")
         if ready:  # (page.evaluate counts as a user gesture: waiting with it lets audio start)
             wait_ready(page)
@@ -282,7 +286,7 @@ def test_hostile_host_css_cannot_restyle_the_inside(standalone: Open, fake_llm: 
 
 def test_the_voice_attribute_asks_for_a_tap_then_speaks(standalone: Open) -> None:
     # Not waited for with page.evaluate: Playwright runs it as a user gesture, which would let audio start.
-    page = standalone('voice="on"', ready=False)
+    page = standalone('voice="on"', ready=False, autoplay_rule=True)
     hear = page.get_by_role("button", name="Tap to hear")
     expect(hear).to_be_visible(timeout=WAIT_MS)  # no user gesture yet: the browser keeps audio suspended
     assert page.evaluate(f"{AVATAR}.voice") is False
@@ -306,7 +310,7 @@ def test_the_voice_attribute_asks_for_a_tap_then_speaks(standalone: Open) -> Non
 def test_one_press_on_the_voice_button_turns_the_voice_on(standalone: Open) -> None:
     """voice="on" before any gesture: the press on Voice is the gesture, and it turns the voice on (its
     pointerdown must not turn it on first for its click to turn it off again)."""
-    page = standalone('voice="on"', ready=False)  # no page.evaluate before the press: it counts as a gesture
+    page = standalone('voice="on"', ready=False, autoplay_rule=True)  # no page.evaluate before the press
     voice = page.get_by_role("button", name="Voice")
     expect(page.get_by_role("button", name="Tap to hear")).to_be_visible(timeout=WAIT_MS)
     voice.click()
