@@ -23,6 +23,8 @@ from typing import Any
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk
 
+from server.cpu import wait_if_urgent
+
 PROVIDER = "mien-local"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -98,6 +100,7 @@ class LocalModel(CustomLLM):
             tokens, stopped = 0, False
             try:
                 for chunk in stream:
+                    wait_if_urgent()  # a listener waits for the voice's first piece: it goes first
                     if stop.is_set():
                         stopped = True
                         break

@@ -19,6 +19,7 @@ in Opus's cheaper CELT-only mode. Synthesis, encoding and visemes all run in the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
@@ -35,6 +36,7 @@ from animation.engine import FaceBank
 from animation.phonemes import Visemes
 from server.binary import encode_audio
 from server.conversation import SENTENCE_END
+from server.cpu import urgent
 from server.protocol import AudioInfo, SpeechCue, SpeechMessage, SpeechWord
 from server.voice import Speech, Voice, tokens
 
@@ -294,7 +296,8 @@ class Speaker:
     def _synthesize(self, text: str, fast: bool) -> _Spoken:
         """In a worker thread: the audio, its visemes and its Ogg/Opus encoding."""
         t = time.perf_counter()
-        speech = self._voice.synthesize(text)
+        with urgent() if fast else contextlib.nullcontext():
+            speech = self._voice.synthesize(text)
         visemes = speech.visemes()  # here, not on the event loop: audio-driven ones take a while
         t_synth = time.perf_counter()
         audio = to_ogg_opus(speech.audio, speech.sample_rate, fast=fast)
