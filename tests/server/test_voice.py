@@ -20,7 +20,6 @@ from server.voice import (
     VoiceUnavailable,
     _piper_model,
     align_words,
-    load_voice,
     tokens,
 )
 from tests.animation.helpers import aperture as lip_aperture
@@ -127,11 +126,6 @@ def test_align_words_absorbs_joins_and_expansions() -> None:
     ]  # fmt: skip
 
 
-def test_unknown_engine() -> None:
-    with pytest.raises(ValueError, match="unknown voice engine"):
-        load_voice("festival")
-
-
 def test_mien_say_writes_speech_a_track_and_closes_the_lips(tmp_path: Path) -> None:
     wav, track_path, timings_path = tmp_path / "s.wav", tmp_path / "t.json", tmp_path / "timings.json"
     text = "Maybe Bob will pump up a big beach ball, mom."
@@ -171,7 +165,9 @@ def test_mien_say_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def _espeak() -> Voice:
     # `make test` installs Debian's libespeak-ng1: its absence is a failure, not a skip.
-    return load_voice("espeak")
+    from server.voice_espeak import EspeakVoice
+
+    return EspeakVoice()
 
 
 def test_espeak_fallback_is_timed_too() -> None:
@@ -191,17 +187,25 @@ def test_espeak_fallback_is_timed_too() -> None:
 
 
 def test_espeak_steps_in_when_piper_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    _espeak()
+    """The server's voice cache (what sessions use): espeak-ng speaks when Piper can't load, and when
+    nothing can, VoiceUnavailable names each engine's reason."""
     import server.voice as voice_module
+    import server.voice_espeak as espeak_module
+    from server.settings import Settings
+    from server.voices import AUTO, VoiceCache
 
     def no_piper() -> None:
         raise ImportError("No module named 'piper'")
 
     monkeypatch.setattr(voice_module, "PiperVoice", no_piper)
-    assert load_voice().name == "espeak"
-    monkeypatch.setattr(voice_module, "ENGINES", ("piper",))
-    with pytest.raises(VoiceUnavailable, match="piper: No module named 'piper'"):
-        load_voice()
+    assert VoiceCache().get(AUTO, Settings()).name == "espeak"
+
+    def no_espeak(*args: object, **kwargs: object) -> None:
+        raise VoiceUnavailable("libespeak-ng not found")
+
+    monkeypatch.setattr(espeak_module, "EspeakVoice", no_espeak)
+    with pytest.raises(VoiceUnavailable, match="piper: No module named 'piper'; espeak: libespeak-ng"):
+        VoiceCache().get(AUTO, Settings())
 
 
 def test_mien_say_takes_a_voice_spec(
