@@ -74,7 +74,6 @@ export class AvatarView {
   #loaded = false;
   #scratch = new Float32Array(0);
   #loading; // the progress block on the stage
-  #progress = { loaded: 0, total: 0, percent: null };
   #onScreen = false;
   #waitVisible = null;
   #reducedMotion = globalThis.matchMedia?.("(prefers-reduced-motion: reduce)") ?? null;
@@ -172,7 +171,7 @@ export class AvatarView {
   /**
    * Load the head at `url`: true when it is the current head, false when another load superseded it.
    * Lazily: the download starts once the stage is on screen (or within 200 px of it). Its progress shows
-   * on the stage as a progressbar (`loadProgress` and `onprogress` report it too); a failure shows there.
+   * on the stage as a progressbar; a failure shows there.
    */
   async load(url) {
     if (!this.#face) throw new Error("no WebGL");
@@ -198,14 +197,6 @@ export class AvatarView {
     return true;
   }
 
-  /** The head's download: `{loaded, total, percent}` (`total` 0 and `percent` null when unknown). */
-  get loadProgress() {
-    return { ...this.#progress };
-  }
-
-  /** Called with `loadProgress` whenever it changes. */
-  onprogress = null;
-
   /** Resolves once the stage is (nearly) on screen: the GLB is the page's biggest download. */
   #visible() {
     if (this.#onScreen || typeof IntersectionObserver === "undefined") return Promise.resolve();
@@ -226,7 +217,6 @@ export class AvatarView {
 
   #setProgress(loaded, total) {
     const percent = total > 0 ? Math.min(100, Math.round((100 * loaded) / total)) : null;
-    this.#progress = { loaded, total, percent };
     const bar = this.#loading.querySelector(".head-progress");
     this.#loading.hidden = false;
     bar.hidden = false;
@@ -239,7 +229,6 @@ export class AvatarView {
       bar.setAttribute("aria-valuetext", `${percent}%`);
       bar.style.setProperty("--done", `${percent}%`);
     }
-    this.onprogress?.(this.loadProgress);
   }
 
   #loadFailed(err) {
