@@ -14,8 +14,9 @@ import websockets
 from server.app import create_app
 from server.embed import EmbedKey, Gatekeeper, load_keys
 from server.runner import LiveServer
-from server.settings import ConfigError, Settings
+from server.settings import ConfigError
 from tests.fakes.client import Client
+from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
 
 OWN = "http://127.0.0.1:8000"
@@ -96,9 +97,7 @@ def test_a_key_sets_the_sites_starting_face(fake_llm: ScriptedOpenAI, tmp_path: 
     keys.write_text(
         f'[keys.calm]\norigins = ["{SITE}"]\ncontrols = {{ expressiveness = 0.6, contrast = 1.4 }}\n'
     )
-    settings = Settings(
-        model="fake-model", api_base=fake_llm.base_url, retries=0, data_dir=None, embed_keys=str(keys)
-    )
+    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
 
     async def starting(url: str) -> dict[str, object]:
         async with Client(url) as c:
@@ -114,9 +113,7 @@ def test_a_key_sets_the_sites_starting_face(fake_llm: ScriptedOpenAI, tmp_path: 
 def test_real_origins_limits_and_cors(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
     keys = tmp_path / "keys.toml"
     keys.write_text(f'[keys.shop]\norigins = ["{SITE}"]\nmessages_per_minute = 2\npersona = "enthusiast"\n')
-    settings = Settings(
-        model="fake-model", api_base=fake_llm.base_url, retries=0, data_dir=None, embed_keys=str(keys)
-    )
+    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
     fake_llm.queue([{"content": "One."}], [{"content": "Two."}])
 
     async def main(server: LiveServer) -> None:
@@ -162,9 +159,7 @@ def test_visitors_of_an_embedding_site_never_see_provider_details(
     the visitors of a site that embeds the avatar; both get the typed error."""
     keys = tmp_path / "keys.toml"
     keys.write_text(f'[keys.shop]\norigins = ["{SITE}"]\n')
-    settings = Settings(
-        model="fake-model", api_base=fake_llm.base_url, retries=0, data_dir=None, embed_keys=str(keys)
-    )
+    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
     fake_llm.queue([{"status": 500}], [{"status": 500}])
 
     async def failure(url: str) -> dict[str, object]:

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Frame, Page, expect
 
 from server.runner import LiveServer
+from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.web.browsing import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, RECORDER, WAIT_MS
 
@@ -142,16 +143,13 @@ def served() -> Served:
 def mien(fake_llm: ScriptedOpenAI, tmp_path: Path, host: HostSite, served: Served) -> Iterator[LiveServer]:
     """Mien with two keys for the host's origin: `site`, and `tiny` (one message a minute, one session)."""
     from server.app import create_app
-    from server.settings import Settings
 
     keys = tmp_path / "keys.toml"
     keys.write_text(
         f'[keys.site]\norigins = ["{host.origin}"]\n\n'
         f'[keys.tiny]\norigins = ["{host.origin}"]\nmessages_per_minute = 1\nconcurrent_sessions = 1\n'
     )
-    settings = Settings(
-        model="fake-model", api_base=fake_llm.base_url, retries=0, data_dir=None, embed_keys=str(keys)
-    )
+    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
     served.app = create_app(settings, warm_up=False)
     with LiveServer(served) as server:
         yield server
