@@ -29,8 +29,10 @@ run: setup
 	@$(VENV)/bin/mien serve --host $(HOST) --port $(PORT)
 
 test: setup-test
-	@$(VENV)/bin/ruff check --quiet server animation tests models
-	@$(PY) -m pytest -q -p no:cacheprovider
+	@$(VENV)/bin/ruff check --quiet server animation bench tests models
+	@# The layers of pyproject.toml's [tool.importlinter]: data path order, no cycles (docs/architecture.md).
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
+	@$(PY) -m pytest -q -p no:cacheprovider --durations=20
 
 setup: $(STAMP)/app web/node_modules/.package-lock.json $(WIDGET)
 setup-test: setup $(STAMP)/test $(STAMP)/system
@@ -90,8 +92,9 @@ schema: setup
 	@$(PY) -m server.protocol
 
 lint: setup-test
-	@$(VENV)/bin/ruff check server animation tests models
-	@$(VENV)/bin/ruff format --check server animation tests models
+	@$(VENV)/bin/ruff check server animation bench tests models
+	@$(VENV)/bin/ruff format --check server animation bench tests models
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist

@@ -22,14 +22,10 @@ Thresholds were set on Piper sentences that the tests do not use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from animation.lipsync_features import Features, robust_z, runs
 from animation.visemes import VISEME_INDEX
-
-if TYPE_CHECKING:
-    from animation.lipsync import Features
 
 BURST_TILT = -16.0  # dB, 3.5-8 kHz over 0.5-2.5 kHz at the release: below it falling (labial)
 F2_RISE = 20.0  # dB of burst tilt that one z unit of F2 rise after the release is worth
@@ -40,21 +36,6 @@ LOW_STEADY = 5.0  # dB: ... while the 60-500 Hz band changes by no more than thi
 EDGE = 3  # frames (30 ms) either side of a boundary over which the jump is measured
 _V = VISEME_INDEX
 VOWELS = [_V[v] for v in ("aa", "E", "ih", "oh", "ou")]
-
-
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(start, end) of each run of True."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
-
-
-def robust_z(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """(x - median) / IQR-based spread over the masked frames; zeros where there is nothing to scale by."""
-    vals = x[mask & np.isfinite(x)]
-    if vals.size < 5:
-        return np.zeros_like(x)
-    q1, med, q3 = np.percentile(vals, [25, 50, 75])
-    return (x - med) / max((q3 - q1) / 1.35, 1e-6)
 
 
 def place(f: Features, labels: np.ndarray) -> None:

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from server.embed import Gatekeeper
+from server.limits import Gatekeeper
 
 REVALIDATE = "no-cache"
 IMMUTABLE = "public, max-age=31536000, immutable"

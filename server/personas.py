@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from animation.emotions import EMOTION_INDEX
 from server.settings import ConfigError, read_toml
-from server.voices import check, parse_voice
+from server.voice import check, parse_voice
 
 PERSONA_DIR = Path(__file__).resolve().parent.parent / "models" / "personas"
 
@@ -38,7 +38,7 @@ class Persona(BaseModel):
     mood: Mood = Mood()
     emotions: Annotated[list[str], Field(min_length=1)] = list(EMOTION_INDEX)
     expressiveness: Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)] = 1.0
-    voice: str = "default"  # a voice spec (server/voices.py); "default" is the server's `voice` setting
+    voice: str = "default"  # a voice spec (server/voice/specs.py); "default" is the server's `voice` setting
     avatar: str = "ict_head.glb"
 
     @field_validator("emotions")

@@ -9,9 +9,12 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import uvicorn
+
+T = TypeVar("T")
 
 
 class LiveServer:
@@ -27,6 +30,8 @@ class LiveServer:
         self.server = uvicorn.Server(
             uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=1 << 20, **config)
         )
+        self.app = app
+        self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._stopped = threading.Event()
 
@@ -40,9 +45,16 @@ class LiveServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self.server.serve(sockets=[self.sock]))
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(self.server.serve(sockets=[self.sock]))
         finally:
+            self.loop.close()
             self._stopped.set()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        """Run a coroutine on the server's own event loop (to look at or wait for its state) and return
+        its result: how a test in another thread awaits what happens inside the server."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def __enter__(self) -> LiveServer:
         self._thread.start()

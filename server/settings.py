@@ -20,7 +20,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-LOCAL_MODEL = "mien-local/smollm2-135m-instruct"
+from server.llm import LOCAL_MODEL, ModelOptions
+from server.voice import CloudEndpoint, check, parse_voice
 
 
 class ConfigError(ValueError):
@@ -60,8 +61,8 @@ class Settings:
     data_dir: str | None = str(Path.home() / ".local" / "share" / "mien")
     retention_days: float = 30.0  # conversations idle longer are deleted; 0 keeps them forever
     record_dir: str | None = None  # when set, each session's frame track is written here
-    embed_keys: str | None = None  # a TOML file of embed keys (server/embed.py) for other sites
-    # The voice replies are spoken with (a spec, server/voices.py): personas with voice = "default" use
+    embed_keys: str | None = None  # a TOML file of embed keys (server/limits/) for other sites
+    # The voice replies are spoken with (a spec, server/voice/specs.py): personas with voice = "default" use
     # it. A cloud voice (litellm:MODEL:VOICE) talks to voice_api_base / voice_api_key, else the LLM's.
     voice: str = "auto"
     voice_api_base: str | None = None
@@ -99,20 +100,15 @@ class Settings:
     def with_overrides(self, **kwargs: object) -> Settings:
         return self.with_values({k: v for k, v in kwargs.items() if v is not None}, source="command line")
 
-    @property
-    def models(self) -> tuple[str, ...]:
-        return (self.model, *(m for m in self.fallbacks if m != self.model))
+    def model_options(self) -> ModelOptions:
+        """The model, its fallbacks and how to reach them (for the gateway), under the same names here."""
+        return ModelOptions(**{f.name: getattr(self, f.name) for f in fields(ModelOptions)})
 
-    def litellm_model(self, model: str | None = None) -> str:
-        """An api_base with a bare model name means an OpenAI-compatible server."""
-        model = model or self.model
-        if self.api_base and "/" not in model:
-            return f"openai/{model}"
-        return model
-
-    @property
-    def is_local(self) -> bool:
-        return LOCAL_MODEL in self.models
+    def cloud_voice(self) -> CloudEndpoint:
+        """Where cloud voices are asked: their own endpoint, else the LLM's."""
+        return CloudEndpoint(
+            self.voice_api_base or self.api_base, self.voice_api_key or self.api_key, self.voice_timeout
+        )
 
 
 _ENV = {
@@ -181,8 +177,6 @@ def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
         if not isinstance(raw, str) or not raw:
             raise fail("a non-empty string")
         if key == "voice":
-            from server.voices import check, parse_voice
-
             try:
                 spec = parse_voice(raw)
                 check(spec)

@@ -2,15 +2,13 @@
 // applies the streamed blendshape frames, re-announces the conversation as DOM events, and (unless turned
 // off) shows its own chat, voice and controls in its shadow DOM, so two lines of HTML give a visitor a face
 // to talk with. API: docs/element.md. The parts: session.js (the wire), voice-sync.js (the voice),
-// element-ui.js (the built-in chat and controls), avatar-view.js (drawing).
+// element-ui.js (the built-in chat and controls), avatar-view.js (drawing), avatar-head.js (which head);
+// avatar-parts.js wires them together. This module is the element: its attributes, lifecycle and API.
 
-import { AvatarView, TEMPLATE } from "./avatar-view.js";
+import { AvatarParts } from "./avatar-parts.js";
+import { TEMPLATE } from "./avatar-view.js";
 import { ElementUI } from "./element-ui.js";
-import { httpBase } from "./protocol.js";
-import { AvatarSession, CONNECTING, OFFLINE } from "./session.js";
-import { VoiceSync } from "./voice-sync.js";
-
-const DEFAULT_MODEL = "models/ict_head.glb";
+import { CONNECTING, OFFLINE } from "./session.js";
 
 export class MienAvatar extends HTMLElement {
   /** The server when the `server` attribute is absent (the widget bundle sets it to where it was loaded
@@ -22,36 +20,20 @@ export class MienAvatar extends HTMLElement {
     ...["chat", "controls", "voice", "theme"],
   ];
 
+  #parts;
   #session;
   #view;
   #voice;
+  #head;
   #ui;
-  #isReady = false;
-  #resolveReady;
-  #ready = new Promise((resolve) => (this.#resolveReady = resolve));
   #started = false;
-  #notice;
-  #onVisibility = () => this.#sendVisibility();
 
   constructor() {
     super();
     const face = TEMPLATE.content.cloneNode(true); // the stage, its canvas and the notice line
-    this.#notice = face.querySelector(".notice");
-    this.#view = new AvatarView(face.querySelector(".stage"), face.querySelector("canvas"));
     const emit = (type, detail) => this.#emit(type, detail);
-    this.#voice = new VoiceSync(this.#view, emit);
-    this.#session = new AvatarSession({
-      emit,
-      attr: (name) => (name === "server" ? this.#server() : this.getAttribute(name)),
-      onHello: (hello) => this.#onHello(hello),
-      onFrame: (seq, tMs, values) => this.#view.push(seq, tMs, values),
-      onBinary: (buffer) => this.#voice.onBinary(buffer),
-      onMessage: (m) => this.#voice.onMessage(m),
-      onClose: (refused) => {
-        if (refused) this.#setNotice("The server refused this page.");
-        else if (this.#view.loaded) this.#setNotice("Reconnecting…");
-      },
-    });
+    this.#parts = new AvatarParts(this, face, emit, () => this.#server());
+    ({ session: this.#session, view: this.#view, voice: this.#voice, head: this.#head } = this.#parts);
     this.#ui = new ElementUI(this.attachShadow({ mode: "open" }), this, face, () => this.#voice.canStart());
   }
 
@@ -63,20 +45,20 @@ export class MienAvatar extends HTMLElement {
     try {
       this.#view.start();
       // Without an `avatar`, the persona decides the head: load it when hello names it (one download).
-      if (first && this.#askedModel()) this.#loadModel();
+      if (first && this.#head.asked()) this.#head.load();
     } catch (err) {
-      this.#setNotice("This browser cannot show the face (WebGL is unavailable).");
+      this.#head.setNotice("This browser cannot show the face (WebGL is unavailable).");
       this.#error("webgl_unavailable", String(err?.message ?? err));
     }
     this.#ui.start();
     this.#session.connect();
-    document.addEventListener("visibilitychange", this.#onVisibility);
+    document.addEventListener("visibilitychange", this.#parts.onVisibility);
   }
 
   disconnectedCallback() {
     this.#view.stop();
     this.#ui.stop();
-    document.removeEventListener("visibilitychange", this.#onVisibility);
+    document.removeEventListener("visibilitychange", this.#parts.onVisibility);
     this.#voice.stop();
     this.#session.close();
   }
@@ -88,18 +70,18 @@ export class MienAvatar extends HTMLElement {
     // is "changed" once) connectedCallback opens the one session: don't open one per attribute.
     if (!this.isConnected || !this.#started) return;
     if (name === "server" || name === "persona" || name === "key") this.#session.connect(name);
-    if ((name === "avatar" || name === "model") && this.#view.hasFace) this.#loadModel();
+    if ((name === "avatar" || name === "model") && this.#view.hasFace) this.#head.load();
   }
 
   // ------------------------------------------------------------------ public API: properties
 
   /** Resolves (with the element) once the session said hello and the head is loaded. */
   get ready() {
-    return this.#ready;
+    return this.#head.ready;
   }
 
   get isReady() {
-    return this.#isReady;
+    return this.#head.isReady;
   }
 
   /** The server's hello (names, fps, limits, controls, personas), or null before the session opened. */
@@ -284,16 +266,7 @@ export class MienAvatar extends HTMLElement {
    */
   setVoice(enabled) {
     const on = Boolean(enabled);
-    if (on && this.hello && !this.hello.voice) {
-      this.#error("voice_unavailable", "this server cannot speak (hello.voice is false)");
-      return false;
-    }
-    try {
-      this.#voice.enable(on);
-    } catch (err) {
-      this.#error("audio_unavailable", String(err?.message ?? err));
-      return false;
-    }
+    if (!this.#voice.turn(on, this.hello)) return false;
     const sent = this.#session.send({ type: "set_voice", enabled: on });
     this.#emit("settings", {});
     return sent;
@@ -310,72 +283,12 @@ export class MienAvatar extends HTMLElement {
     this.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
   }
 
-  #sendVisibility() {
-    this.#session.send({ type: "visibility", hidden: document.visibilityState === "hidden" }, { queue: false });
-  }
-
-  #setNotice(text) {
-    this.#notice.textContent = text;
-  }
-
   #error(code, message) {
     this.#emit("error", { code, message, replyId: null, source: "client" });
   }
 
-  /** The head: the `avatar` attribute (or its alias `model`), else the persona's, resolved against the server. */
-  #wantedModel() {
-    const persona = this.hello?.persona;
-    // The persona's head by its content-hash URL (cached by the browser for good), else by name.
-    const own = persona?.avatar_url ?? (persona?.avatar ? `models/${persona.avatar}` : null);
-    const model = this.#askedModel() || own || DEFAULT_MODEL;
-    return new URL(model, httpBase(this.#server())).href;
-  }
-
-  #askedModel() {
-    return this.getAttribute("avatar") || this.getAttribute("model");
-  }
-
   #server() {
     return this.getAttribute("server") || MienAvatar.defaultServer;
-  }
-
-  async #loadModel() {
-    const url = this.#wantedModel();
-    this.#setNotice("Loading the face…");
-    try {
-      if (!(await this.#view.load(url))) return; // superseded by another load
-    } catch (err) {
-      this.#setNotice("The face could not be loaded.");
-      const name = this.getAttribute("avatar") || this.getAttribute("model") || url;
-      this.#error("model_load_failed", `${name}: ${err?.message ?? err}`);
-      return;
-    }
-    if (this.state !== OFFLINE) this.#setNotice(this.hello ? "" : "Connecting…"); // keep a refusal shown
-    this.#bindFace(this.#view.bind());
-    this.#checkReady();
-  }
-
-  #bindFace(missing) {
-    if (missing.length) console.info(`mien-avatar: the head has no morph target for ${missing.join(", ")}`);
-  }
-
-  #checkReady() {
-    if (this.#isReady || !this.#view.loaded || !this.hello) return;
-    this.#isReady = true;
-    this.#resolveReady(this);
-    this.#emit("ready", { hello: this.hello });
-  }
-
-  /** A new session said hello (before `connect` is announced): the face, the head, the voice follow it. */
-  #onHello(hello) {
-    this.#bindFace(this.#view.reset(hello));
-    const otherHead = this.#wantedModel() !== this.#view.modelUrl; // the persona's own avatar
-    if (this.#view.hasFace && otherHead) this.#loadModel();
-    else if (this.#view.loaded) this.#setNotice("");
-    if (document.visibilityState === "hidden") this.#sendVisibility();
-    this.#voice.reset();
-    if (this.#voice.on && hello.voice) this.#session.send({ type: "set_voice", enabled: true });
-    queueMicrotask(() => this.#checkReady()); // after `connect`, as before the split
   }
 }
 

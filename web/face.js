@@ -1,20 +1,15 @@
-// The three.js side of the avatar: a portrait-lit scene, the head GLB, and applying one frame of channel
-// values (ARKit blendshape weights + head rotation) to it. Knows no blendshape names: `bind()` receives the
-// server's channel names and maps them onto whatever morph targets the GLB has, by the naming rule of
-// avatar-names.js (so `blendShape1.mouthSmile_L` drives mouthSmileLeft). A calibration sidecar beside the GLB
-// (`face.calibration.json` for `face.glb`) scales and offsets each shape for this avatar only.
+// The three.js side of the avatar: a portrait-lit scene with the camera framing the head, the head GLB
+// (head-model.js) prepared for the renderer, and drawing. Knows no blendshape names: `bind()` and `apply()`
+// go to the FaceRig (face-rig.js), which maps the server's channel names onto whatever morph targets the
+// GLB has, with the calibration sidecar beside the GLB (`face.calibration.json` for `face.glb`).
 
 import * as THREE from "three";
-import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
-import { bindTargets, parseCalibration } from "./avatar-names.js";
 import { deformOnCpu } from "./deform.js";
-import { fetchCalibration, fetchGlb } from "./head-files.js";
+import { FaceRig } from "./face-rig.js";
+import { disposeModel, loadHead } from "./head-model.js";
 import { cheaperMaterial, rendererName, softwareGL } from "./software-gl.js";
 
 const FOV_DEG = 22; // a longish "portrait lens": less perspective distortion than a wide angle
-const HEAD_BONE = "head";
-// Head channels (names from the server's hello) in the order of the rotation they drive: yaw, pitch, roll.
-const HEAD_AXES = ["headYaw", "headPitch", "headRoll"];
 
 /** Every live Face, for inspection (tests, devtools): `(await import("/web/face.js")).liveFaces`. */
 export const liveFaces = new Set();
@@ -24,17 +19,9 @@ export class Face {
   #scene = new THREE.Scene();
   #camera = new THREE.PerspectiveCamera(FOV_DEG, 1, 0.01, 20);
   #model = null; // the GLB's scene
-  #pivot = new THREE.Group(); // turns the whole model when it has no head bone
-  #head = null; // {bone, rest, parent, parentInv} when the GLB has a head joint
-  #bindings = []; // per mesh: {mesh, pairs: Int16Array [wireIndex, morphIndex, ...], gain, offset per pair}
-  #calibration = null; // the sidecar's JSON, or null
-  #missingReported = false; // missing shapes are reported by the first bind() after a load only
-  #headChannels = null; // wire indices of headYaw, headPitch, headRoll (or -1)
+  #rig = new FaceRig(); // its morphs and head turn
   #frame = null; // {target, height, width}: what the camera must show
   #dirty = true;
-  #euler = new THREE.Euler(0, 0, 0, "YXZ"); // scratch, reused every frame
-  #turned = { yaw: 0, pitch: 0, roll: 0 }; // the head turn last drawn (radians)
-  #turn = new THREE.Quaternion();
   #software = false;
   #deformers = []; // CpuDeformer per morphing/skinned mesh, in software rendering only
 
@@ -52,7 +39,7 @@ export class Face {
     this.#renderer.toneMapping = THREE.ACESFilmicToneMapping;
     this.#renderer.toneMappingExposure = 0.9;
     this.#renderer.setClearColor(0x000000, 0); // the page's backdrop shows through
-    this.#scene.add(this.#pivot);
+    this.#scene.add(this.#rig.pivot);
     this.#light();
     liveFaces.add(this);
   }
@@ -78,18 +65,11 @@ export class Face {
    * one it answers false, and the parsed head is thrown away (false returned) without touching the scene.
    */
   async load(url, onProgress = null, isCurrent = () => true) {
-    const [buffer, calibration] = await Promise.all([fetchGlb(url, onProgress), fetchCalibration(url)]);
-    if (!isCurrent()) return false;
-    const gltf = await new GLTFLoader().parseAsync(buffer, THREE.LoaderUtils.extractUrlBase(url));
-    if (!isCurrent()) {
-      disposeModel(gltf.scene);
-      return false;
-    }
+    const head = await loadHead(url, onProgress, isCurrent);
+    if (!head) return false;
     this.#unload();
-    this.#calibration = calibration;
-    this.#missingReported = false;
-    const model = gltf.scene;
-    this.#pivot.add(model);
+    const { model, calibration } = head;
+    this.#rig.pivot.add(model);
     model.updateMatrixWorld(true);
     if (this.#software) {
       this.#deformers = deformOnCpu(model);
@@ -101,75 +81,22 @@ export class Face {
     }
     model.traverse((obj) => {
       if (obj.isMesh) obj.frustumCulled = false; // morphs and the head turn move it past its bind bounds
-      if (obj.isBone && obj.name === HEAD_BONE && this.#head === null) this.#head = { bone: obj };
     });
     this.#model = model;
-    this.#placePivot();
-    if (this.#head) this.#captureRest();
+    this.#rig.attach(model, calibration);
     this.#frameCamera();
     this.#dirty = true;
     return true;
   }
 
-  /**
-   * Map the server's channel order onto the model, once per session: for every mesh with morph targets, the
-   * pairs (wire index -> morph index) its morph names map to, each with its calibration. Returns the
-   * blendshape names no mesh has, the first time after a load (so they are reported once); [] afterwards.
-   */
+  /** Map the server's channels onto the head (FaceRig.bind); returns the shapes it lacks, once per load. */
   bind(blendshapeNames, headChannelNames) {
-    this.#bindings = [];
-    const found = new Set();
-    const cal = parseCalibration(this.#calibration, blendshapeNames);
-    if (cal.unknown.length && !this.#missingReported) {
-      console.warn(`mien-avatar: calibration entries ignored (no such shape): ${cal.unknown.join(", ")}`);
-    }
-    this.#model?.traverse((obj) => {
-      const dict = obj.morphTargetDictionary;
-      if (!dict || !obj.morphTargetInfluences) return;
-      const pairs = [];
-      const gain = [];
-      const offset = [];
-      for (const [wire, morphs] of bindTargets(dict, blendshapeNames)) {
-        const name = blendshapeNames[wire];
-        found.add(name);
-        for (const morph of morphs) {
-          pairs.push(wire, morph);
-          gain.push(cal.gain.get(name) ?? 1);
-          offset.push(cal.offset.get(name) ?? 0);
-        }
-      }
-      if (pairs.length) {
-        this.#bindings.push({
-          mesh: obj,
-          pairs: Int16Array.from(pairs),
-          gain: Float32Array.from(gain),
-          offset: Float32Array.from(offset),
-        });
-      }
-    });
-    const offset = blendshapeNames.length;
-    this.#headChannels = HEAD_AXES.map((name) => {
-      const i = headChannelNames.indexOf(name);
-      return i < 0 ? -1 : offset + i;
-    });
-    if (this.#missingReported) return [];
-    this.#missingReported = true;
-    return blendshapeNames.filter((name) => !found.has(name));
+    return this.#rig.bind(blendshapeNames, headChannelNames);
   }
 
   /** Show one frame: `values` holds every channel in wire order (blendshapes, then head channels). */
   apply(values) {
-    for (const { mesh, pairs, gain, offset } of this.#bindings) {
-      const influences = mesh.morphTargetInfluences;
-      for (let k = 0; k < pairs.length; k += 2) {
-        const w = gain[k >> 1] * values[pairs[k]] + offset[k >> 1];
-        influences[pairs[k + 1]] = w < 0 ? 0 : w > 1 ? 1 : w;
-      }
-    }
-    if (this.#headChannels) {
-      const [y, p, r] = this.#headChannels.map((i) => (i < 0 ? 0 : values[i]));
-      this.#turnHead(y, p, r);
-    }
+    this.#rig.apply(values);
     this.#dirty = true;
   }
 
@@ -248,71 +175,19 @@ export class Face {
 
   /** The head turn now drawn, {yaw, pitch, roll} in radians (for inspection). */
   headTurn() {
-    return { ...this.#turned };
+    return this.#rig.headTurn();
   }
 
   /** Morph influences now shown, per mesh with morph targets: [{mesh: name, morphs: {morphName: value}}]. */
   influences() {
-    const out = [];
-    this.#model?.traverse((obj) => {
-      if (!obj.morphTargetDictionary || !obj.morphTargetInfluences) return;
-      const morphs = {};
-      for (const [name, i] of Object.entries(obj.morphTargetDictionary)) {
-        morphs[name] = obj.morphTargetInfluences[i];
-      }
-      out.push({ mesh: obj.name, morphs });
-    });
-    return out;
+    return this.#rig.influences();
   }
 
   #unload() {
-    this.#calibration = null;
     if (this.#model) disposeModel(this.#model);
-    this.#model = this.#head = this.#frame = this.#headChannels = null;
-    this.#bindings = [];
+    this.#model = this.#frame = null;
     this.#deformers = [];
-    this.#pivot.position.set(0, 0, 0);
-    this.#pivot.quaternion.identity();
-  }
-
-  // ------------------------------------------------------------------ head rotation
-
-  // Head channels are in the subject's frame with the face looking toward +z (glTF's convention): +yaw turns
-  // to the subject's left (+y rotation), +pitch nods down (+x), +roll tilts to the right shoulder (+z).
-  #turnHead(yaw, pitch, roll) {
-    this.#turned = { yaw, pitch, roll };
-    const turn = this.#turn.setFromEuler(this.#euler.set(pitch, yaw, roll));
-    if (this.#head) {
-      // Rotate the bone about its own pivot but along the model's axes, whatever the bone's local frame.
-      const { bone, rest, parent, parentInv } = this.#head;
-      bone.quaternion.copy(parentInv).multiply(turn).multiply(parent).multiply(rest);
-    } else {
-      this.#pivot.quaternion.copy(turn);
-    }
-  }
-
-  #captureRest() {
-    const bone = this.#head.bone;
-    const parent = new THREE.Quaternion();
-    bone.parent.getWorldQuaternion(parent);
-    this.#head.rest = bone.quaternion.clone();
-    this.#head.parent = parent;
-    this.#head.parentInv = parent.clone().invert();
-  }
-
-  /** Without a head bone the whole model turns, about a point low in the head (roughly the top of the neck). */
-  #placePivot() {
-    if (this.#head) return;
-    const box = new THREE.Box3().setFromObject(this.#model);
-    const size = box.getSize(new THREE.Vector3());
-    const neck = new THREE.Vector3(
-      (box.min.x + box.max.x) / 2,
-      box.min.y + size.y * 0.3,
-      (box.min.z + box.max.z) / 2 - size.z * 0.1,
-    );
-    this.#pivot.position.copy(neck);
-    this.#model.position.sub(neck);
-    this.#model.updateMatrixWorld(true);
+    this.#rig.detach();
   }
 
   // ------------------------------------------------------------------ framing
@@ -342,17 +217,4 @@ export class Face {
     this.#camera.far = distance * 20;
     this.#camera.updateProjectionMatrix();
   }
-}
-
-/** Free a head's GPU resources (geometry, materials, their textures) and take it out of its scene. */
-function disposeModel(model) {
-  model.traverse((obj) => {
-    obj.geometry?.dispose();
-    for (const material of [obj.material].flat()) {
-      if (!material) continue;
-      for (const value of Object.values(material)) if (value?.isTexture) value.dispose();
-      material.dispose();
-    }
-  });
-  model.removeFromParent();
 }

@@ -1,5 +1,5 @@
 // What a CPU rasterizer (SwiftShader, llvmpipe: headless browsers, machines without a GPU driver) is given
-// instead of the full look, chosen once per page: see Face. Measured with `python -m server.bench_render`.
+// instead of the full look, chosen once per page: see Face. Measured with `python -m bench.render`.
 
 import * as THREE from "three";
 

@@ -1,6 +1,6 @@
 // The voice half of <mien-avatar>: the VoicePlayer (web/audio.js) tied to the face's frame clock, the
 // playout delay that lets the mouth meet the sound, and the per-sentence audio-to-face measurements behind
-// `voiceStats`. The element forwards it the session's speech messages and audio.
+// `voiceStats`. The session's speech messages and audio reach it through avatar-parts.js.
 
 import { AUDIO_KIND, VoicePlayer } from "./audio.js";
 import { SMOOTH_DELAY_MS } from "./frames.js";
@@ -64,6 +64,24 @@ export class VoiceSync {
     this.#view.hold = on ? () => this.#player.holdMs() : null;
   }
 
+  /**
+   * setVoice's check and switch: false (and an `error` event) when `hello` says the server cannot speak or
+   * the browser has no Web Audio; else `enable(on)` and true.
+   */
+  turn(on, hello) {
+    if (on && hello && !hello.voice) {
+      this.#error("voice_unavailable", "this server cannot speak (hello.voice is false)");
+      return false;
+    }
+    try {
+      this.enable(on);
+    } catch (err) {
+      this.#error("audio_unavailable", String(err?.message ?? err));
+      return false;
+    }
+    return true;
+  }
+
   /** Cut the audio of every reply (or of `replyId`) at once. */
   stop(replyId = null) {
     this.#player.stop(replyId);
@@ -78,10 +96,7 @@ export class VoiceSync {
   /** A binary message that is not a frame: a sentence's audio while the voice is on. */
   onBinary(buffer) {
     if (!this.#on || new DataView(buffer).getUint8(0) !== AUDIO_KIND) return;
-    this.#player.play(buffer).catch((err) => {
-      const message = String(err?.message ?? err);
-      this.#emit("error", { code: "audio_decode_failed", message, replyId: null, source: "client" });
-    });
+    this.#player.play(buffer).catch((err) => this.#error("audio_decode_failed", String(err?.message ?? err)));
   }
 
   /** Every server message: `speech` announces a sentence's audio; a reply ended early cuts its voice. */
@@ -105,6 +120,10 @@ export class VoiceSync {
     const measured = sync.filter((s) => s.offsetMs !== null);
     const offsetMs = measured.length ? measured.at(-1).offsetMs : null;
     return { decoded, scheduled, played, late, delayMs: this.#view.delayMs, offsetMs, sync };
+  }
+
+  #error(code, message) {
+    this.#emit("error", { code, message, replyId: null, source: "client" });
   }
 
   /** One half of an A/V measurement (the audio started, or the face showed the sentence's first frame). */

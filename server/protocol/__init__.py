@@ -1,7 +1,7 @@
 """Mien's wire protocol, defined once.
 
-JSON messages are pydantic models discriminated on ``type``; blendshape frames and audio are binary
-(layout and codec in server/binary.py).
+JSON messages are pydantic models discriminated on ``type`` (client.py, server.py); blendshape frames and
+audio are binary (frames.py); outbound.py is one connection's queue and its back-pressure policy.
 ``python -m server.protocol`` rewrites the committed JSON Schema (``server/protocol.schema.json``); a test
 fails when that file is stale. ``docs/protocol.md`` documents every message with an example.
 """
@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from animation.arkit import ARKIT_52, HEAD_CHANNELS
-from server.binary import FRAME_HEADER_BYTES, FRAME_KIND, HEAD_SCALE
 from server.protocol.client import (  # noqa: F401  (re-exported: the protocol's names)
     CLIENT_ADAPTER,
     ClearHistory,
@@ -42,6 +41,7 @@ from server.protocol.common import (  # noqa: F401  (re-exported: the protocol's
     UserText,
     _Message,
 )
+from server.protocol.frames import FRAME_HEADER_BYTES, FRAME_KIND, HEAD_SCALE
 from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's names)
     SERVER_ADAPTER,
     AudioInfo,

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, TypeAdapter
 
-from server.protocol.common import Emotion, GainFloat, UnitFloat, UserText, _Message
+from server.protocol.common import Emotion, ExpressivenessFloat, GainFloat, UnitFloat, UserText, _Message
 
 
 class UserMessage(_Message):
@@ -50,7 +50,7 @@ class SetExpressiveness(_Message):
     """Scales every emotion's output (0 = deadpan, 1 = default, 2 = theatrical)."""
 
     type: Literal["set_expressiveness"] = "set_expressiveness"
-    value: GainFloat
+    value: ExpressivenessFloat
 
 
 class Visibility(_Message):

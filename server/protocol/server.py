@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, create_model
 
+from animation.controls import Control
+from server.events import CueSource, ReplySource, Role, Status
 from server.protocol.common import _Message
 
 # ---------------------------------------------------------------- server -> client
@@ -20,19 +24,20 @@ class FrameFormat(_Message):
     head_scale: float
 
 
-class ControlInfo(_Message):
-    """A face control the client can offer as a slider (or a switch when step is 1 over 0..1)."""
-
-    name: str
-    label: str
-    minimum: float
-    maximum: float
-    default: float
-    step: float
-    description: str
-    value: float | None = Field(
-        None, description="The session's starting value (the persona's), if not default."
-    )
+# The engine's control table (animation.controls.Control) on the wire, field for field, plus the session's
+# starting value: generated from the table's type so the two cannot drift apart.
+_CONTROL_TYPES = typing.get_type_hints(Control)
+ControlInfo = create_model(
+    "ControlInfo",
+    __base__=_Message,
+    __doc__="A face control the client can offer as a slider (or a switch when step is 1 over 0..1).",
+    __module__=__name__,
+    **{f.name: (_CONTROL_TYPES[f.name], ...) for f in dataclasses.fields(Control)},  # type: ignore[call-overload]
+    value=(
+        float | None,
+        Field(None, description="The session's starting value (the persona's), if not default."),
+    ),
+)
 
 
 class EmotionInfo(_Message):
@@ -119,7 +124,7 @@ class ReplyStart(_Message):
 
     type: Literal["reply_start"] = "reply_start"
     reply_id: int
-    source: Literal["model", "script"]
+    source: ReplySource
 
 
 class TextDelta(_Message):
@@ -131,7 +136,7 @@ class TextDelta(_Message):
     delta: str
 
 
-EmotionSource = Literal["tag", "stage", "inferred", "annotator", "empathy", "user"]
+EmotionSource = CueSource
 
 
 class EmotionCue(_Message):
@@ -154,7 +159,7 @@ class ReplyEnd(_Message):
 
     type: Literal["reply_end"] = "reply_end"
     reply_id: int
-    status: Literal["complete", "interrupted", "error"]
+    status: Status
     text: str
 
 
@@ -194,9 +199,9 @@ class HistoryCue(_Message):
 
 
 class HistoryTurn(_Message):
-    role: Literal["user", "assistant"]
+    role: Role
     content: str
-    status: Literal["complete", "interrupted", "error"]
+    status: Status
     cues: list[HistoryCue] = Field(default_factory=list)
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from animation import bench
+from bench import animation as bench
 
 
 def test_bench_prints_one_json_measurement(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,6 +10,7 @@ import soundfile
 
 from animation import lipsync as ls
 from animation.arkit import INDEX
+from animation.lipsync_features import analyze
 from animation.phonemes import viseme_of
 from animation.track import load_track
 from server.cli import main
@@ -77,7 +78,7 @@ def _vowel(f1: float, f2: float, sr: int = 16000, seconds: float = 0.6, f0: floa
 
 @pytest.mark.parametrize(("f1", "f2"), [(300, 2300), (700, 1200), (320, 850), (550, 1800)])
 def test_formants_of_synthetic_vowels(f1: float, f2: float) -> None:
-    f = ls.analyze(_vowel(f1, f2), 16000)
+    f = analyze(_vowel(f1, f2), 16000)
     mid = slice(10, len(f) - 10)
     # LPC over a 25 ms window pulls a low F1 toward the nearest voice harmonics (120 Hz apart here).
     assert np.nanmedian(f.f1[mid]) == pytest.approx(f1, abs=90)
@@ -93,7 +94,7 @@ def test_silence_is_rest() -> None:
 
 @pytest.fixture(scope="module")
 def spoken() -> list:
-    from server.voice import PiperVoice
+    from server.voice.piper import PiperVoice
 
     voice = PiperVoice(noise_scale=0.0)  # no sampling noise: the same audio every run
     return [voice.synthesize(s) for s in SENTENCES]

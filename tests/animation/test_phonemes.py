@@ -74,7 +74,7 @@ def _spans(phonemes: list[ph.Segment]) -> dict[str, list[tuple[float, float]]]:
 
 
 def test_visemes_fall_inside_their_phonemes_on_real_speech() -> None:
-    from server.voice import PiperVoice
+    from server.voice.piper import PiperVoice
 
     speech = PiperVoice(noise_scale=0.0).synthesize(
         "Bob thinks the chef's jam tastes awful, but I'd happily eat it anyway."

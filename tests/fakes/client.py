@@ -11,7 +11,7 @@ import numpy as np
 import websockets
 
 from animation.arkit import N_CHANNELS
-from server.binary import decode_audio, decode_frame, dequantize
+from server.protocol.frames import decode_audio, decode_frame, dequantize
 
 TIMEOUT = 30.0  # a hung server fails the test instead of hanging the suite
 

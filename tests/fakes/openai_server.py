@@ -148,7 +148,7 @@ def _spoken(text: str, fmt: str) -> bytes:
     global _piper
     import soundfile as sf
 
-    from server.voice import PiperVoice
+    from server.voice.piper import PiperVoice
 
     with _piper_lock:
         if _piper is None:

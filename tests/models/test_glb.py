@@ -20,8 +20,13 @@ from animation.glb import DTYPES, Reader
 ROOT = Path(__file__).resolve().parents[2]
 GLB = ROOT / "models" / "ict_head.glb"
 BAKE = ROOT / "models" / "bake_ict.py"
-# CI keeps a read-only copy of shared/ beside the repo; MIEN_ICT_DATA overrides.
+# The ICT-FaceKit source lives outside the repo (CI keeps a read-only copy of shared/ beside it;
+# MIEN_ICT_DATA overrides). Only the re-bake checks read it, so a plain clone skips just those.
 DATA = Path(os.environ.get("MIEN_ICT_DATA", ROOT.parent / "shared" / "assets" / "ict-facekit"))
+needs_ict_source = pytest.mark.skipif(
+    not DATA.exists(),
+    reason=f"ICT-FaceKit source not found at {DATA}: the re-bake check needs it (set MIEN_ICT_DATA)",
+)
 
 
 def _load_bake() -> ModuleType:
@@ -169,8 +174,8 @@ def test_head_joint_carries_the_head_and_not_the_shoulders(glb: Glb) -> None:
     assert np.any((head_weight[mid_neck] > 0) & (head_weight[mid_neck] < 1))  # a falloff, not a cut
 
 
+@needs_ict_source
 def test_committed_glb_is_a_fresh_deterministic_bake(tmp_path: Path) -> None:
-    assert DATA.exists(), f"ICT-FaceKit data not found at {DATA} (set MIEN_ICT_DATA)"
     outs = [tmp_path / "a.glb", tmp_path / "b.glb"]
     for out in outs:
         subprocess.run([sys.executable, str(BAKE), str(DATA), "--out", str(out)], check=True,
@@ -180,10 +185,10 @@ def test_committed_glb_is_a_fresh_deterministic_bake(tmp_path: Path) -> None:
     assert GLB.read_bytes() == first, "models/ict_head.glb is stale: re-run models/bake_ict.py"
 
 
+@needs_ict_source
 def test_identity_bake_is_what_mien_avatar_makes_from_the_committed_data() -> None:
     """`bake_ict.py --identity` (modes derived afresh from the ICT data) and `mien avatar --identity` (the
     committed GLB and models/ict_identity.npz) give the same bytes: the committed identity data is fresh."""
-    assert DATA.exists(), f"ICT-FaceKit data not found at {DATA} (set MIEN_ICT_DATA)"
     fresh = bake.bake_modes(DATA)
     committed = load_modes(IDENTITY_MODES)
     assert sorted(committed) == sorted(fresh)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.bench import SCRIPT, simulated_wire, ws_frame_bytes
+from bench.server import SCRIPT, simulated_wire, ws_frame_bytes
 
 
 def test_websocket_framing_sizes() -> None:

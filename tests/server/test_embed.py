@@ -12,7 +12,7 @@ import pytest
 import websockets
 
 from server.app import create_app
-from server.embed import EmbedKey, Gatekeeper, load_keys
+from server.limits import EmbedKey, Gatekeeper, load_keys
 from server.runner import LiveServer
 from server.settings import ConfigError
 from tests.fakes.client import Client
@@ -108,6 +108,26 @@ def test_a_key_sets_the_sites_starting_face(fake_llm: ScriptedOpenAI, tmp_path: 
         own = asyncio.run(starting(server.ws_url))
     assert (site["expressiveness"], site["contrast"]) == (0.6, 1.4)
     assert own["contrast"] is None and own["expressiveness"] != 0.6  # the persona's, without the key
+
+
+def test_a_keys_starting_face_reaches_the_prompt_too(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    """The site's mood lock shapes the words as well as the face: it is in the first request's prompt."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[keys.steady]\norigins = ["{SITE}"]\ncontrols = {{ mood_lock = 1 }}\n')
+    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
+    fake_llm.queue([{"content": "Fine."}], [{"content": "Fine."}])
+
+    async def first_prompt(url: str) -> str:
+        async with Client(url) as c:
+            await c.send({"type": "user_message", "text": "Tell me something exciting!"})
+            await c.next_message("reply_end")
+        return str(fake_llm.requests[-1]["messages"][0]["content"])
+
+    with LiveServer(create_app(settings, warm_up=False)) as server:
+        locked = asyncio.run(first_prompt(server.ws_url + "?key=steady"))
+        free = asyncio.run(first_prompt(server.ws_url))
+    assert "Keep a steady calm, even tone throughout" in locked and "Tags you may use" not in locked
+    assert "Keep a steady" not in free and "[joy]" in free.split("Tags you may use:")[1]
 
 
 def test_real_origins_limits_and_cors(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from animation.emotions import EMOTIONS
-from server.feelings import FEELINGS, evaluate, read_labelled
+from server.reply.feelings import FEELINGS, evaluate, read_labelled
 
 DATA = Path(__file__).with_name("data")
 

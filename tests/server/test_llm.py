@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
-from server.conversation import ReplyCue, reply_events
-from server.llm import ProviderError, stream_reply
+from server.events import Cue, Text
+from server.llm import Gateway, ProviderError
+from server.reply.sentences import reply_events
 from server.settings import Settings
-from server.tags import Text
 from tests.fakes.openai_server import ScriptedOpenAI
 
 MESSAGES = [{"role": "system", "content": "sys"}, {"role": "user", "content": "Hello"}]
+
+
+def stream(settings: Settings) -> AsyncIterator[str]:
+    return Gateway(settings.model_options()).stream(MESSAGES)
 
 
 def settings_for(fake: ScriptedOpenAI) -> Settings:
@@ -20,7 +25,7 @@ def settings_for(fake: ScriptedOpenAI) -> Settings:
 
 
 async def collect(fake: ScriptedOpenAI) -> list[str]:
-    return [chunk async for chunk in stream_reply(MESSAGES, settings_for(fake))]
+    return [chunk async for chunk in stream(settings_for(fake))]
 
 
 def no_inference(_: str) -> None:
@@ -42,11 +47,11 @@ def test_tag_split_across_chunks_becomes_one_cue(fake_llm: ScriptedOpenAI) -> No
     )
 
     async def run() -> list[object]:
-        return [e async for e in reply_events(stream_reply(MESSAGES, settings_for(fake_llm)), no_inference)]
+        return [e async for e in reply_events(stream(settings_for(fake_llm)), no_inference)]
 
     events = asyncio.run(run())
     assert "".join(e.delta for e in events if isinstance(e, Text)) == "Oh really?"
-    assert [e for e in events if isinstance(e, ReplyCue)] == [ReplyCue("surprise", 0.6, 3, "tag")]
+    assert [e for e in events if isinstance(e, Cue)] == [Cue("surprise", 0.6, 3, "tag")]
 
 
 def partial_then_failure(settings: Settings, match: str | None = None) -> list[str]:
@@ -54,7 +59,7 @@ def partial_then_failure(settings: Settings, match: str | None = None) -> list[s
     got: list[str] = []
 
     async def run() -> None:
-        async for chunk in stream_reply(MESSAGES, settings):
+        async for chunk in stream(settings):
             got.append(chunk)
 
     with pytest.raises(ProviderError, match=match):
@@ -81,7 +86,7 @@ def test_cancel_mid_reply_closes_the_upstream_call(fake_llm: ScriptedOpenAI) -> 
         first = asyncio.Event()
 
         async def consume() -> None:
-            async for chunk in stream_reply(MESSAGES, settings_for(fake_llm)):
+            async for chunk in stream(settings_for(fake_llm)):
                 got.append(chunk)
                 first.set()
 
@@ -135,7 +140,7 @@ def test_garbage_in_the_stream_is_a_provider_error(fake_llm: ScriptedOpenAI) -> 
 
 
 async def _collect_with(settings: Settings) -> list[str]:
-    return [chunk async for chunk in stream_reply(MESSAGES, settings)]
+    return [chunk async for chunk in stream(settings)]
 
 
 def test_reply_split_at_every_position_through_the_server(fake_llm: ScriptedOpenAI) -> None:
@@ -146,11 +151,9 @@ def test_reply_split_at_every_position_through_the_server(fake_llm: ScriptedOpen
     async def run() -> list[tuple[str, list[tuple[str, float, int]]]]:
         results = []
         for _ in range(1, len(reply)):
-            events = [
-                e async for e in reply_events(stream_reply(MESSAGES, settings_for(fake_llm)), no_inference)
-            ]
+            events = [e async for e in reply_events(stream(settings_for(fake_llm)), no_inference)]
             text = "".join(e.delta for e in events if isinstance(e, Text))
-            cues = [(c.emotion, c.intensity, c.offset) for c in events if isinstance(c, ReplyCue)]
+            cues = [(c.emotion, c.intensity, c.offset) for c in events if isinstance(c, Cue)]
             results.append((text, cues))
         return results
 

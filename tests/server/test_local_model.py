@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
-from server.llm import stream_reply
-from server.local_model import gguf_path, register
-from server.settings import LOCAL_MODEL, Settings
+from server.llm import LOCAL_MODEL, Gateway, ModelOptions
+from server.llm.local import gguf_path, register
+
+
+def stream_reply(messages: list[dict[str, str]], options: ModelOptions) -> AsyncIterator[str]:
+    return Gateway(options).stream(messages)
 
 
 def test_gguf_ships_in_the_installed_wheel() -> None:
@@ -15,7 +19,7 @@ def test_gguf_ships_in_the_installed_wheel() -> None:
 
 
 def test_embedded_model_streams_a_short_reply() -> None:
-    settings = Settings(model=LOCAL_MODEL, max_tokens=24, temperature=0.0)
+    settings = ModelOptions(model=LOCAL_MODEL, max_tokens=24, temperature=0.0)
 
     async def run() -> list[str]:
         messages = [{"role": "user", "content": "Say hello in five words."}]
@@ -27,7 +31,7 @@ def test_embedded_model_streams_a_short_reply() -> None:
 
 
 def test_cancelling_stops_local_generation_early() -> None:
-    settings = Settings(model=LOCAL_MODEL, max_tokens=400, temperature=0.0)
+    settings = ModelOptions(model=LOCAL_MODEL, max_tokens=400, temperature=0.0)
 
     async def run() -> int:
         n = 0
@@ -39,7 +43,9 @@ def test_cancelling_stops_local_generation_early() -> None:
                 break
         await agen.aclose()
         # The next request gets the (single, serialized) model: it would wait behind a runaway generation.
-        again = [c async for c in stream_reply([{"role": "user", "content": "Hi"}], Settings(max_tokens=4))]
+        again = [
+            c async for c in stream_reply([{"role": "user", "content": "Hi"}], ModelOptions(max_tokens=4))
+        ]
         return len(again)
 
     assert asyncio.run(run()) >= 1

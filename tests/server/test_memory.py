@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import TypeVar
 
-from server.memory import MemoryStore
+from server.events import Cue, Turn
+from server.store.sqlite import SqliteStore
+
+T = TypeVar("T")
+
+
+def run(result: Awaitable[T]) -> T:
+    async def main() -> T:
+        return await result
+
+    return asyncio.run(main())
+
+
+class Store:
+    """The async store driven from plain test code, one call at a time."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.store = SqliteStore(path)
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.store, name)
+        return lambda *args, **kwargs: run(method(*args, **kwargs))
 
 
 def test_turns_survive_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "data" / "mien.sqlite3"
-    store = MemoryStore(db)
+    store = Store(db)
     assert store.open_session("abc", "guide") is None
-    store.append("abc", "user", "Hello")
-    store.append("abc", "assistant", "Hi there", "interrupted")
+    store.append("abc", Turn("user", "Hello"))
+    store.append("abc", Turn("assistant", "Hi there", "interrupted"))
     store.close()
-    again = MemoryStore(db)
+    again = Store(db)
     assert again.open_session("abc", "sceptic") == "guide"  # the stored persona wins
     assert [(t.role, t.content, t.status) for t in again.turns("abc")] == [
         ("user", "Hello", "complete"),
@@ -27,28 +51,28 @@ def test_turns_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_sessions_are_isolated_and_clear_only_touches_one() -> None:
-    store = MemoryStore()
+    store = Store()
     for sid in ("a", "b"):
         store.open_session(sid, "guide")
-        store.append(sid, "user", f"from {sid}")
+        store.append(sid, Turn("user", f"from {sid}"))
     assert store.clear("a") == 1
     assert store.turns("a") == [] and [t.content for t in store.turns("b")] == ["from b"]
 
 
 def test_export_is_plain_json_data() -> None:
-    store = MemoryStore()
+    store = Store()
     store.open_session("s", "guide")
-    store.append("s", "user", "Hi")
+    store.append("s", Turn("user", "Hi"))
     data = store.export("s")
     assert data["session_id"] == "s" and data["persona"] == "guide"
     assert data["turns"][0]["role"] == "user" and data["turns"][0]["content"] == "Hi"
 
 
 def test_retention_purges_idle_conversations() -> None:
-    store = MemoryStore()
+    store = Store()
     store.open_session("old", "guide", now=time.time() - 40 * 86400)
     store.open_session("new", "guide")
-    store.append("new", "user", "recent")
+    store.append("new", Turn("user", "recent"))
     assert store.purge(time.time() - 30 * 86400) == 1
     assert not store.exists("old") and store.exists("new")
 
@@ -65,9 +89,9 @@ def test_cues_are_kept_and_an_old_store_gains_the_column(tmp_path: Path) -> None
         "INSERT INTO turns VALUES ('s', 1, 'user', 'Hi', 'complete', 0);"
     )
     old.close()
-    store = MemoryStore(db)
+    store = Store(db)
     assert store.turns("s")[0].cues == ()
-    cue = {"emotion": "joy", "intensity": 0.5, "offset": 0, "source": "tag"}
-    store.append("s", "assistant", "Hello!", "complete", [cue])
+    cue = Cue("joy", 0.5, 0, "tag")
+    store.append("s", Turn("assistant", "Hello!", "complete", (cue,)))
     assert store.turns("s")[1].cues == (cue,)
-    assert store.export("s")["turns"][1]["cues"] == [cue]
+    assert store.export("s")["turns"][1]["cues"] == [cue.stored()]

@@ -35,19 +35,20 @@ GUARDED = textwrap.dedent(
     socket.getaddrinfo = getaddrinfo
 
     from server.app import _warm_up, create_app
-    from server.llm import count_tokens, stream_reply
+    from server.llm import Gateway
     from server.settings import Settings
 
     async def main():
         settings = Settings(max_tokens=8, temperature=0.0)
         create_app(settings)
-        await _warm_up(settings)
-        chunks = [c async for c in stream_reply([{"role": "user", "content": "Hi"}], settings)]
+        gateway = Gateway(settings.model_options())
+        await _warm_up(gateway)
+        chunks = [c async for c in gateway.stream([{"role": "user", "content": "Hi"}])]
         assert chunks, "no reply"
         # Token counting for a remote model's tokenizer must not fetch anything either.
         for model in ("gpt-4o-mini", "anthropic/claude-3-5-haiku-latest", settings.model):
             hello = [{"role": "user", "content": "Hello there, how are you?"}]
-            n = count_tokens(hello, Settings(model=model))
+            n = Gateway(Settings(model=model).model_options()).count_tokens(hello)
             assert 3 <= n < 40, (model, n)
 
     asyncio.run(main())

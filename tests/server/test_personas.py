@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from server.feelings import Inference
+from server.face import FaceRequests
 from server.personas import load_personas
-from server.prompting import FaceRequests, empathic_cue, prompt_for
+from server.reply.feelings import Inference
+from server.reply.prompt import empathic_cue, prompt_for
 from server.settings import ConfigError
 
 
@@ -70,6 +71,10 @@ def test_prompt_follows_the_face_the_user_asked_for() -> None:
 
 def test_empathic_cue_mirrors_joy_and_answers_anger_with_concern() -> None:
     guide = load_personas()["guide"]
-    assert empathic_cue(Inference("joy", 0.9, {}), guide) == ("joy", 0.5)
-    assert empathic_cue(Inference("anger", 0.9, {}), guide) == ("sadness", 0.3)
+    joy, anger = (
+        empathic_cue(Inference("joy", 0.9, {}), guide),
+        empathic_cue(Inference("anger", 0.9, {}), guide),
+    )
+    assert joy is not None and (joy.emotion, joy.intensity, joy.source) == ("joy", 0.5, "empathy")
+    assert anger is not None and (anger.emotion, anger.intensity) == ("sadness", 0.3)
     assert empathic_cue(None, guide) is None

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from animation.arkit import HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
-from server.binary import (
+from server.protocol import SCHEMA_PATH, ProtocolError, parse_client_message, schema_text
+from server.protocol.frames import (
     FRAME_HEADER_BYTES,
     decode_audio,
     decode_frame,
@@ -20,7 +21,6 @@ from server.binary import (
     encode_frame,
     quantize,
 )
-from server.protocol import SCHEMA_PATH, ProtocolError, parse_client_message, schema_text
 
 
 def test_committed_schema_matches_code() -> None:

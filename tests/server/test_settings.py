@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from server.settings import LOCAL_MODEL, ConfigError, Settings
+from server.llm import LOCAL_MODEL
+from server.settings import ConfigError, Settings
 
 
 def test_defaults_are_the_embedded_model() -> None:
     s = Settings.load({})
-    assert s.model == LOCAL_MODEL and s.models == (LOCAL_MODEL,) and s.is_local
+    options = s.model_options()
+    assert s.model == LOCAL_MODEL and options.models == (LOCAL_MODEL,) and options.is_local
 
 
 def test_layers_override_in_order(tmp_path: Path) -> None:
@@ -23,7 +25,7 @@ def test_layers_override_in_order(tmp_path: Path) -> None:
     assert (s.model, s.fallbacks, s.temperature, s.retries) == ("gpt-4o-mini", ("ollama/llama3.2",), 0.9, 3)
     s = s.with_overrides(model="claude-3-5-haiku-latest", max_tokens=None)
     assert s.model == "claude-3-5-haiku-latest" and s.max_tokens == 192
-    assert s.models == ("claude-3-5-haiku-latest", "ollama/llama3.2")
+    assert s.model_options().models == ("claude-3-5-haiku-latest", "ollama/llama3.2")
 
 
 def test_env_fallbacks_are_comma_separated() -> None:
@@ -33,8 +35,8 @@ def test_env_fallbacks_are_comma_separated() -> None:
 
 def test_api_base_makes_bare_names_openai_compatible() -> None:
     s = Settings.load({"MIEN_API_BASE": "http://127.0.0.1:11434/v1", "MIEN_MODEL": "llama3.2"})
-    assert s.litellm_model() == "openai/llama3.2"
-    assert s.litellm_model("ollama/qwen") == "ollama/qwen"
+    assert s.model_options().litellm_model() == "openai/llama3.2"
+    assert s.model_options().litellm_model("ollama/qwen") == "ollama/qwen"
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from animation.arkit import INDEX
 from server.runner import LiveServer
-from server.speaker import LONG, MAX_PIECE, MIN_CLAUSE, first_clause, piece_cut, to_ogg_opus
+from server.voice.encode import to_ogg_opus
+from server.voice.pieces import LONG, MAX_PIECE, MIN_CLAUSE, first_clause, piece_cut
 from tests.fakes.client import Client
 
 
@@ -59,6 +60,25 @@ def test_a_spoken_reply_arrives_sentence_by_sentence_on_one_clock(mien: LiveServ
             ]
             after = [f[2][jaw] for f in c.frames if f[1] > stop_at + 400]
             assert max(during) > 0.15 and max(after) < 0.05
+
+    asyncio.run(main())
+
+
+def test_an_inferred_cue_is_spoken_with_its_own_sentence(mien: LiveServer) -> None:
+    """A sentence the model left untagged is read before it is spoken: its inferred cue lands on its own
+    first word's audio, not on the next sentence."""
+
+    async def main() -> None:
+        async with Client(mien.ws_url) as c:
+            await c.send({"type": "set_voice", "enabled": True})
+            await c.send({"type": "speak", "text": "I'm so sorry for your loss, truly. [joy] See you soon."})
+            end = await c.next_message("reply_end")
+            inferred = [m for m in c.of_type("emotion", end["reply_id"]) if m["source"] == "inferred"]
+            assert inferred and inferred[0]["emotion"] == "sadness" and inferred[0]["offset"] == 0
+            first, second = c.of_type("speech", end["reply_id"])
+            assert [cue["emotion"] for cue in first["cues"]] == ["sadness"]
+            assert first["cues"][0]["t_ms"] == first["words"][0]["t_ms"]
+            assert [cue["emotion"] for cue in second["cues"]] == ["joy"]
 
     asyncio.run(main())
 
@@ -128,7 +148,7 @@ def test_voice_off_by_default_sends_no_audio(mien: LiveServer) -> None:
 
 
 def test_a_sentence_with_nothing_to_say_is_skipped_not_fatal(mien: LiveServer) -> None:
-    """"..." between sentences has no words (Piper gives it no audio): it is not spoken, its cue still
+    """ "..." between sentences has no words (Piper gives it no audio): it is not spoken, its cue still
     reaches the face, and the reply completes."""
 
     async def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.tags import Cue, Event, TagParser, Text
+from server.reply.tags import Cue, Event, TagParser, Text
 
 
 def parse(chunks: list[str]) -> list[Event]:

@@ -1,4 +1,4 @@
-"""Offline speech (server.voice): Piper's audio with phoneme and word timings, and `mien say`."""
+"""Offline speech (server/voice/): Piper's audio with phoneme and word timings, and `mien say`."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ from animation.arkit import INDEX
 from animation.phonemes import viseme_of
 from animation.track import load_track
 from server.cli import main
-from server.voice import (
-    PiperVoice,
-    Speech,
-    Voice,
-    VoiceUnavailable,
-    _piper_model,
-    align_words,
-    tokens,
-)
+from server.voice import Speech, Voice, Voices, VoiceUnavailable
+from server.voice.piper import PiperVoice, _piper_model
+from server.voice.speech import tokens
+from server.voice.words import align_words
 from tests.animation.helpers import aperture as lip_aperture
 
 HOP = 256  # samples per Piper duration step (the voice's hop length)
@@ -165,7 +160,7 @@ def test_mien_say_reports_bad_input(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def _espeak() -> Voice:
     # `make test` installs Debian's libespeak-ng1: its absence is a failure, not a skip.
-    from server.voice_espeak import EspeakVoice
+    from server.voice.espeak import EspeakVoice
 
     return EspeakVoice()
 
@@ -189,23 +184,24 @@ def test_espeak_fallback_is_timed_too() -> None:
 def test_espeak_steps_in_when_piper_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The server's voice cache (what sessions use): espeak-ng speaks when Piper can't load, and when
     nothing can, VoiceUnavailable names each engine's reason."""
-    import server.voice as voice_module
-    import server.voice_espeak as espeak_module
-    from server.settings import Settings
-    from server.voices import AUTO, VoiceCache
+    import server.voice.espeak as espeak_module
+    import server.voice.piper as piper_module
+    from server.voice import registry
 
     def no_piper() -> None:
         raise ImportError("No module named 'piper'")
 
-    monkeypatch.setattr(voice_module, "PiperVoice", no_piper)
-    assert VoiceCache().get(AUTO, Settings()).name == "espeak"
+    monkeypatch.setattr(registry, "_LOADED", registry._Loaded())  # nothing loaded yet in this process
+    monkeypatch.setattr(piper_module, "PiperVoice", no_piper)
+    assert Voices().get("auto").name == "espeak"
 
     def no_espeak(*args: object, **kwargs: object) -> None:
         raise VoiceUnavailable("libespeak-ng not found")
 
     monkeypatch.setattr(espeak_module, "EspeakVoice", no_espeak)
+    monkeypatch.setattr(registry, "_LOADED", registry._Loaded())
     with pytest.raises(VoiceUnavailable, match="piper: No module named 'piper'; espeak: libespeak-ng"):
-        VoiceCache().get(AUTO, Settings())
+        Voices().get("auto")
 
 
 def test_mien_say_takes_a_voice_spec(

@@ -18,9 +18,10 @@ from animation.lipsync import lipsync
 from server.app import create_app
 from server.runner import LiveServer
 from server.settings import Settings
-from server.voice import PiperVoice, Speech, VoiceFailed, tokens
-from server.voice_cloud import COOLDOWN, Fallback, estimate_words
-from server.voices import AUTO, VOICES, parse_voice
+from server.voice import Speech, VoiceFailed, Voices
+from server.voice.cloud import COOLDOWN, Fallback, estimate_words
+from server.voice.piper import PiperVoice
+from server.voice.speech import tokens
 from tests.fakes.client import Client
 from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
@@ -29,7 +30,7 @@ TEXT = "Hello there, my friend. Maybe Bob will pump up a big beach ball, mom."
 
 
 def cloud(fake: ScriptedOpenAI, spec: str = "litellm:tts-1:alloy"):  # type: ignore[no-untyped-def]
-    return VOICES.get(parse_voice(spec), Settings(api_base=fake.base_url, voice_timeout=20.0))
+    return Voices(cloud=Settings(api_base=fake.base_url, voice_timeout=20.0).cloud_voice()).get(spec)
 
 
 @pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "opus"])
@@ -88,8 +89,8 @@ def test_provider_failures_are_typed(fake_llm: ScriptedOpenAI) -> None:
 
 def test_a_silent_provider_times_out(fake_llm: ScriptedOpenAI) -> None:
     fake_llm.queue_speech({"hold": True})
-    voice = VOICES.get(
-        parse_voice("litellm:tts-1:alloy"), Settings(api_base=fake_llm.base_url, voice_timeout=0.5)
+    voice = Voices(cloud=Settings(api_base=fake_llm.base_url, voice_timeout=0.5).cloud_voice()).get(
+        "litellm:tts-1:alloy"
     )
     with pytest.raises(VoiceFailed, match="Timeout"):
         voice.synthesize("Hello?")
@@ -98,7 +99,7 @@ def test_a_silent_provider_times_out(fake_llm: ScriptedOpenAI) -> None:
 def test_the_offline_voice_stands_in_for_a_while(fake_llm: ScriptedOpenAI) -> None:
     now = [0.0]
     reports: list[str] = []
-    offline = VOICES.get(AUTO, Settings())
+    offline = Voices().get("auto")
     voice = Fallback(cloud(fake_llm), lambda: offline, reports.append, clock=lambda: now[0])
     fake_llm.queue_speech({"status": 503})
     first = voice.synthesize("First try.")

@@ -1,4 +1,5 @@
-"""Voice specs (server/voices.py): the grammar, its errors, the cache of loaded voices, Piper variants."""
+"""Voice specs (server/voice/specs.py): the grammar, its errors; the registry of loaded voices (the one
+place a voice is chosen), Piper variants."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import numpy as np
 import pytest
 
 from server.settings import Settings
-from server.voice import PiperVoice, Speech
-from server.voices import AUTO, VOICES, VoiceSpec, parse_voice, resolve
+from server.voice import Speech, Voices
+from server.voice.piper import PiperVoice
+from server.voice.specs import AUTO, VoiceSpec, parse_voice
 
 
 @pytest.mark.parametrize(
@@ -63,22 +65,22 @@ def test_bad_specs_say_why(text: str, reason: str) -> None:
 
 
 def test_default_means_the_servers_setting() -> None:
-    assert resolve("default", Settings()) == AUTO
-    cloud = Settings(voice="litellm:tts-1:nova")
-    assert str(resolve("default", cloud)) == "litellm:tts-1:nova"
-    assert resolve("espeak", cloud) == VoiceSpec("espeak")  # a persona's own voice wins
+    assert Voices(Settings().voice).resolve("default") == AUTO
+    cloud = Voices(Settings(voice="litellm:tts-1:nova").voice)
+    assert str(cloud.resolve("default")) == "litellm:tts-1:nova"
+    assert cloud.resolve("espeak") == VoiceSpec("espeak")  # a persona's own voice wins
 
 
 def test_voices_are_loaded_once_per_spec_and_piper_variants_share_the_model() -> None:
-    settings = Settings()
-    plain = VOICES.get(parse_voice("auto"), settings)
-    assert VOICES.get(parse_voice("piper"), settings) is plain  # auto is plain piper
-    quick = VOICES.get(parse_voice("piper:rate=1.5"), settings)
-    assert VOICES.get(parse_voice("piper:rate=1.5"), settings) is quick and quick is not plain
+    voices, other_server = Voices(), Voices()
+    plain = voices.get("auto")
+    assert voices.get("piper") is plain and other_server.get("default") is plain  # auto is plain piper
+    quick = voices.get(parse_voice("piper:rate=1.5"))
+    assert voices.get("piper:rate=1.5") is quick and quick is not plain
     assert isinstance(plain, PiperVoice) and isinstance(quick, PiperVoice)
     assert quick._voice is plain._voice and quick.name == "piper:rate=1.5"
-    espeak = VOICES.get(parse_voice("espeak:en-us+f3"), settings)
-    assert espeak.name == "espeak:en-us+f3" and espeak is not VOICES.get(parse_voice("espeak"), settings)
+    espeak = voices.get("espeak:en-us+f3")
+    assert espeak.name == "espeak:en-us+f3" and espeak is not voices.get("espeak")
 
 
 def _f0(speech: Speech) -> float:

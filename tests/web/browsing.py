@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import Page
 
-from server.bench_render import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (the one definition; tests import them here)
+from bench.render import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (the one definition; tests import them here)
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 WAIT_MS = 20_000

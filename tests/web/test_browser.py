@@ -9,8 +9,8 @@ import numpy as np
 from playwright.sync_api import Page, expect
 
 from animation.arkit import N_BLENDSHAPES, N_CHANNELS
-from server.binary import dequantize, encode_frame, quantize
 from server.protocol import FRAME_FORMAT
+from server.protocol.frames import dequantize, encode_frame, quantize
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, events, reset_peaks, wait_peak, wait_weight
 

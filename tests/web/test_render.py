@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
-from server.bench_render import IMPORT_MAP_JS
+from bench.render import IMPORT_MAP_JS
 from server.runner import LiveServer
 from tests.models.foreign import foreign_glb
 from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, wait_ready, wait_weight
@@ -309,7 +309,7 @@ def test_the_render_benchmark_measures_the_real_head() -> None:
     """The script behind the README's render row runs end to end (its own server and chromium, so in a
     process of its own) and counts real draws; no speed is asserted: that is what it prints."""
     root = Path(__file__).resolve().parents[2]
-    command = [sys.executable, "-m", "server.bench_render", "--seconds", "2", "--warmup", "1", "--json"]
+    command = [sys.executable, "-m", "bench.render", "--seconds", "2", "--warmup", "1", "--json"]
     run = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)

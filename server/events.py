@@ -1,0 +1,107 @@
+"""The typed events of Mien's data path, one type per concept, used from end to end:
+
+    model chunks -> reply.tags -> Text, Cue -> reply.sentences -> Cue (inferred), Sentence
+    -> the session's output: Text and Cue to the wire, Cue to the face, Sentence to the voice
+
+A reply announces itself with ReplyStarted and ends with ReplyEnded (ReplyFailed before it when it failed).
+A conversation's record is a list of Turn, each keeping its reply's cues (a resumed chat shows them again).
+Offsets count Unicode code points of the reply's visible text (tags removed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+# The wire (server/protocol/) uses these same types.
+CueSource = Literal["tag", "stage", "inferred", "annotator", "empathy", "user"]
+ReplySource = Literal["model", "script"]
+Role = Literal["user", "assistant"]
+Status = Literal["complete", "interrupted", "error"]
+
+
+@dataclass(frozen=True)
+class Text:
+    """Visible reply text starting at `offset`."""
+
+    delta: str
+    offset: int
+
+
+@dataclass(frozen=True)
+class Cue:
+    """An emotion cue before the word at `offset`. `tempered_by` marks a correction: the words read as that
+    emotion, so the tag's intensity was lowered. `hold`: seconds before decay (None: the face's default)."""
+
+    emotion: str
+    intensity: float
+    offset: int = 0
+    source: CueSource = "tag"
+    confidence: float = 1.0
+    tempered_by: str | None = None
+    hold: float | None = None
+
+    def stored(self) -> dict[str, Any]:
+        """What a conversation keeps of the cue (and what old stores hold: Cue(**stored) reads both)."""
+        return {
+            "emotion": self.emotion,
+            "intensity": self.intensity,
+            "offset": self.offset,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A finished sentence of the visible text, with every cue that colours it (after inference)."""
+
+    start: int
+    text: str
+    cues: tuple[Cue, ...] = ()
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    source: ReplySource
+
+
+@dataclass(frozen=True)
+class ReplyFailed:
+    """Why the reply failed: `code` an error code of the protocol, `detail` a sentence for the user."""
+
+    code: Literal["provider_error", "internal"]
+    detail: str
+
+
+@dataclass(frozen=True)
+class ReplyEnded:
+    status: Status
+    text: str
+    tokens: int = 0  # what the reply cost: its prompt's tokens and the reply's
+
+
+ReplyEvent = ReplyStarted | Text | Cue | Sentence | ReplyFailed | ReplyEnded
+
+
+class Sink(Protocol):
+    """Where a reply's events go (the session's output for that reply)."""
+
+    async def emit(self, event: ReplyEvent) -> None: ...
+
+    async def settle(self) -> None:
+        """Wait until everything emitted so far is delivered (a voice has sent every sentence)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One message of a conversation, as remembered."""
+
+    role: Role
+    content: str
+    status: Status = "complete"
+    cues: tuple[Cue, ...] = ()

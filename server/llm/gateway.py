@@ -1,0 +1,210 @@
+"""The model gateway: the only module that imports litellm.
+
+litellm takes ~5 s to import, so it is imported lazily on the first reply (`warm_up` can do it in a
+thread after start-up). `LITELLM_LOCAL_MODEL_COST_MAP` keeps it from fetching its cost map: Mien never
+touches the network unless the configured model is remote.
+
+A Gateway streams one configured model (and its fallbacks), counts tokens the way that model does, and,
+when an annotator model is configured, tags plain sentences with emotions. Cloud voices reach litellm's
+speech API through `speech`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from typing import Any
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+LOCAL_MODEL = "mien-local/smollm2-135m-instruct"
+
+
+class ProviderError(Exception):
+    """The model could not be reached or broke off; `message` is safe to show a user."""
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """One model and how to reach it (settings build it: Settings.model_options)."""
+
+    model: str = LOCAL_MODEL
+    fallbacks: tuple[str, ...] = ()  # tried in order when the model fails before its reply starts
+    api_base: str | None = None
+    api_key: str | None = None
+    temperature: float = 0.7
+    max_tokens: int = 192
+    timeout: float = 60.0  # also bounds a silent stream
+    retries: int = 1  # extra attempts per model on 429/5xx/connection errors before the reply starts
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return (self.model, *(m for m in self.fallbacks if m != self.model))
+
+    @property
+    def is_local(self) -> bool:
+        return LOCAL_MODEL in self.models
+
+    def litellm_model(self, model: str | None = None) -> str:
+        """An api_base with a bare model name means an OpenAI-compatible server."""
+        model = model or self.model
+        return f"openai/{model}" if self.api_base and "/" not in model else model
+
+
+_litellm: Any = None
+
+
+def load_litellm() -> Any:
+    """litellm, imported and set up once (~5 s: call it off the event loop)."""
+    global _litellm
+    if _litellm is None:
+        import litellm
+
+        from server.llm.local import register
+
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        register()
+        _litellm = litellm
+    return _litellm
+
+
+def rough_tokens(messages: list[dict[str, str]]) -> int:
+    """About four characters a token, plus a little per message: when no tokenizer knows the model."""
+    return sum(len(m["content"]) // 4 + 4 for m in messages)
+
+
+# Worth another attempt (the same model again, then the next fallback): rate limits, server errors,
+# connection problems. Bad requests and auth errors are not.
+_RETRYABLE = (429, 500, 502, 503, 504)
+
+ANNOTATOR_PROMPT = (
+    "Copy the user's text exactly, character for character, inserting emotion tags in square brackets "
+    "before the words they colour, like [joy] or [sadness:0.5]. Use only these emotions: {emotions}. "
+    "Add no other words. If the text shows no emotion, return it unchanged."
+)
+
+
+class Gateway:
+    def __init__(self, options: ModelOptions, annotator: str | None = None) -> None:
+        """`annotator`: an optional litellm model that tags plain replies, reached like the model."""
+        self.options = options
+        self.annotator = annotator
+
+    async def warm_up(self) -> None:
+        """Import litellm off the event loop (and load the embedded model) so the first reply is quick."""
+        await asyncio.to_thread(load_litellm)
+        if self.options.is_local:
+            from server.llm.local import register
+
+            await asyncio.to_thread(register().load)
+
+    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+        """Yield the reply's text chunks. Cancelling the consumer closes the upstream call.
+
+        Each model (the model, then its fallbacks) gets `1 + retries` attempts until one starts streaming;
+        once text has flowed, a failure ends the reply (ProviderError; the partial text is kept upstream).
+        """
+        options = self.options
+        # Importing litellm takes seconds: never on the event loop, or every session's frames would stall.
+        litellm = _litellm if _litellm is not None else await asyncio.to_thread(load_litellm)
+        failures: list[str] = []
+        for model in options.models:
+            for attempt in range(1 + options.retries):
+                try:
+                    response = await litellm.acompletion(**_request(model, messages, options))
+                except Exception as e:
+                    failures.append(f"{model}: {describe(e)}")
+                    if not _retryable(e):
+                        break  # the next fallback, if any
+                    if attempt < options.retries:
+                        await asyncio.sleep(min(4.0, 0.25 * 2**attempt))  # backoff before retrying
+                    continue
+                started = False
+                try:
+                    async for chunk in response:
+                        choices = getattr(chunk, "choices", None) or []
+                        text = choices[0].delta.content if choices else None
+                        if text:
+                            started = True
+                            yield text
+                    return
+                except Exception as e:
+                    if started:
+                        raise ProviderError(describe(e)) from e
+                    failures.append(f"{model}: {describe(e)}")
+                finally:
+                    with suppress(Exception):
+                        await response.aclose()
+        raise ProviderError("; ".join(failures) or "no model configured")
+
+    async def annotate(self, sentence: str, emotions: list[str]) -> str:
+        """The sentence with emotion tags added by the annotator model."""
+        assert self.annotator, "no annotator model configured"
+        options = replace(
+            self.options,
+            model=self.annotator,
+            fallbacks=(),
+            temperature=0.0,
+            max_tokens=max(32, len(sentence)),
+            retries=0,
+        )
+        prompt = ANNOTATOR_PROMPT.format(emotions=", ".join(e for e in emotions if e != "neutral"))
+        messages = [{"role": "system", "content": prompt}, {"role": "user", "content": sentence}]
+        return "".join([chunk async for chunk in Gateway(options).stream(messages)])
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Prompt tokens as litellm counts them for the model (its bundled tokenizers; no download).
+
+        Loads litellm if needed, so call it from a worker thread."""
+        litellm = load_litellm()
+        try:
+            return int(litellm.token_counter(model=self.options.litellm_model(), messages=messages))
+        except Exception:  # an unknown tokenizer must not break a reply
+            return rough_tokens(messages)
+
+
+def speech(model: str, text: str, voice: str, *, api_base: str | None, **options: Any) -> bytes:
+    """One request to litellm's speech API (OpenAI-compatible `/v1/audio/speech`): the audio's bytes.
+    Blocking: call it from a worker thread. Raises whatever the provider's failure is."""
+    litellm = load_litellm()
+    if api_base:
+        options["api_base"] = api_base
+    return bytes(litellm.speech(model=model, input=text, voice=voice, **options).content)
+
+
+def _request(model: str, messages: list[dict[str, str]], options: ModelOptions) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "model": options.litellm_model(model),
+        "messages": messages,
+        "stream": True,
+        "temperature": options.temperature,
+        "max_tokens": options.max_tokens,
+        "timeout": options.timeout,
+        "num_retries": 0,  # retries and fallbacks are ours: litellm's would retry mid-stream failures too
+    }
+    # The base URL belongs to the configured model and to bare-name fallbacks, not to other providers.
+    if options.api_base and (model == options.model or "/" not in model):
+        kwargs["api_base"] = options.api_base
+        # OpenAI-compatible local servers ignore the key, but the client requires one.
+        kwargs["api_key"] = options.api_key or "not-needed"
+    elif options.api_key:
+        kwargs["api_key"] = options.api_key
+    return kwargs
+
+
+def _retryable(e: Exception) -> bool:
+    status = getattr(e, "status_code", None)
+    return status is None or status in _RETRYABLE
+
+
+def describe(e: Exception, what: str = "model provider") -> str:
+    """A provider's failure in one line, safe to show (no traceback, at most ~300 characters)."""
+    status = getattr(e, "status_code", None)
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if len(text) > 300:
+        text = text[:300] + "…"
+    return f"{what} failed ({type(e).__name__}{f', HTTP {status}' if status else ''}): {text}"

@@ -1,0 +1,91 @@
+"""Mien's binary websocket messages, laid out and coded: blendshape frames (kind 1) and spoken audio
+(kind 2). Part of the wire protocol documented in docs/protocol.md; the JSON messages are in
+this package (server/protocol/)."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from animation.arkit import HEAD_RANGE, N_BLENDSHAPES, N_CHANNELS
+
+#
+# One websocket binary message per frame, little-endian:
+#   u8  kind = 1
+#   u8  flags (0; reserved)
+#   u32 seq          frame sequence number in this session (gaps = frames dropped for a slow client)
+#   u32 t_ms         animation time of the frame, ms since the session started
+#   u8[7] mask       bit i (byte i//8, bit i%8) set = channel i is present in this frame
+#   values           for each present channel in channel order: u8 for the 52 blendshapes
+#                    (weight*255), i16 for the head channels (radians * 32767 / HEAD_RANGE)
+# Channels absent from a frame keep their previous value (all start at 0): the sender encodes each frame
+# against the last one it actually sent, so dropped frames never corrupt the client's state.
+
+FRAME_KIND = 1
+_HEADER = struct.Struct("<BBII7s")
+FRAME_HEADER_BYTES = _HEADER.size
+_MASK_BYTES = 7
+HEAD_SCALE = 32767 / HEAD_RANGE
+assert N_CHANNELS <= _MASK_BYTES * 8
+
+
+def quantize(frame: np.ndarray) -> np.ndarray:
+    """Float channels -> the integers sent on the wire (int32 for easy comparison)."""
+    q = np.empty(N_CHANNELS, dtype=np.int32)
+    q[:N_BLENDSHAPES] = np.rint(np.clip(frame[:N_BLENDSHAPES], 0.0, 1.0) * 255)
+    head = np.clip(frame[N_BLENDSHAPES:], -HEAD_RANGE, HEAD_RANGE)
+    q[N_BLENDSHAPES:] = np.rint(head * HEAD_SCALE)
+    return q
+
+
+def encode_frame(seq: int, t_ms: int, q: np.ndarray, previous: np.ndarray) -> bytes:
+    """Encode quantized channels `q` against `previous` (what the client last received)."""
+    changed = q != previous
+    mask = np.packbits(
+        np.concatenate([changed, np.zeros(_MASK_BYTES * 8 - N_CHANNELS, bool)]), bitorder="little"
+    ).tobytes()
+    blend = q[:N_BLENDSHAPES][changed[:N_BLENDSHAPES]].astype(np.uint8).tobytes()
+    head = q[N_BLENDSHAPES:][changed[N_BLENDSHAPES:]].astype("<i2").tobytes()
+    return _HEADER.pack(FRAME_KIND, 0, seq & 0xFFFFFFFF, t_ms & 0xFFFFFFFF, mask) + blend + head
+
+
+AUDIO_KIND = 2
+_AUDIO_HEADER = struct.Struct("<BBIH")
+AUDIO_HEADER_BYTES = _AUDIO_HEADER.size
+
+
+def encode_audio(reply_id: int, sentence: int, payload: bytes) -> bytes:
+    """A binary `audio` message: u8 kind=2, u8 flags, u32 reply_id, u16 sentence, then an Ogg/Opus file."""
+    return _AUDIO_HEADER.pack(AUDIO_KIND, 0, reply_id & 0xFFFFFFFF, sentence & 0xFFFF) + payload
+
+
+def decode_audio(data: bytes) -> tuple[int, int, bytes]:
+    kind, _flags, reply_id, sentence = _AUDIO_HEADER.unpack_from(data)
+    if kind != AUDIO_KIND:
+        raise ValueError(f"not audio (kind {kind})")
+    return reply_id, sentence, data[AUDIO_HEADER_BYTES:]
+
+
+def decode_frame(data: bytes, previous: np.ndarray) -> tuple[int, int, np.ndarray]:
+    """Decode one frame onto `previous` quantized values; returns (seq, t_ms, quantized channels)."""
+    kind, _flags, seq, t_ms, mask_bytes = _HEADER.unpack_from(data)
+    if kind != FRAME_KIND:
+        raise ValueError(f"not a frame (kind {kind})")
+    present = np.unpackbits(np.frombuffer(mask_bytes, np.uint8), bitorder="little")[:N_CHANNELS].astype(bool)
+    q = previous.copy()
+    n_blend = int(present[:N_BLENDSHAPES].sum())
+    n_head = int(present[N_BLENDSHAPES:].sum())
+    body = data[FRAME_HEADER_BYTES:]
+    if len(body) != n_blend + 2 * n_head:
+        raise ValueError("frame length does not match its mask")
+    q[:N_BLENDSHAPES][present[:N_BLENDSHAPES]] = np.frombuffer(body[:n_blend], np.uint8)
+    q[N_BLENDSHAPES:][present[N_BLENDSHAPES:]] = np.frombuffer(body[n_blend:], "<i2")
+    return seq, t_ms, q
+
+
+def dequantize(q: np.ndarray) -> np.ndarray:
+    out = np.empty(N_CHANNELS, dtype=np.float32)
+    out[:N_BLENDSHAPES] = q[:N_BLENDSHAPES] / 255.0
+    out[N_BLENDSHAPES:] = q[N_BLENDSHAPES:] / HEAD_SCALE
+    return out

@@ -1,0 +1,151 @@
+"""A reply's path from model chunks to typed events, sentence by sentence:
+
+    chunks -> tags.TagParser -> Text, Cue (tag, stage)
+           -> at each sentence's end: Cue (annotator or inferred) for an untagged sentence, or corrections of
+              tags its words clearly contradict; then the Sentence itself, carrying every cue that colours it
+
+Everything is yielded in order: a sentence's Text before its inferred cues, those before the Sentence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+
+from animation.emotions import EMOTION_INDEX, PAD
+from server.events import Cue, Sentence, Text
+from server.reply.feelings import FEELINGS, Inference
+from server.reply.tags import TagParser
+
+log = logging.getLogger("mien.reply")
+
+# End of a sentence: terminal punctuation (plus closing quotes/brackets) followed by whitespace, or a newline.
+SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s+|\n+")
+
+Classifier = Callable[[str], "Inference | None"]
+Annotator = Callable[[str], Awaitable[str]]  # a sentence -> the same words with emotion tags
+
+# A tag is tempered when the words say the opposite, clearly: the classifier is confident and the two
+# emotions sit on opposite sides of pleasure (a [joy] on a condolence).
+CROSS_CHECK_SCORE = 0.5
+TEMPERED = 0.35  # the tag's intensity is scaled by this
+
+
+async def reply_events(
+    chunks: AsyncIterator[str],
+    classify: Classifier = FEELINGS.infer,
+    annotate: Annotator | None = None,
+    keep: Callable[[str], bool] = lambda emotion: True,
+) -> AsyncIterator[Text | Cue | Sentence]:
+    """Text, Cue and Sentence events for a reply stream. Cues whose emotion `keep` refuses (the persona
+    never shows it) are dropped."""
+    parser = TagParser()
+    sentences = _Sentences(classify, annotate, keep)
+    async for chunk in chunks:
+        for event in parser.push(chunk):
+            for out in await sentences.feed(event):
+                yield out
+    for event in parser.flush():
+        for out in await sentences.feed(event):
+            yield out
+    for out in await sentences.close(""):
+        yield out
+
+
+async def scripted(text: str) -> AsyncIterator[str]:
+    """A scripted line (`speak`) goes through the same path as a model's reply."""
+    yield text
+
+
+class _Sentences:
+    def __init__(self, classify: Classifier, annotate: Annotator | None, keep: Callable[[str], bool]) -> None:
+        self._classify = classify
+        self._annotate = annotate
+        self._keep = keep
+        self._text = ""  # the current sentence's visible text so far
+        self._start = 0
+        self._cues: list[Cue] = []  # the model's own cues in the current sentence
+
+    async def feed(self, event: Text | Cue) -> list[Text | Cue | Sentence]:
+        if isinstance(event, Cue):
+            if not self._keep(event.emotion):
+                return []
+            self._cues.append(event)
+            return [event]
+        out: list[Text | Cue | Sentence] = [event]
+        self._text += event.delta
+        while m := SENTENCE_END.search(self._text):
+            rest = self._text[m.end() :]
+            self._text = self._text[: m.end()]
+            out += await self.close(rest)
+        return out
+
+    async def close(self, rest: str) -> list[Text | Cue | Sentence]:
+        """End the current sentence; `rest` (text already past its end) starts the next one."""
+        text, start, cues = self._text, self._start, self._cues
+        self._text, self._start, self._cues = rest, start + len(text), []
+        if not text.strip():
+            return [Sentence(start, text, tuple(cues))] if cues else []  # a trailing tag: cues, no words
+        if cues:
+            corrected = _cross_check(cues, await asyncio.to_thread(self._classify, text))
+            found = [c for c in corrected if c.tempered_by is not None]
+            return [*found, Sentence(start, text, tuple(corrected))]
+        found = [c for c in await self._found(text, start) if self._keep(c.emotion)]
+        return [*found, Sentence(start, text, tuple(found))]
+
+    async def _found(self, text: str, start: int) -> list[Cue]:
+        """Cues for an untagged sentence: the annotator's when it has some, else the classifier's."""
+        if self._annotate is not None:
+            annotated = await self._annotated(text, start)
+            if annotated is not None:
+                return annotated
+        inferred = await asyncio.to_thread(self._classify, text)
+        if inferred is None:
+            return []
+        offset = start + (len(text) - len(text.lstrip()))
+        confidence = round(inferred.scores.get(inferred.emotion, 0.5), 3)
+        return [Cue(inferred.emotion, inferred.intensity, offset, "inferred", confidence)]
+
+    async def _annotated(self, sentence: str, start: int) -> list[Cue] | None:
+        """The annotator's tags mapped onto this sentence, or None (failed, or it changed the words)."""
+        assert self._annotate is not None
+        try:
+            tagged = await self._annotate(sentence)
+        except Exception:  # the classifier still has a say
+            log.warning("annotator failed; falling back to the classifier", exc_info=True)
+            return None
+        parser = TagParser()
+        events = parser.push(tagged) + parser.flush()
+        copy = "".join(e.delta for e in events if isinstance(e, Text))
+        if "".join(copy.split()) != "".join(sentence.split()):
+            return None
+        # Offsets count non-space characters, so whitespace the annotator changed doesn't matter.
+        positions = [i for i, c in enumerate(sentence) if not c.isspace()]
+        out: list[Cue] = []
+        for e in events:
+            if isinstance(e, Cue):
+                solid = len("".join(copy[: e.offset].split()))
+                at = positions[solid] if solid < len(positions) else len(sentence)
+                out.append(Cue(e.emotion, e.intensity, start + at, "annotator", 0.9))
+        return out
+
+
+def _cross_check(cues: list[Cue], inferred: Inference | None) -> list[Cue]:
+    """The sentence's cues, each one its words clearly contradict replaced by its tempered correction."""
+    if inferred is None or inferred.scores.get(inferred.emotion, 0.0) < CROSS_CHECK_SCORE:
+        return cues
+    words = float(PAD[EMOTION_INDEX[inferred.emotion], 0])
+    out = []
+    for cue in cues:
+        if float(PAD[EMOTION_INDEX[cue.emotion], 0]) * words < -0.1:
+            cue = replace(
+                cue,
+                intensity=round(cue.intensity * TEMPERED, 3),
+                confidence=round(1.0 - inferred.scores[inferred.emotion], 3),
+                tempered_by=inferred.emotion,
+            )
+        out.append(cue)
+    return out

@@ -1,0 +1,13 @@
+"""One websocket session (session.py): admitted, opened, its tasks in one supervised group, closed.
+
+services.py  what every session of a server shares
+hello.py     the first message: every name and range a client needs
+outlet.py    the session's way out: the client's queue and the face
+dialogue.py  while open: a client's message -> the face, a reply, or an answer; the reply in progress
+output.py    a reply's events -> the wire, the face and the voice
+"""
+
+from server.session.services import Services
+from server.session.session import Session, serve_session
+
+__all__ = ["Services", "Session", "serve_session"]

@@ -1,0 +1,175 @@
+"""What happens while a session is open: each client message becomes a change to the face, a reply, or
+an answer; the reply in progress (at most one) and its voice. Bad values raise ProtocolError (a typed
+`error` to the client) and change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from pydantic import BaseModel
+
+from animation.controls import lookup
+from animation.emotions import EMOTION_INDEX, EMOTIONS
+from server.events import Cue
+from server.limits import EmbedKey
+from server.personas import Persona
+from server.protocol import Error, ProtocolError
+from server.protocol import client as msg
+from server.reply import History, Reply
+from server.session.outlet import Outlet
+from server.session.output import ReplyOutput
+from server.session.services import Services
+from server.voice import Voice, VoiceUnavailable
+from server.voice.speaker import Speaker
+
+log = logging.getLogger("mien.session")
+
+Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+
+
+class Dialogue:
+    def __init__(
+        self,
+        services: Services,
+        outlet: Outlet,
+        conversation: History,
+        persona: Persona,
+        key: EmbedKey | None,
+        visitor: str,
+        spawn: Spawn,
+    ) -> None:
+        """`spawn`: how a task joins the session's supervised group (replies and their voices do)."""
+        self.services = services
+        self.outlet = outlet
+        self.face = outlet.face
+        self.conversation = conversation
+        self.persona = persona
+        self.key = key
+        self.visitor = visitor
+        self.spawn = spawn
+        self.voice: Voice | None = None  # set by `set_voice`: replies are spoken
+        self.voice_lane = asyncio.Lock()  # one synthesis at a time for this session (voice/speaker.py)
+        self.replies = 0
+        self.clock = time.time  # wall clock for rate limits and daily budgets
+        self._reply_ids = itertools.count(1)
+        self._reply: asyncio.Task[None] | None = None
+
+    async def handle(self, message: BaseModel) -> None:
+        face, outlet = self.face, self.outlet
+        match message:
+            case msg.UserMessage(text=text) | msg.Speak(text=text):
+                # A scripted line costs too (a cloud voice speaks it): both count against an embed key.
+                refusal = self.services.gate.allow_message(self.key, self.visitor, self.clock())
+                if refusal is not None:
+                    raise ProtocolError("rate_limited", refusal)
+                await self.start_reply(text, scripted=isinstance(message, msg.Speak))
+            case msg.Stop():
+                await self.cancel_reply()
+            case msg.SetEmotion(emotion=emotion, intensity=intensity, hold=hold):
+                _check_emotion(emotion)
+                await outlet.show(Cue(emotion, intensity, 0, "user", hold=hold), None)
+            case msg.SetGain(emotion=emotion, gain=gain):
+                _check_emotion(emotion)
+                face.set_gain(emotion, gain)
+            case msg.SetExpressiveness(value=value):
+                self._set_control("expressiveness", value)
+            case msg.SetControl(name=name, value=value):
+                self._set_control(name, value)
+            case msg.SetMood(emotion=emotion, intensity=intensity):
+                _check_emotion(emotion)
+                face.set_mood(emotion, intensity)
+            case msg.ClearHistory():
+                await self.cancel_reply()
+                await self.conversation.clear()
+                await outlet.history("clear", self.conversation.turns)
+            case msg.ExportHistory():
+                await outlet.history("export", self.conversation.turns)
+            case msg.Visibility(hidden=hidden):
+                outlet.hidden = hidden
+            case msg.SetVoice(enabled=enabled):
+                self.voice = await self._load_voice() if enabled else None
+            case msg.Typing(active=active):
+                if not self.replying:
+                    await outlet.set_state("listening" if active else "idle")
+
+    # ------------------------------------------------------------------ replies
+
+    @property
+    def replying(self) -> bool:
+        return self._reply is not None and not self._reply.done()
+
+    async def start_reply(self, text: str, *, scripted: bool) -> None:
+        await self.cancel_reply()  # a new message interrupts the reply in progress
+        self.replies += 1
+        self._reply = self.spawn(self._run_reply(next(self._reply_ids), text, scripted))
+
+    async def cancel_reply(self) -> None:
+        task, self._reply = self._reply, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _run_reply(self, reply_id: int, text: str, scripted: bool) -> None:
+        outlet = self.outlet
+        speaker = None
+        if self.voice is not None:
+            speaker = Speaker(
+                reply_id, self.voice, self.face, outlet.t_start, outlet.speak, self.voice_lane, self.spawn
+            )
+        output = ReplyOutput(outlet, reply_id, speaker, self._spend)
+        reply = Reply(
+            self.services.gateway, self.persona, self.face, self.conversation, output, scripted=scripted
+        )
+        try:
+            await reply.run(text)
+            await output.until_silent()  # the face stays "speaking" until the voice has sounded
+        except asyncio.CancelledError:
+            await asyncio.shield(output.cut())
+            raise
+        finally:
+            outlet.idle()
+
+    def _spend(self, tokens: int) -> None:
+        self.services.gate.spend(self.key, tokens, self.clock())
+
+    # ------------------------------------------------------------------ face and voice
+
+    def _set_control(self, name: str, value: float) -> None:
+        try:
+            control = lookup(name)
+        except ValueError as e:
+            raise ProtocolError("unknown_control", str(e)) from None
+        try:
+            self.face.set_control(control.name, value)
+        except ValueError as e:
+            raise ProtocolError("out_of_range", str(e)) from None
+
+    async def _load_voice(self) -> Voice:
+        """The persona's voice (loaded once per server, in a thread). A sentence a cloud voice fails to
+        speak sends a `voice_failed` error and is spoken offline instead."""
+        loop = asyncio.get_running_loop()
+        outlet = self.outlet
+
+        def report(message: str) -> None:  # from the synthesis thread
+            with contextlib.suppress(RuntimeError):  # the loop is gone: so is the client
+                # reply_id null: the reply's text is whole (a sentence is just spoken offline instead),
+                # and the failing request may belong to a reply already interrupted.
+                log.warning("voice failed: %s", message)
+                error = Error(code="voice_failed", message=outlet.public_detail(message), reply_id=None)
+                loop.call_soon_threadsafe(outlet.send_now, error)
+
+        try:
+            return await asyncio.to_thread(self.services.voices.for_session, self.persona.voice, report)
+        except VoiceUnavailable as e:
+            raise ProtocolError("voice_unavailable", str(e)) from None
+
+
+def _check_emotion(name: str) -> None:
+    if name not in EMOTION_INDEX:
+        raise ProtocolError("unknown_emotion", f"unknown emotion {name!r}; known: {', '.join(EMOTIONS)}")

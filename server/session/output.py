@@ -1,0 +1,89 @@
+"""Where one reply's events go (its Sink): text and cues to the wire, cues to the face, sentences to the
+voice, and the conversation state the face and the client show (thinking, speaking, idle).
+
+With the voice on, a cue reaches the face when its word is spoken (the Sentence carries it to the
+speaker); the wire learns of it at once either way. The listening expression and the user's own poses
+are not tied to words: they show now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from server.events import Cue, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted, Sentence, Text
+from server.protocol import Error, ReplyEnd, ReplyStart, TextDelta
+from server.session.outlet import Outlet
+from server.voice.speaker import Speaker
+
+log = logging.getLogger("mien.session")
+
+NOT_WORD_BOUND = frozenset({"empathy", "user"})  # cue sources the face shows at once, voice or not
+
+
+class ReplyOutput:
+    def __init__(
+        self, outlet: Outlet, reply_id: int, speaker: Speaker | None, spend: Callable[[int], None]
+    ) -> None:
+        """`speaker`: the reply's voice, if the session's voice is on; `spend(tokens)`: what it cost."""
+        self.outlet = outlet
+        self.reply_id = reply_id
+        self.speaker = speaker
+        self._spend = spend
+        self._speaking = False
+
+    async def emit(self, event: ReplyEvent) -> None:
+        outlet = self.outlet
+        match event:
+            case ReplyStarted(source=source):
+                await outlet.send(ReplyStart(reply_id=self.reply_id, source=source))
+                await outlet.set_state("thinking")
+            case Text(delta=delta, offset=offset):
+                if not self._speaking:
+                    self._speaking = True
+                    await outlet.set_state("speaking")
+                await outlet.send(TextDelta(reply_id=self.reply_id, offset=offset, delta=delta))
+            case Cue() as cue:
+                on_face = self.speaker is None or cue.source in NOT_WORD_BOUND
+                await outlet.show(cue, self.reply_id, on_face=on_face)
+            case Sentence() as sentence:
+                if self.speaker is not None:
+                    self.speaker.say(sentence)
+            case ReplyFailed(code=code, detail=detail):
+                outlet.send_now(
+                    Error(code=code, message=outlet.public_detail(detail), reply_id=self.reply_id)
+                )
+            case ReplyEnded() as end:
+                await self._end(end)
+
+    async def settle(self) -> None:
+        """Every sentence scheduled and sent (before reply_end)."""
+        if self.speaker is not None:
+            try:
+                await self.speaker.finish()
+            except Exception as e:  # the text is whole; only the voice failed
+                log.exception("reply %s: the voice failed", self.reply_id)
+                error = Error(code="voice_failed", message=self.outlet.public_detail(str(e)), reply_id=None)
+                self.outlet.send_now(error)
+
+    async def _end(self, end: ReplyEnded) -> None:
+        """A reply that did not complete cuts the voice. Sent past the queue's bound: the reply may be being
+        torn down."""
+        outlet = self.outlet
+        if self.speaker is not None and end.status != "complete":
+            await asyncio.shield(self.speaker.cancel())
+        if end.status == "interrupted":
+            outlet.face.clear()
+        self._spend(end.tokens)
+        outlet.send_now(ReplyEnd(reply_id=self.reply_id, status=end.status, text=end.text))
+
+    async def until_silent(self) -> None:
+        """The text is done but the voice may go on: wait until its last sentence has sounded."""
+        if self.speaker is not None:
+            await self.speaker.until_silent()
+
+    async def cut(self) -> None:
+        """Stop the voice and the mouth now (a stop or a new message while the voice still sounds)."""
+        if self.speaker is not None:
+            await self.speaker.cancel()

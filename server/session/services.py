@@ -1,0 +1,26 @@
+"""What every session of one server shares, built once by the app from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.face import Animator
+from server.limits import Gatekeeper
+from server.llm import Gateway
+from server.personas import Persona
+from server.protocol import PersonaInfo
+from server.settings import Settings
+from server.store import Store
+from server.voice import Voices
+
+
+@dataclass
+class Services:
+    settings: Settings
+    animator: Animator
+    personas: dict[str, Persona]
+    persona_infos: dict[str, PersonaInfo]  # as hello shows them (avatar URLs hashed at start-up)
+    store: Store
+    gate: Gatekeeper
+    gateway: Gateway
+    voices: Voices

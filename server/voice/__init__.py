@@ -1,0 +1,24 @@
+"""Speech out: finished sentences -> audio with word and phoneme timing -> the face's mouth and the wire.
+
+specs.py     the voice spec grammar (`piper:rate=1.1`, `espeak:en-us+f3`, `litellm:MODEL:VOICE`)
+registry.py  the one place a voice is chosen and loaded (once per spec, shared by every session)
+speech.py    what every voice gives (Speech) and the Voice interface
+piper.py, words.py, espeak.py, cloud.py   the engines
+pieces.py, encode.py, speaker.py          one reply's sentences -> timed audio messages
+"""
+
+from server.voice.registry import CloudEndpoint, Voices
+from server.voice.specs import VoiceSpec, check, parse_voice
+from server.voice.speech import Speech, Voice, VoiceFailed, VoiceUnavailable
+
+__all__ = [
+    "CloudEndpoint",
+    "Speech",
+    "Voice",
+    "VoiceFailed",
+    "VoiceSpec",
+    "VoiceUnavailable",
+    "Voices",
+    "check",
+    "parse_voice",
+]

@@ -1,0 +1,203 @@
+"""Speaking a reply aloud: finished sentences in, in order, on the face's clock.
+
+Each Sentence (its visible text and the cues that colour it, inference done) is synthesised in the voice
+pool (emoji and the like are not spoken: the text is the visible text), its audio scheduled on the
+animation clock right after the previous one, the mouth given its visemes, and each cue moved onto the
+audio time of the word it precedes. Out go a `speech` message (timing, words for captions, cue times) and
+the audio itself (Ogg/Opus, a binary `audio` message).
+
+Order: one task per reply takes sentences from a FIFO queue and awaits each one's synthesis and send
+before the next, so `sentence` numbers and `t_ms` only grow; replies share nothing but the (thread-safe)
+voice, so one session's slow synthesis can delay another's but never reorder it.
+
+Time to first audio (`python -m bench.speech`): a sentence the listener is waiting for (nothing of the
+reply still sounding) is *urgent*: a long one is spoken clause by clause (pieces.py), its audio encoded in
+Opus's cheaper mode, and the embedded model pauses between tokens meanwhile (server/cpu.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from animation.phonemes import Visemes
+from server.cpu import urgent
+from server.events import Sentence
+from server.face import FaceHandle
+from server.protocol import SpeechCue, SpeechMessage, SpeechWord
+from server.protocol.frames import encode_audio
+from server.voice.encode import to_ogg_opus
+from server.voice.pieces import first_clause, piece_cut, split
+from server.voice.speech import Speech, Voice, tokens
+
+log = logging.getLogger("mien.speech")
+
+LEAD = 0.12  # seconds between the audio being ready and it starting: transfer and decode in the browser
+URGENT = 0.3  # s: with less than this of the reply still to sound, the next sentence is urgent
+
+# Synthesis runs here, not in asyncio's default executor: the sessions' memory, feelings and token counts
+# must never wait behind voices.
+VOICE_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="mien-voice")
+
+Send = Callable[[SpeechMessage, bytes], Awaitable[None]]
+Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+
+
+@dataclass(frozen=True)
+class _Spoken:
+    speech: Speech
+    visemes: Visemes  # on the audio's clock
+    audio: bytes  # Ogg/Opus
+    synth_ms: float
+    encode_ms: float
+
+
+class Speaker:
+    """One reply's voice: `say` each finished sentence, then `finish`; `cancel` stops it at once.
+
+    Its loop runs as a task made by `spawn` (the session's task group): it never raises but CancelledError;
+    a failure to speak is kept and raised by `finish`."""
+
+    def __init__(
+        self,
+        reply_id: int,
+        voice: Voice,
+        face: FaceHandle,
+        t_start: float,
+        send: Send,
+        lane: asyncio.Lock | None = None,
+        spawn: Spawn = asyncio.create_task,
+    ) -> None:
+        self.reply_id = reply_id
+        # The session's one synthesis at a time (held until the thread is done, even for a cancelled reply).
+        self._lane = lane or asyncio.Lock()
+        self._voice = voice
+        self._face = face
+        self._t_start = t_start  # the session's clock origin: t_ms on the wire counts from it
+        self._send = send
+        self._queue: asyncio.Queue[Sentence | None] = asyncio.Queue()
+        self._sent = 0  # `sentence` number of the next piece sent
+        self._free_at = 0.0  # when the last scheduled sentence stops sounding
+        self._error: Exception | None = None
+        self._task = spawn(self._run())
+
+    def say(self, sentence: Sentence) -> None:
+        if tokens(sentence.text):
+            log.debug("reply %d: sentence at %d complete", self.reply_id, sentence.start)
+            self._queue.put_nowait(sentence)
+        else:  # nothing to say ("...", an emoji): its cues go to the face now
+            for cue in sentence.cues:
+                self._face.cue(cue)
+
+    async def finish(self) -> None:
+        """Wait until every sentence has been scheduled and sent."""
+        self._queue.put_nowait(None)
+        await asyncio.wait([self._task])
+        if self._error is not None:
+            raise self._error
+
+    async def until_silent(self) -> None:
+        """Wait until the last scheduled sentence has sounded (on the animation clock)."""
+        await asyncio.sleep(max(0.0, self._free_at - self._face.now()))
+
+    async def cancel(self) -> None:
+        self._task.cancel()
+        await asyncio.wait([self._task])
+        self._face.clear_speech()
+
+    async def _run(self) -> None:
+        try:
+            await self._speak_all()
+        except Exception as e:  # kept for `finish`: a voice failing never ends the session
+            self._error = e
+
+    async def _speak_all(self) -> None:
+        rest: Sentence | None = None  # what is left of a sentence spoken clause by clause
+        while True:
+            sentence = rest if rest is not None else await self._queue.get()
+            rest = None
+            if sentence is None:
+                return
+            urgent = self._free_at - self._face.now() < URGENT
+            cut = first_clause(sentence.text) if urgent else None
+            if (cut := cut or piece_cut(sentence.text)) is not None:
+                sentence, rest = split(sentence, cut)
+            spoken = await self._in_lane(self._synthesize, sentence.text, urgent)
+            await self._schedule(sentence, spoken)
+            log.debug(
+                "reply %d: sentence %d queued (%.2f s of audio, %d B; synthesis %.0f ms, encoding %.0f ms)",
+                self.reply_id,
+                self._sent - 1,
+                spoken.speech.duration,
+                len(spoken.audio),
+                spoken.synth_ms,
+                spoken.encode_ms,
+            )
+
+    async def _schedule(self, sentence: Sentence, spoken: _Spoken) -> None:
+        """Place the audio on the face's clock right after the previous piece, then send it."""
+        speech = spoken.speech
+        t0 = max(self._face.now() + LEAD, self._free_at)
+        self._free_at = t0 + speech.duration
+        self._face.visemes(t0, spoken.visemes)
+        cues = []
+        for cue in sentence.cues:
+            at = t0 + speech.time_at(max(0, cue.offset - sentence.start))
+            self._face.cue(cue, at)
+            cues.append(SpeechCue(emotion=cue.emotion, intensity=cue.intensity, t_ms=self._ms(at)))
+        words = [
+            SpeechWord(offset=sentence.start + off, t_ms=self._ms(t0 + a), end_ms=self._ms(t0 + b))
+            for _w, a, b, off in speech.words
+        ]
+        index, self._sent = self._sent, self._sent + 1
+        message = SpeechMessage(
+            reply_id=self.reply_id,
+            sentence=index,
+            text_start=sentence.start,
+            text_end=sentence.end,
+            t_ms=self._ms(t0),
+            duration_ms=round(speech.duration * 1000),
+            words=words,
+            cues=cues,
+            audio_bytes=len(spoken.audio),
+        )
+        await self._send(message, encode_audio(self.reply_id, index, spoken.audio))
+
+    async def _in_lane(self, fn: Callable[[str, bool], _Spoken], text: str, fast: bool) -> _Spoken:
+        """fn in the voice pool, one at a time per session. A thread can't be stopped: a cancelled reply's
+        synthesis keeps the lane until it ends, so a client interrupting itself can't pile work up."""
+        await self._lane.acquire()
+        try:
+            future = asyncio.get_running_loop().run_in_executor(VOICE_POOL, fn, text, fast)
+        except BaseException:
+            self._lane.release()
+            raise
+
+        def done(f: asyncio.Future[_Spoken]) -> None:
+            self._lane.release()
+            if not f.cancelled():
+                f.exception()  # retrieved: a cancelled reply's failed synthesis is nobody's error
+
+        future.add_done_callback(done)
+        return await asyncio.shield(future)
+
+    def _synthesize(self, text: str, fast: bool) -> _Spoken:
+        """In a worker thread: the audio, its visemes and its Ogg/Opus encoding."""
+        t = time.perf_counter()
+        with urgent() if fast else contextlib.nullcontext():
+            speech = self._voice.synthesize(text)
+        visemes = speech.visemes()  # here, not on the event loop: audio-driven ones take a while
+        t_synth = time.perf_counter()
+        audio = to_ogg_opus(speech.audio, speech.sample_rate, fast=fast)
+        t_enc = time.perf_counter()
+        return _Spoken(speech, visemes, audio, 1000 * (t_synth - t), 1000 * (t_enc - t_synth))
+
+    def _ms(self, t: float) -> int:
+        return max(0, round((t - self._t_start) * 1000))

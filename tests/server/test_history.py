@@ -1,0 +1,139 @@
+"""A conversation's history within a token budget (each turn counted once), and a reply's event path:
+text, cues and finished sentences carrying their cues."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from server.events import Cue, Sentence, Text, Turn
+from server.llm import rough_tokens
+from server.reply.feelings import Inference
+from server.reply.history import History
+from server.reply.sentences import reply_events
+from server.store.sqlite import SqliteStore
+
+
+def history(turns: list[Turn], budget: int = 1500, count=rough_tokens) -> History:  # type: ignore[no-untyped-def]
+    h = History(SqliteStore(), "s", count, budget)
+    h.turns = list(turns)
+    return h
+
+
+def test_oldest_turns_are_dropped_to_fit_the_budget() -> None:
+    turns = [Turn("user" if i % 2 == 0 else "assistant", f"turn {i} " + "x" * 40) for i in range(20)]
+    messages, tokens = history(turns, budget=60).messages("sys")
+    assert messages[0] == {"role": "system", "content": "sys"}
+    assert tokens == rough_tokens(messages) <= 60
+    assert messages[-1]["content"].startswith("turn 19")  # the newest survives
+    assert 2 < len(messages) < 21
+    assert [m["content"][:7] for m in messages[1:]] == [
+        f"turn {i}"[:7] for i in range(21 - len(messages), 20)
+    ]
+
+
+def test_each_turn_is_counted_once() -> None:
+    counted: list[str] = []
+
+    def count(messages: list[dict[str, str]]) -> int:
+        counted.extend(m["content"] for m in messages)
+        return rough_tokens(messages)
+
+    h = history([Turn("user", f"message {i}") for i in range(30)], budget=100, count=count)
+    h.messages("sys")
+    assert len(counted) == 31  # every turn and the prompt
+    h.turns.append(Turn("assistant", "a new reply"))
+    counted.clear()
+    h.messages("sys, changed")
+    assert sorted(counted) == ["a new reply", "sys, changed"]  # the prompt (it changes), the new turn
+
+
+def test_the_newest_turn_stays_even_when_over_budget() -> None:
+    messages, _ = history([Turn("user", "y" * 400)], budget=5).messages("sys")
+    assert messages[-1]["content"] == "y" * 400
+
+
+def test_interrupted_turns_are_marked() -> None:
+    h = history([Turn("assistant", "Cut", "interrupted"), Turn("user", "Hi")])
+    assert h.messages("s")[0][1]["content"] == "Cut …"
+
+
+def test_turns_are_stored_and_resumed() -> None:
+    async def main() -> list[Turn]:
+        store = SqliteStore()
+        await store.open_session("s", "mien")
+        h = History(store, "s", rough_tokens)
+        cue = Cue("joy", 0.5, 0, "tag")
+        await h.add(Turn("user", "Hi"))
+        await h.add(Turn("assistant", "Hello!", "complete", (cue,)))
+        again = History(store, "s", rough_tokens)
+        await again.resume()
+        return again.turns
+
+    assert asyncio.run(main()) == [
+        Turn("user", "Hi"),
+        Turn("assistant", "Hello!", "complete", (Cue("joy", 0.5),)),
+    ]
+
+
+def events_of(*chunks: str, classify=None) -> list[object]:  # type: ignore[no-untyped-def]
+    async def stream() -> AsyncIterator[str]:
+        for chunk in chunks:
+            yield chunk
+
+    async def run() -> list[object]:
+        kwargs = {"classify": classify} if classify else {}
+        return [e async for e in reply_events(stream(), **kwargs)]
+
+    return asyncio.run(run())
+
+
+def test_untagged_sentences_get_inferred_cues_with_confidence() -> None:
+    def classify(sentence: str) -> Inference | None:
+        return Inference("sadness", 0.6, {"sadness": 0.7}) if "Untagged" in sentence else None
+
+    events = events_of("[joy] Tagged one. Untagged ", "two. ", classify=classify)
+    joy, sad = Cue("joy", 1.0, 0, "tag", 1.0), Cue("sadness", 0.6, 12, "inferred", 0.7)
+    assert [e for e in events if isinstance(e, Cue)] == [joy, sad]
+    assert "".join(e.delta for e in events if isinstance(e, Text)) == "Tagged one. Untagged two."
+    # Each sentence comes after its text and its inferred cue, carrying its cues (for the voice).
+    assert [e for e in events if isinstance(e, Sentence)] == [
+        Sentence(0, "Tagged one. ", (joy,)),
+        Sentence(12, "Untagged two.", (sad,)),  # a reply's trailing space is not part of it
+    ]
+    assert events.index(sad) < events.index(Sentence(12, "Untagged two.", (sad,)))
+
+
+def test_a_tag_the_words_contradict_is_tempered_and_says_so() -> None:
+    events = events_of(
+        "[joy] I'm so sorry for your loss. [joy] Lovely to see you again!"
+    )  # the real classifier
+    cues = [e for e in events if isinstance(e, Cue)]
+    tempered = [c for c in cues if c.tempered_by]
+    assert len(tempered) == 1
+    assert tempered[0].emotion == "joy" and tempered[0].tempered_by == "sadness" and tempered[0].offset == 0
+    assert tempered[0].intensity < 0.5
+    # The second sentence agrees with its tag: untouched.
+    assert [c.intensity for c in cues if c.offset > 0] == [1.0]
+    # The voice gets the correction in place of the tag: the face never shows the contradicted [joy].
+    first = next(e for e in events if isinstance(e, Sentence))
+    assert first.cues == (tempered[0],)
+
+
+def test_a_trailing_tag_colours_the_last_sentence() -> None:
+    events = events_of("Well. Great news! [joy]", classify=lambda s: None)
+    assert [e for e in events if isinstance(e, Sentence)] == [
+        Sentence(0, "Well. ", ()),
+        Sentence(6, "Great news!", (Cue("joy", 1.0, 17, "tag"),)),
+    ]
+
+
+def test_cues_the_persona_never_shows_are_dropped() -> None:
+    async def run() -> list[object]:
+        async def stream() -> AsyncIterator[str]:
+            yield "[anger] Grr. [joy] Yay."
+
+        return [e async for e in reply_events(stream(), lambda s: None, keep=lambda e: e != "anger")]
+
+    cues = [e for e in asyncio.run(run()) if isinstance(e, Cue)]
+    assert [c.emotion for c in cues] == ["joy"]
