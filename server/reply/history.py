@@ -1,6 +1,6 @@
 """One conversation's history: its turns, stored as they happen, and the newest of them that fit the model's
-context. Each turn's tokens are counted once (litellm's tokenizer for the model), so trimming a long
-history costs one count per new turn, not one per dropped turn."""
+context. Each turn's tokens are counted once, when it is added (litellm's tokenizer for the model; a resumed
+turn when first needed), so trimming a long history costs nothing per dropped turn."""
 
 from __future__ import annotations
 
@@ -23,38 +23,47 @@ class History:
         self.turns: list[Turn] = []
         self._count = count
         self._budget = budget
-        self._tokens: list[int] = []  # per turn, counted once, when first needed
+        # Tokens per turn, by value: equal turns count the same, and a count made in a thread that a
+        # cancelled reply left running can never land on the wrong turn.
+        self._tokens: dict[Turn, int] = {}
 
     async def resume(self) -> None:
         self.turns = await self.store.turns(self.session_id)
-        self._tokens = []
 
-    async def add(self, turn: Turn) -> None:
-        """Remember the turn; its storing survives the caller's cancellation (an interrupted reply's
-        partial text must reach the store)."""
+    async def add(self, turn: Turn) -> int:
+        """Remember the turn, and return its tokens. Storing and counting survive the caller's cancellation
+        (an interrupted reply's partial text must reach the store)."""
         self.turns.append(turn)
-        await asyncio.shield(self.store.append(self.session_id, turn))
+        await asyncio.shield(self._keep(turn))
+        return self._tokens.get(turn, 0)
+
+    async def _keep(self, turn: Turn) -> None:
+        await self.store.append(self.session_id, turn)
+        await asyncio.to_thread(self._tokens_of, turn)
 
     async def clear(self) -> None:
-        self.turns, self._tokens = [], []
+        self.turns, self._tokens = [], {}
         await self.store.clear(self.session_id)
 
     def messages(self, system_prompt: str) -> tuple[list[dict[str, str]], int]:
         """The system prompt plus the newest turns that fit the budget (the last one always stays), and
         their tokens. Counting may load litellm: call it from a worker thread."""
-        system = {"role": "system", "content": system_prompt}
-        history = [_message(t) for t in self.turns]
-        for message in history[len(self._tokens) :]:
-            self._tokens.append(self._count([message]) if message["content"].strip() else 0)
-        total = self._count([system])
-        start = len(history)
-        for i in range(len(history) - 1, -1, -1):  # newest first; the newest always stays
-            if start < len(history) and total + self._tokens[i] > self._budget:
+        turns = list(self.turns)
+        total = self._count([{"role": "system", "content": system_prompt}])
+        start = len(turns)
+        for i in range(len(turns) - 1, -1, -1):  # newest first; the newest always stays
+            tokens = self._tokens_of(turns[i])
+            if start < len(turns) and total + tokens > self._budget:
                 break
-            total += self._tokens[i]
+            total += tokens
             start = i
-        kept = [m for m in history[start:] if m["content"].strip()]
-        return [system, *kept], total
+        kept = [_message(t) for t in turns[start:] if t.content.strip()]
+        return [{"role": "system", "content": system_prompt}, *kept], total
+
+    def _tokens_of(self, turn: Turn) -> int:
+        if turn not in self._tokens:
+            self._tokens[turn] = self._count([_message(turn)]) if turn.content.strip() else 0
+        return self._tokens[turn]
 
 
 def _message(turn: Turn) -> dict[str, str]:

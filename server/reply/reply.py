@@ -16,7 +16,7 @@ from functools import partial
 
 from server.events import Cue, ReplyEnded, ReplyFailed, ReplyStarted, Sink, Status, Text, Turn
 from server.face import FaceHandle
-from server.llm import Gateway, ProviderError, rough_tokens
+from server.llm import Gateway, ProviderError
 from server.personas import Persona
 from server.reply.feelings import FEELINGS
 from server.reply.history import History
@@ -36,7 +36,8 @@ class Reply:
     scripted: bool = field(default=False, kw_only=True)  # a line spoken as written (tags allowed), no model
 
     async def run(self, text: str) -> None:
-        """Every way out, a stop while the message is still being read included, ends with ReplyEnded."""
+        """Once ReplyStarted is out, every way out (a stop while the message is still being read included)
+        ends with ReplyEnded. Nothing but cancellation escapes: one reply's failure is its own."""
         await self.sink.emit(ReplyStarted("script" if self.scripted else "model"))
         visible: list[str] = []
         cues: list[Cue] = []  # kept with the turn, so a resumed chat shows them again
@@ -70,13 +71,20 @@ class Reply:
             status = "error"
             await self.sink.emit(ReplyFailed("internal", "the reply failed unexpectedly"))
         finally:
-            full = "".join(visible)
-            # Scripted lines (greetings too) are part of what the avatar said: the model sees them as its
-            # own turns and a resumed chat shows them. Stored before ReplyEnded (a client may resume right
-            # after it), even when cancelled.
+            await self._end(status, "".join(visible), cues, prompt_tokens)
+
+    async def _end(self, status: Status, full: str, cues: list[Cue], prompt_tokens: int) -> None:
+        """Scripted lines (greetings too) are part of what the avatar said: the model sees them as its own
+        turns and a resumed chat shows them. Stored before ReplyEnded (a client may resume right after it),
+        even when cancelled; ReplyEnded goes out even if storing fails or is cancelled."""
+        reply_tokens = 0
+        try:
             if full or not self.scripted:
-                await self.history.add(Turn("assistant", full, status, tuple(cues)))
-            spent = 0 if self.scripted else prompt_tokens + rough_tokens([{"content": full}])
+                reply_tokens = await self.history.add(Turn("assistant", full, status, tuple(cues)))
+        except Exception:
+            log.exception("the reply could not be stored")
+        finally:
+            spent = 0 if self.scripted else prompt_tokens + reply_tokens
             await self.sink.emit(ReplyEnded(status, full, spent))
 
     def _keep(self, emotion: str) -> bool:

@@ -68,9 +68,11 @@ class _Sentences:
         self._text = ""  # the current sentence's visible text so far
         self._start = 0
         self._cues: list[Cue] = []  # the model's own cues in the current sentence
+        self._tagged = False  # the model tagged it (perhaps only with emotions the persona never shows)
 
     async def feed(self, event: Text | Cue) -> list[Text | Cue | Sentence]:
         if isinstance(event, Cue):
+            self._tagged = True  # the model chose this sentence's feeling: nothing is inferred for it
             if not self._keep(event.emotion):
                 return []
             self._cues.append(event)
@@ -85,11 +87,13 @@ class _Sentences:
 
     async def close(self, rest: str) -> list[Text | Cue | Sentence]:
         """End the current sentence; `rest` (text already past its end) starts the next one."""
-        text, start, cues = self._text, self._start, self._cues
-        self._text, self._start, self._cues = rest, start + len(text), []
+        text, start, cues, tagged = self._text, self._start, self._cues, self._tagged
+        self._text, self._start, self._cues, self._tagged = rest, start + len(text), [], False
         if not text.strip():
             return [Sentence(start, text, tuple(cues))] if cues else []  # a trailing tag: cues, no words
-        if cues:
+        if tagged:
+            if not cues:
+                return [Sentence(start, text)]
             corrected = _cross_check(cues, await asyncio.to_thread(self._classify, text))
             found = [c for c in corrected if c.tempered_by is not None]
             return [*found, Sentence(start, text, tuple(corrected))]

@@ -23,10 +23,9 @@ from server.protocol import Error, ProtocolError
 from server.protocol import client as msg
 from server.reply import History, Reply
 from server.session.outlet import Outlet
-from server.session.output import ReplyOutput
+from server.session.output import ReplyOutput, Voicing
 from server.session.services import Services
 from server.voice import Voice, VoiceUnavailable
-from server.voice.speaker import Speaker
 
 log = logging.getLogger("mien.session")
 
@@ -116,13 +115,8 @@ class Dialogue:
             await asyncio.wait([task])
 
     async def _run_reply(self, reply_id: int, text: str, scripted: bool) -> None:
-        outlet = self.outlet
-        speaker = None
-        if self.voice is not None:
-            speaker = Speaker(
-                reply_id, self.voice, self.face, outlet.t_start, outlet.speak, self.voice_lane, self.spawn
-            )
-        output = ReplyOutput(outlet, reply_id, speaker, self._spend)
+        voicing = Voicing(self.voice, self.voice_lane, self.spawn) if self.voice is not None else None
+        output = ReplyOutput(self.outlet, reply_id, voicing, self._spend)
         reply = Reply(
             self.services.gateway, self.persona, self.face, self.conversation, output, scripted=scripted
         )
@@ -132,8 +126,13 @@ class Dialogue:
         except asyncio.CancelledError:
             await asyncio.shield(output.cut())
             raise
+        except Exception:  # a bug past the reply's own handling: this reply is lost, the session is not
+            log.exception("reply %s failed", reply_id)
+            self.outlet.send_now(
+                Error(code="internal", message="the reply failed unexpectedly", reply_id=reply_id)
+            )
         finally:
-            outlet.idle()
+            self.outlet.idle()
 
     def _spend(self, tokens: int) -> None:
         self.services.gate.spend(self.key, tokens, self.clock())

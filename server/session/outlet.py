@@ -59,9 +59,13 @@ class Outlet:
         self.face.set_state(state)
         await self.send(State(state=state))  # type: ignore[arg-type]
 
+    def set_state_now(self, state: str) -> None:
+        """Past the queue's bound: for a state that must follow what was just sent (or a reply's end)."""
+        self.face.set_state(state)
+        self.send_now(State(state=state))  # type: ignore[arg-type]
+
     def idle(self) -> None:
-        self.face.set_state("idle")
-        self.send_now(State(state="idle"))
+        self.set_state_now("idle")
 
     async def history(self, reason: str, turns: list[Turn]) -> None:
         sent = [

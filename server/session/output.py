@@ -10,26 +10,43 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
 
 from server.events import Cue, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted, Sentence, Text
 from server.protocol import Error, ReplyEnd, ReplyStart, TextDelta
 from server.session.outlet import Outlet
+from server.voice import Voice
 from server.voice.speaker import Speaker
 
 log = logging.getLogger("mien.session")
+
+
+@dataclass(frozen=True)
+class Voicing:
+    """How a session speaks: its voice, its one-at-a-time synthesis lane, and where speaker tasks run."""
+
+    voice: Voice
+    lane: asyncio.Lock
+    spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
+
 
 NOT_WORD_BOUND = frozenset({"empathy", "user"})  # cue sources the face shows at once, voice or not
 
 
 class ReplyOutput:
     def __init__(
-        self, outlet: Outlet, reply_id: int, speaker: Speaker | None, spend: Callable[[int], None]
+        self, outlet: Outlet, reply_id: int, voice: Voicing | None, spend: Callable[[int], None]
     ) -> None:
-        """`speaker`: the reply's voice, if the session's voice is on; `spend(tokens)`: what it cost."""
+        """`voice`: how the session speaks, if its voice is on; `spend(tokens)`: what the reply cost."""
         self.outlet = outlet
         self.reply_id = reply_id
-        self.speaker = speaker
+        self.speaker: Speaker | None = None
+        if voice is not None:
+            self.speaker = Speaker(
+                reply_id, voice.voice, outlet.face, outlet.t_start, outlet.speak, voice.lane, voice.spawn
+            )
         self._spend = spend
         self._speaking = False
 
@@ -38,7 +55,7 @@ class ReplyOutput:
         match event:
             case ReplyStarted(source=source):
                 await outlet.send(ReplyStart(reply_id=self.reply_id, source=source))
-                await outlet.set_state("thinking")
+                outlet.set_state_now("thinking")  # no wait between the two: a reply_start is never alone
             case Text(delta=delta, offset=offset):
                 if not self._speaking:
                     self._speaking = True
@@ -58,24 +75,19 @@ class ReplyOutput:
                 await self._end(end)
 
     async def settle(self) -> None:
-        """Every sentence scheduled and sent (before reply_end)."""
+        """Every sentence scheduled and sent (before reply_end); a voice that failed raises."""
         if self.speaker is not None:
-            try:
-                await self.speaker.finish()
-            except Exception as e:  # the text is whole; only the voice failed
-                log.exception("reply %s: the voice failed", self.reply_id)
-                error = Error(code="voice_failed", message=self.outlet.public_detail(str(e)), reply_id=None)
-                self.outlet.send_now(error)
+            await self.speaker.finish()
 
     async def _end(self, end: ReplyEnded) -> None:
-        """A reply that did not complete cuts the voice. Sent past the queue's bound: the reply may be being
-        torn down."""
+        """What the reply cost is counted first (nothing below can skip it); a reply that did not complete
+        cuts the voice. Sent past the queue's bound: the reply may be being torn down."""
         outlet = self.outlet
+        self._spend(end.tokens)
         if self.speaker is not None and end.status != "complete":
             await asyncio.shield(self.speaker.cancel())
         if end.status == "interrupted":
             outlet.face.clear()
-        self._spend(end.tokens)
         outlet.send_now(ReplyEnd(reply_id=self.reply_id, status=end.status, text=end.text))
 
     async def until_silent(self) -> None:

@@ -66,7 +66,7 @@ class Session:
         await self.ws.accept()
         if not await self._admit():
             return
-        opened, reason = time.monotonic(), "closed"
+        opened, reason, failure = time.monotonic(), "closed", None
         try:
             resumed, warning, conversation = await self._open()
             sessions[self.id] = self
@@ -78,8 +78,9 @@ class Session:
         except* Closed as closed:
             reason = str(closed.exceptions[0])
         except* Exception as failed:
-            reason = f"failed: {failed.exceptions[0]!r}"
-            log.error("session %s failed", self.id, exc_info=failed.exceptions[0])
+            self._release()
+            failure = failed.exceptions[0]
+            reason = f"failed: {failure!r}"
             with contextlib.suppress(Exception):
                 await self.ws.close(code=1011)
         finally:
@@ -88,9 +89,11 @@ class Session:
             if self._track is not None:
                 await asyncio.to_thread(self._track.close)
             replies = self.dialogue.replies if self.dialogue else 0
-            log.info(
+            log.log(
+                logging.ERROR if failure else logging.INFO,
                 "session %s ended (%s) after %.1f s: %d replies, %d frames dropped",
                 self.id, reason, time.monotonic() - opened, replies, self.out.frames_dropped,
+                exc_info=failure,
             )  # fmt: skip
             self.ended.set()
 

@@ -89,16 +89,20 @@ class SqliteStore:
         cues = json.dumps([c.stored() for c in turn.cues])
 
         def append(db: sqlite3.Connection) -> None:
-            db.execute("BEGIN")
-            seq = db.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
-            ).fetchone()[0]
-            db.execute(
-                "INSERT INTO turns (session_id, seq, role, content, status, at, cues)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (session_id, seq, turn.role, turn.content, turn.status, now, cues),
-            )
-            db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, session_id))
+            db.execute("BEGIN IMMEDIATE")  # the write lock first: a locked database fails here, cleanly
+            try:
+                seq = db.execute(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
+                ).fetchone()[0]
+                db.execute(
+                    "INSERT INTO turns (session_id, seq, role, content, status, at, cues)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, seq, turn.role, turn.content, turn.status, now, cues),
+                )
+                db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, session_id))
+            except BaseException:
+                db.execute("ROLLBACK")  # never leave the one connection inside a failed transaction
+                raise
             db.execute("COMMIT")
 
         await self._run(append)

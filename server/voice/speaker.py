@@ -108,9 +108,11 @@ class Speaker:
         await asyncio.sleep(max(0.0, self._free_at - self._face.now()))
 
     async def cancel(self) -> None:
+        """Stop now: nothing more is sent, the mouth stops, and nothing counts as still sounding."""
         self._task.cancel()
         await asyncio.wait([self._task])
         self._face.clear_speech()
+        self._free_at = 0.0
 
     async def _run(self) -> None:
         try:

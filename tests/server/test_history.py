@@ -41,7 +41,7 @@ def test_each_turn_is_counted_once() -> None:
 
     h = history([Turn("user", f"message {i}") for i in range(30)], budget=100, count=count)
     h.messages("sys")
-    assert len(counted) == 31  # every turn and the prompt
+    assert len(counted) == len(set(counted)) < 31  # the prompt and the newest turns, until the budget
     h.turns.append(Turn("assistant", "a new reply"))
     counted.clear()
     h.messages("sys, changed")
@@ -128,12 +128,16 @@ def test_a_trailing_tag_colours_the_last_sentence() -> None:
     ]
 
 
-def test_cues_the_persona_never_shows_are_dropped() -> None:
+def test_cues_the_persona_never_shows_are_dropped_and_nothing_is_inferred_instead() -> None:
+    def classify(sentence: str) -> Inference | None:  # would read the first sentence as sad
+        return Inference("sadness", 0.6, {"sadness": 0.7}) if "sad" in sentence else None
+
     async def run() -> list[object]:
         async def stream() -> AsyncIterator[str]:
-            yield "[anger] Grr. [joy] Yay."
+            yield "[anger] Grr, this is so sad. [joy] Yay."
 
-        return [e async for e in reply_events(stream(), lambda s: None, keep=lambda e: e != "anger")]
+        return [e async for e in reply_events(stream(), classify, keep=lambda e: e != "anger")]
 
-    cues = [e for e in asyncio.run(run()) if isinstance(e, Cue)]
-    assert [c.emotion for c in cues] == ["joy"]
+    events = asyncio.run(run())
+    assert [c.emotion for c in events if isinstance(c, Cue)] == ["joy"]
+    assert next(s.cues for s in events if isinstance(s, Sentence)) == ()
