@@ -205,9 +205,10 @@ def advance(
     dev = np.multiply(env.c0, tau, out=tau)
     dev += env.e0
     dev *= decay
-    level = np.add(env.target, dev)
-    # Levels are intensities: keep them in [0, 1] even if a retarget mid-flight overshoots slightly.
-    env.level = clip(level, 0.0, 1.0, out=level)
+    # In place: env may be a view of the bank's live rows. Levels are intensities: keep them in [0, 1]
+    # even if a retarget mid-flight overshoots slightly.
+    level = np.add(env.target, dev, out=env.level)
+    clip(level, 0.0, 1.0, out=level)
     # Snap pairs that have arrived (close and nearly still) onto their target for good: e0 = c0 = 0
     # makes every later evaluation give exactly the target, so a settled face is bitwise constant.
     gap = np.abs(dev)

@@ -22,7 +22,8 @@ MAX_EXPRESSIVENESS = CONTROL_INDEX["expressiveness"].maximum
 
 
 class FaceBank(Faces):
-    """Many faces, animated together by `step`; slots are row indices, reused after `remove`."""
+    """Many faces, animated together by `step`; slots are stable ids (each maps to the face's current row),
+    the lowest free one reused after `remove`."""
 
     # -- emotions ------------------------------------------------------------------------------
 
@@ -34,94 +35,94 @@ class FaceBank(Faces):
         A t earlier than the face's last step is taken as that step's time. Ignored (after validation)
         while the face's mood lock is on.
         """
-        slot = self._slot(slot)
+        row = self._row(slot)
         e = self._emotion(emotion)
         peak = checks.number("intensity", intensity, 0.0, 1.0)
         t = checks.time(t)
         held = checks.hold(hold, self._params.default_hold)
-        if self._settings.mood_lock[slot]:
+        if self._settings.mood_lock[row]:
             return
-        now = float(self._t[slot])
+        now = float(self._t[row])
         t = max(t, now)
         if e == NEUTRAL:
-            dynamics.release(self._env, slot, t, np.arange(N_EMOTIONS) != NEUTRAL, now=now)
-        dynamics.cue(self._env, slot, e, peak, t, held, now=now, params=self._params)
+            dynamics.release(self._env, row, t, np.arange(N_EMOTIONS) != NEUTRAL, now=now)
+        dynamics.cue(self._env, row, e, peak, t, held, now=now, params=self._params)
 
     def clear(self, slot: int, t: float) -> None:
         """Every emotion decays to the mood baseline from time t (smoothly, from wherever it is)."""
-        slot = self._slot(slot)
-        now = float(self._t[slot])
-        dynamics.release(self._env, slot, max(checks.time(t), now), now=now)
+        row = self._row(slot)
+        now = float(self._t[row])
+        dynamics.release(self._env, row, max(checks.time(t), now), now=now)
 
     def set_mood(self, slot: int, emotion: str, intensity: float) -> None:
         """The baseline the face decays back to after cues (default neutral 0); drifts in over ~1-2 s."""
-        slot = self._slot(slot)
+        row = self._row(slot)
         e = self._emotion(emotion)
         x = checks.number("intensity", intensity, 0.0, 1.0)
         baseline = np.zeros(N_EMOTIONS)
         if e != NEUTRAL:
             baseline[e] = x
-        self._mood[slot] = (e, x)
-        dynamics.set_baseline(self._env, slot, baseline, float(self._t[slot]), self._params)
+        self._mood[row] = (e, x)
+        dynamics.set_baseline(self._env, row, baseline, float(self._t[row]), self._params)
 
     def mood(self, slot: int) -> tuple[str, float]:
-        slot = self._slot(slot)
-        return EMOTIONS[int(self._mood[slot, 0])], float(self._mood[slot, 1])
+        row = self._row(slot)
+        return EMOTIONS[int(self._mood[row, 0])], float(self._mood[row, 1])
 
     def emotion_levels(self, slot: int) -> dict[str, float]:
         """Current envelope per emotion, 0..1, before gains and controls (debugging, tests)."""
-        slot = self._slot(slot)
-        return {name: float(self._env.level[slot, i]) for i, name in enumerate(EMOTIONS)}
+        row = self._row(slot)
+        return {name: float(self._env.level[row, i]) for i, name in enumerate(EMOTIONS)}
 
     # -- controls ------------------------------------------------------------------------------
 
     def set_gain(self, slot: int, emotion: str, gain: float) -> None:
         """Per-emotion output gain 0..2 (1 default), applied live from the next step."""
-        slot = self._slot(slot)
+        row = self._row(slot)
         e = self._emotion(emotion)
-        self._gain[slot, e] = GAIN.check(gain)
+        self._gain[row, e] = GAIN.check(gain)
 
     def set_control(self, slot: int, name: str, value: float) -> None:
         """Set one control of animation.controls.CONTROLS; ValueError (and no change) if invalid."""
-        slot = self._slot(slot)
+        row = self._row(slot)
         control = lookup(name)
         x = control.check(value)
-        if name == "mood_lock" and x and not self._settings.mood_lock[slot]:
-            now = float(self._t[slot])
-            dynamics.release(self._env, slot, now, now=now)  # back to the mood, and hold it there
-        getattr(self._settings, name)[slot] = x
-        self._derive(slot)
+        if name == "mood_lock" and x and not self._settings.mood_lock[row]:
+            now = float(self._t[row])
+            dynamics.release(self._env, row, now, now=now)  # back to the mood, and hold it there
+        getattr(self._settings, name)[row] = x
+        self._derive(row)
 
     def set_expressiveness(self, slot: int, value: float) -> None:
         """Scale of the whole emotion layer, 0..2 (1 default): the `expressiveness` control."""
         self.set_control(slot, "expressiveness", value)
 
     def control(self, slot: int, name: str) -> float:
-        slot = self._slot(slot)
-        return float(getattr(self._settings, lookup(name).name)[slot])
+        row = self._row(slot)
+        return float(getattr(self._settings, lookup(name).name)[row])
 
     # -- conversation state and speech ---------------------------------------------------------
 
     def set_state(self, slot: int, state: str) -> None:
         """idle / listening / thinking / speaking: drives gaze mode, blink rate and head motion."""
-        slot = self._slot(slot)
+        row = self._row(slot)
         code = st.check_state(state)
-        old = int(self._state[slot])
+        old = int(self._state[row])
         if code != old:
-            now = float(self._t[slot])
-            blinks.retime(self._blinks, slot, now, st.BLINK_RATE[old], st.BLINK_RATE[code])
-            gaze.hurry(self._gaze, slot, now, self._rng)
-            self._state[slot] = code
+            now = float(self._t[row])
+            blinks.retime(self._blinks, row, now, st.BLINK_RATE[old], st.BLINK_RATE[code])
+            gaze.hurry(self._gaze, row, now, self._rng)
+            self._state[row] = code
 
     def state(self, slot: int) -> str:
-        return st.STATES[int(self._state[self._slot(slot)])]
+        return st.STATES[int(self._state[self._row(slot)])]
 
     def set_talking(self, slot: int, talking: bool) -> None:
         """True: the speaking state. False: back to idle if speaking (other states are left alone)."""
-        slot = self._slot(slot)
+        row = self._row(slot)
         if talking:
             self.set_state(slot, "speaking")
-        elif self._state[slot] == st.SPEAKING:
+        elif self._state[row] == st.SPEAKING:
             self.set_state(slot, "idle")
 
     def visemes(
@@ -138,16 +139,16 @@ class FaceBank(Faces):
         last one "sil"; weights: optional per-viseme amplitude in [0, 1]. Keys of the current timeline
         before t0 + times[0] are kept (queue the next sentence), later ones are replaced.
         """
-        slot = self._slot(slot)
+        row = self._row(slot)
         t0 = checks.time(t0)
         ts, ids, ws = checks.timeline(times, visemes, weights)
-        speech.splice(self._speech, slot, float(self._t[slot]), t0 + ts, ids, ws)
+        speech.splice(self._speech, row, float(self._t[row]), t0 + ts, ids, ws)
 
     def clear_speech(self, slot: int, t: float) -> None:
         """Stop speaking from time t: the mouth eases back to the emotion's own shape."""
-        slot = self._slot(slot)
+        row = self._row(slot)
         t = checks.time(t)
-        speech.clear(self._speech, slot, max(t, float(self._t[slot])))
+        speech.clear(self._speech, row, max(t, float(self._t[row])))
 
     @staticmethod
     def _emotion(emotion: str) -> int:

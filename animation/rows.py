@@ -1,13 +1,14 @@
-"""Per-face state stored as arrays with faces on axis 0, growable and resettable by row.
+"""Per-face state stored as arrays with faces on axis 0, resizable, resettable and movable by row.
 
 Each layer (envelopes, blinks, gaze, head, speech) keeps its state in a dataclass of such arrays, so the
-bank can grow every layer the same way and a step touches all faces with whole-array numpy operations.
+bank can resize and pack every layer the same way, and a step works on a view of the live rows with
+whole-array numpy operations.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import numpy as np
 
@@ -28,13 +29,29 @@ class RowArrays:
 
     def grow(self, n: int) -> None:
         """Extend every field to n rows (n >= len(self)); new rows hold the fill values."""
+        self.resize(n)
+
+    def resize(self, n: int) -> None:
+        """Make every field n rows long: the first min(n, len) rows are kept, new rows hold the fills."""
         for f in fields(self):  # type: ignore[arg-type]
             old = getattr(self, f.name)
             new = np.full((n, *old.shape[1:]), self._fill(f.name), dtype=old.dtype)
-            new[: old.shape[0]] = old
+            new[: min(n, old.shape[0])] = old[:n]
             setattr(self, f.name, new)
 
     def reset(self, row: int) -> None:
         """Put one row back to the fill values (a new or freed face)."""
         for f in fields(self):  # type: ignore[arg-type]
             getattr(self, f.name)[row] = self._fill(f.name)
+
+    def move(self, src: int, dst: int) -> None:
+        """Copy row src over row dst (the bank packs its live faces at the front)."""
+        for f in fields(self):  # type: ignore[arg-type]
+            arr = getattr(self, f.name)
+            arr[dst] = arr[src]
+
+    def view(self, n: int) -> Self:
+        """The first n rows, sharing memory: in-place writes reach this object, rebinding a field does not."""
+        out = object.__new__(type(self))
+        out.__dict__ = {k: v[:n] if isinstance(v, np.ndarray) else v for k, v in self.__dict__.items()}
+        return out

@@ -90,10 +90,19 @@ class Speech(RowArrays):
         super().reset(row)
         self.length[row] = 1  # just the guard key (time -BIG, sil)
 
-    def grow(self, n: int) -> None:
+    def resize(self, n: int) -> None:
         old = len(self)
-        super().grow(n)
+        super().resize(n)
         self.length[old:] = 1
+
+    def fit(self, rows: int, least: int = 16) -> None:
+        """Narrow the key arrays once the first `rows` faces' timelines fit in a quarter of them: one long
+        reply must not keep every face's row wide. Keys past a row's padding are never read."""
+        width = self.times.shape[1]
+        need = max(least, int(self.length[:rows].max(initial=1)) + PAD)
+        if 4 * need <= width:
+            for name in ("times", "vis", "weight"):  # copies: the step indexes them flat (contiguous)
+                setattr(self, name, getattr(self, name)[:, : 2 * need].copy())
 
     def _widen(self, k: int) -> None:
         """Room for k keys per face (x2 growth)."""

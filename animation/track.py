@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,22 +134,39 @@ def load_track(path: Path | str) -> Track:
 
 
 class TrackWriter:
-    """Collects frames as they are shown and writes the track on `close` (or leaving a `with` block).
+    """Writes a track as frames are shown, in bounded memory (`mien serve --record`: one per session).
 
-    Times are taken relative to the first frame, so a session's track starts at 0.
+    `add` copies the frame into a block of BLOCK rows; a full block is appended, raw, to a hidden file
+    next to `path` (one write every ~8 s at 30 fps, no formatting: `add` runs on the server's event loop).
+    `close` turns that file into the JSON track, CHUNK rows at a time, and renames it into place, so a
+    reader never sees half a file. Times are taken relative to the first frame: a track starts at 0.
     """
+
+    BLOCK = 256  # frames held in memory before they go to disk
+    CHUNK = 256  # frames formatted per json.dumps at close (it holds the GIL: keep each call short)
 
     def __init__(self, path: Path | str, fps: float = 30.0, channels: Sequence[str] = CHANNELS) -> None:
         self.path = Path(path)
         self.fps = float(fps)
         self.channels = tuple(channels)
-        self._t0: float | None = None
-        self._times: list[float] = []
-        self._rows: list[np.ndarray] = []
+        _check(np.zeros(0), np.zeros((0, len(self.channels))), self.channels, self.fps)
+        self._raw = self.path.with_name(f".{self.path.name}.frames.tmp")
+        self._block = np.zeros(self.BLOCK, [("t", "<f8"), ("w", "<f4", (len(self.channels),))])
+        self._times, self._rows = self._block["t"], self._block["w"]  # views: add writes through them
+        self._buffered = 0
+        self._count = 0
+        self._t0 = 0.0
+        self._last = -math.inf
+        self._error: OSError | None = None  # a failed write, raised by close
         self.closed = False
 
     def __len__(self) -> int:
-        return len(self._times)
+        return self._count
+
+    @property
+    def buffered(self) -> int:
+        """Frames held in memory, not yet on disk (at most BLOCK)."""
+        return self._buffered
 
     def add(self, t: float, frame: Sequence[float] | np.ndarray) -> None:
         """One frame at time t (seconds, any origin; not before the previous frame)."""
@@ -158,22 +175,72 @@ class TrackWriter:
         row = np.asarray(frame, dtype=np.float32).reshape(-1)
         if len(row) != len(self.channels):
             raise ValueError(f"frame has {len(row)} values, expected {len(self.channels)}")
-        if self._t0 is None:
-            self._t0 = float(t)
-        rel = float(t) - self._t0
-        if self._times and rel < self._times[-1]:
+        t = float(t)
+        if not (math.isfinite(t) and np.isfinite(row).all()):
+            raise ValueError("times and weights must be finite")
+        if not self._count:
+            self._t0 = t
+        rel = t - self._t0
+        if rel < self._last:
             raise ValueError("frames must come in time order")
-        self._times.append(rel)
-        self._rows.append(row.copy())
+        i = self._buffered
+        self._times[i], self._rows[i] = rel, row
+        self._last, self._buffered, self._count = rel, i + 1, self._count + 1
+        if self._buffered == self.BLOCK:
+            self._flush()
 
     def close(self) -> Path | None:
-        """Write the file (nothing when no frame came); later calls do nothing."""
+        """Write the file (nothing when no frame came); later calls do nothing. OSError if a write failed."""
         if self.closed:
             return None
         self.closed = True
-        if not self._times:
+        if not self._count:
             return None
-        return save_track(self.path, self._times, np.stack(self._rows), self.fps, self.channels)
+        try:
+            self._flush()
+            if self._error is not None:
+                raise self._error
+            return self._assemble()
+        finally:
+            self._raw.unlink(missing_ok=True)
+
+    def _flush(self) -> None:
+        if self._buffered and self._error is None:
+            try:
+                if self._count == self._buffered:  # the first block: start afresh (no leftover of a crash)
+                    self._raw.parent.mkdir(parents=True, exist_ok=True)
+                    self._raw.unlink(missing_ok=True)
+                with self._raw.open("ab") as f:
+                    f.write(self._block[: self._buffered].tobytes())
+            except OSError as e:  # kept for close: add runs on the frame clock, which must not stop
+                self._error = e
+        self._buffered = 0
+
+    def _chunks(self, name: str) -> Iterator[np.ndarray]:
+        dtype = self._block.dtype
+        with self._raw.open("rb") as f:
+            while data := f.read(self.CHUNK * dtype.itemsize):
+                yield np.frombuffer(data, dtype)[name]
+
+    def _assemble(self) -> Path:
+        """The raw frames -> the JSON track, byte for byte what save_track writes for them."""
+        head = {"format": FORMAT, "version": VERSION, "fps": self.fps, "channels": list(self.channels)}
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        try:
+            with tmp.open("w") as out:
+                out.write(json.dumps(head, separators=(",", ":"))[:-1] + ',"times":[')
+                for i, times in enumerate(self._chunks("t")):
+                    rounded = [round(t, DECIMALS) for t in times.tolist()]
+                    out.write(("," if i else "") + json.dumps(rounded, separators=(",", ":"))[1:-1])
+                out.write('],"weights":[')
+                for i, rows in enumerate(self._chunks("w")):
+                    rounded = np.round(rows.astype(np.float64), DECIMALS).tolist()
+                    out.write(("," if i else "") + json.dumps(rounded, separators=(",", ":"))[1:-1])
+                out.write("]}")
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return self.path
 
     def __enter__(self) -> TrackWriter:
         return self

@@ -1,5 +1,8 @@
 """Measure FaceBank throughput: python -m bench.animation [--sessions N] [--seconds S] [--fps F] --json.
 
+`--churn N` measures something else: the step time of one live face after N sessions came and went (all
+open together, then all but the highest slot closed), next to one face on a fresh bank (issue 14).
+
 A measurement, not an assertion. It simulates N sessions for S seconds of animation at F fps with every
 layer on: emotion cues (~one per session every 2 s, a tenth of them micro-expressions, some sessions
 with a mood and non-default controls), speech (each session speaks sentence after sentence of random
@@ -191,6 +194,42 @@ def run(
     }
 
 
+def churn(faces: int, seconds: float, fps: float = 30.0, seed: int = 0) -> dict[str, float | int | str]:
+    """ms per step with one live face: on a fresh bank, and after `faces` sessions came and went."""
+    fresh, churned = FaceBank(seed=seed), FaceBank(seed=seed)
+    fresh.add(0.0)
+    slots = [churned.add(0.0) for _ in range(faces)]
+    churned.step(1.0 / fps)  # they were all live together once
+    for s in slots[:-1]:
+        churned.remove(s)
+    spent = {"fresh": 0.0, "churned": 0.0}
+    banks = {"fresh": fresh, "churned": churned}
+    for bank in banks.values():
+        bank.cue(bank.active_slots()[0], "joy", 0.8, 1.0 / fps, hold=2.0)
+    steps = max(1, round(seconds * fps))
+    for k in range(30 + steps):  # alternate the two, so drift in the machine's speed hits both alike
+        t = (k + 2) / fps
+        for name, bank in banks.items():
+            c0 = time.perf_counter()
+            frames = bank.step(t)
+            if k >= 30:  # the first second warms up
+                spent[name] += time.perf_counter() - c0
+    fresh_ms, churned_ms = (1000.0 * spent[n] / steps for n in ("fresh", "churned"))
+    return {
+        "churn_faces": faces,
+        "live_faces": len(churned.active_slots()),
+        "steps": steps,
+        "fresh_ms_per_step": round(fresh_ms, 4),
+        "churned_ms_per_step": round(churned_ms, 4),
+        "slowdown": round(churned_ms / fresh_ms, 2),
+        # Rows the bank keeps per face array, and rows of the frames a step returns (laid out by slot).
+        "capacity": churned.capacity,
+        "frame_rows": int(frames.shape[0]),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sessions", "--faces", type=int, default=1000, dest="sessions")
@@ -199,13 +238,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--speaking", type=float, default=1.0, help="share of time each session speaks")
     p.add_argument("--loop-sessions", type=int, default=50, help="sessions in the per-session baseline")
+    p.add_argument("--churn", type=int, metavar="N", help="one live face after N came and went, instead")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     args = p.parse_args(argv)
     if args.sessions < 1 or args.seconds <= 0 or args.fps <= 0 or args.loop_sessions < 1:
         p.error("--sessions, --seconds, --fps and --loop-sessions must be positive")
     if not 0.0 < args.speaking <= 1.0:
         p.error("--speaking must be in (0, 1]")
-    result = run(args.sessions, args.seconds, args.fps, args.seed, args.speaking, args.loop_sessions)
+    if args.churn is not None:
+        if args.churn < 1:
+            p.error("--churn must be positive")
+        result = churn(args.churn, args.seconds, args.fps, args.seed)
+    else:
+        result = run(args.sessions, args.seconds, args.fps, args.seed, args.speaking, args.loop_sessions)
     if args.json:
         print(json.dumps(result))
     else:

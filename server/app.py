@@ -4,25 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
+import socket
+import time
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from server import __version__
 from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, avatar_url, embed_page
 from server.face import Animator
-from server.limits import Gatekeeper, load_keys
+from server.limits import Gatekeeper, Limits, Moderation, load_keys, read_words
 from server.llm import Gateway
 from server.personas import Persona, load_personas
 from server.protocol import MoodInfo, PersonaInfo
 from server.reply.feelings import FEELINGS
-from server.session import Services, Session, serve_session
+from server.session import Services, Session, drain, serve_session
 from server.settings import ConfigError, Settings
-from server.store import open_store
+from server.store import Store, open_store
 from server.voice import Voices
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +42,9 @@ async def _warm_up(gateway: Gateway) -> None:
     try:
         await gateway.warm_up()
         await asyncio.to_thread(FEELINGS.load)
+        # litellm, the classifier and the model are loaded for good: keep the collector from walking them
+        # (a full collection of that heap paused every face ~240 ms).
+        gc.freeze()
     except Exception:  # the first reply will report the problem as a typed error
         log.exception("warm-up failed")
 
@@ -52,6 +62,56 @@ def _persona_info(persona: Persona, voices: Voices) -> PersonaInfo:
     )
 
 
+PURGE_EVERY = 3600.0  # s between retention passes
+
+
+async def _purge(store: Store, days: float) -> None:
+    """Delete conversations idle for longer than `days` (0: keep them): one pass per server, at start-up
+    and then hourly, never per connection."""
+    if days <= 0:
+        return
+    try:
+        purged = await store.purge(time.time() - days * 86400)
+        if purged:
+            log.info("retention: %d conversations older than %g days deleted", purged, days)
+    except Exception:  # a locked or full database: try again next time
+        log.exception("retention pass failed")
+
+
+async def _retention(store: Store, days: float) -> None:
+    while days > 0:
+        await asyncio.sleep(PURGE_EVERY)
+        await _purge(store, days)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves Mien (`mien serve` and the tests' LiveServer alike)."""
+    return {
+        "ws_max_size": 1 << 20,  # larger than this closes the socket; up to it gets a typed error
+        # permessage-deflate costs more than it saves here: frames are ~40-byte deltas, and compressing every
+        # one took a fifth of a core at 500 sessions (README, Performance).
+        "ws_per_message_deflate": settings.ws_compression,
+        # After the drain (shutdown_grace), whatever still runs is cancelled: a stop never hangs.
+        "timeout_graceful_shutdown": 5,
+        # The proxies trusted to name the visitor (X-Forwarded-For), for per-visitor limits.
+        **({"forwarded_allow_ips": settings.forwarded_allow_ips} if settings.forwarded_allow_ips else {}),
+    }
+
+
+class MienServer(uvicorn.Server):
+    """uvicorn, with a graceful stop: on SIGTERM (or should_exit) the app drains its sessions first (replies
+    finish, clients are told to reconnect), then uvicorn closes what is left. A second signal forces."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        drain_app = getattr(getattr(self.config.app, "state", None), "drain", None)
+        if drain_app is not None and not self.force_exit:
+            try:
+                await drain_app()
+            except Exception:
+                log.exception("draining sessions failed; closing them now")
+        await super().shutdown(sockets)
+
+
 def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
     """Fails fast (ConfigError naming file, field and reason) on bad personas or settings."""
     settings = settings or Settings.load()
@@ -60,17 +120,25 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         raise ConfigError(f"persona {settings.persona!r} not found; known: {', '.join(personas)}")
     keys = load_keys(Path(settings.embed_keys)) if settings.embed_keys else {}
     for key in keys.values():
-        if key.persona is not None and key.persona not in personas:
-            raise ConfigError(
-                f"{settings.embed_keys}: keys.{key.id}.persona: unknown persona {key.persona!r}"
-            )
+        for field, names in (("persona", [key.persona] if key.persona else []), ("personas", key.personas)):
+            for name in (n for n in names or [] if n not in personas):
+                raise ConfigError(f"{settings.embed_keys}: keys.{key.id}.{field}: unknown persona {name!r}")
     voices = Voices(settings.voice, settings.cloud_voice())
     gateway = Gateway(settings.model_options(), annotator=settings.emotion_model)
     animator = Animator(settings.fps)
-    gate = Gatekeeper(keys)
+    limits = Limits(
+        settings.require_key,
+        settings.max_connections,
+        settings.connections_per_visitor,
+        settings.messages_per_minute,
+    )
+    gate = Gatekeeper(keys, limits)
     store = open_store(settings.data_dir)
     infos = {p.id: _persona_info(p, voices) for p in personas.values()}
-    services = Services(settings, animator, personas, infos, store, gate, gateway, voices)
+    words = read_words(Path(settings.blocked_words)) if settings.blocked_words else []
+    flag = partial(gateway.flagged, settings.moderation_model) if settings.moderation_model else None
+    moderation = Moderation(words, flag)
+    services = Services(settings, animator, personas, infos, store, gate, gateway, voices, moderation)
     widget = Widget(WEB / "dist")
     if not widget.path.is_file():
         log.warning("%s is not built (run `make`): /widget.js and /embed will not work", widget.path)
@@ -79,20 +147,36 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         animator.start()
         warm = asyncio.create_task(_warm_up(gateway)) if warm_up else None
+        await _purge(store, settings.retention_days)  # before the first session: done when serving starts
+        retention = asyncio.create_task(_retention(store, settings.retention_days))
         yield
+        retention.cancel()
         if warm is not None:
             warm.cancel()
         await animator.stop()
         await store.close()
 
-    app = FastAPI(title="Mien", version=__version__, lifespan=lifespan)
+    docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="Mien", version=__version__, lifespan=lifespan, **docs)
     # The client's files, modules and the avatar load from other sites' pages (embedding); they are
     # public, so any origin may read them. The websocket checks origins itself (embed keys).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], allow_headers=["*"])
+    # Only the Host names this server is: a page on another name resolving here (DNS rebinding) is not
+    # Mien's own page, whatever its Origin says.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts)
+    if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+        log.warning(
+            "serving on %s: set allowed_hosts to the names clients use (only loopback answers)", settings.host
+        )
     sessions: dict[str, Session] = {}  # open now, by id
     app.state.settings = settings
     app.state.services = services
     app.state.sessions = sessions
+
+    async def drain_sessions() -> None:  # called by MienServer before uvicorn closes the sockets
+        await drain(sessions, gate, settings.shutdown_grace)
+
+    app.state.drain = drain_sessions
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -78,6 +78,8 @@ class CachedFiles(StaticFiles):
         if not self._public.fullmatch(path.replace("\\", "/")):
             return PlainTextResponse("Not Found", 404)
         response = await super().get_response(path, scope)
+        if path.endswith(".html"):  # a page of this server: framed by itself only (embedding uses /embed)
+            response.headers["content-security-policy"] = "frame-ancestors 'self'"
         if response.status_code in (200, 206, 304):
             full_path, _ = await anyio.to_thread.run_sync(self.lookup_path, path)
             await apply_cache_policy(response, scope, Path(full_path))

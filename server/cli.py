@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import animation.commands
@@ -15,7 +16,7 @@ from server.settings import Settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.app import create_app
+    from server.app import MienServer, create_app, uvicorn_options
     from server.settings import ConfigError
 
     try:
@@ -39,13 +40,9 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"mien serve: {e}", file=sys.stderr)
         return 2
     print(f"Mien serving http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        ws_max_size=1 << 20,  # larger than this closes the socket; up to it gets a typed error
-    )
+    options = uvicorn_options(settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level, **options)
+    MienServer(config).run()
     return 0
 
 
@@ -195,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
     say.add_argument("--fps", type=float, default=30.0, help="track frame rate (default 30)")
     say.add_argument("--timings", metavar="TIMINGS.json", help="also write the phoneme and word timings")
     say.set_defaults(run=_say)
+    # Commands other packages add (`mien loadtest` from bench/) through the `mien.commands` entry points:
+    # the server never imports them.
+    for entry in metadata.entry_points(group="mien.commands"):
+        try:
+            entry.load()(sub)
+        except Exception as e:  # a broken add-on must not take `mien serve` down with it
+            print(f"mien: the command {entry.name!r} could not be loaded: {e}", file=sys.stderr)
     args = parser.parse_args(argv)
     return int(args.run(args))
 

@@ -73,7 +73,7 @@ class ReplyStarted:
 class ReplyFailed:
     """Why the reply failed: `code` an error code of the protocol, `detail` a sentence for the user."""
 
-    code: Literal["provider_error", "internal"]
+    code: Literal["provider_error", "busy", "internal"]
     detail: str
 
 
@@ -105,3 +105,4 @@ class Turn:
     content: str
     status: Status = "complete"
     cues: tuple[Cue, ...] = ()
+    scripted: bool = False  # a line the client had the avatar say (`speak`), not the model's own words

@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import uvicorn
 
+from server.app import MienServer, uvicorn_options
+
 T = TypeVar("T")
 
 
@@ -27,9 +29,9 @@ class LiveServer:
         self.sock.bind(("127.0.0.1", port))
         self.sock.listen(128)
         self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=1 << 20, **config)
-        )
+        settings = getattr(getattr(app, "state", None), "settings", None)  # a Mien app: serve it as Mien
+        options = {"ws_max_size": 1 << 20, **(uvicorn_options(settings) if settings else {}), **config}
+        self.server = MienServer(uvicorn.Config(app, log_level="warning", lifespan="on", **options))
         self.app = app
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, daemon=True)

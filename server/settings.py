@@ -55,6 +55,8 @@ class Settings:
     max_tokens: int = 192
     timeout: float = 60.0
     retries: int = 1  # extra attempts per model on 429/5xx/connection errors before the reply starts
+    model_concurrency: int = 32  # replies using a remote model at once (the embedded one: one at a time)
+    model_queue: int = 16  # replies waiting for the model beyond those; one more gets a `busy` error
     fps: float = 30.0
     persona: str = "mien"  # the default persona (models/personas/<id>.toml); clients may pick another
     # Conversations are stored here (SQLite); None keeps them in memory only.
@@ -68,8 +70,36 @@ class Settings:
     voice_api_base: str | None = None
     voice_api_key: str | None = None
     voice_timeout: float = 15.0  # s per sentence before a cloud voice counts as failed
+    ws_compression: bool = False  # permessage-deflate on websockets (costs CPU per frame, saves little)
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
     outbound_limit: int = 1024
+    outbound_bytes: int = 4 << 20  # ... and at most this many bytes of them (a client that doesn't read)
+    client_messages_per_second: int = 200  # any client message; past it the session reads more slowly
+    exports_per_minute: int = 10  # export_history answers per session per minute
+    # Who may connect and how much (server/limits/; docs/security.md). A visitor is an address (IPv6: /64).
+    require_key: bool = False  # refuse sessions without an embed key (Mien's own page needs one then too)
+    max_connections: int = 1000  # open sessions on this server
+    connections_per_visitor: int = 20  # open sessions from one visitor, keys or not
+    messages_per_minute: int = 30  # per visitor, in sessions without an embed key (keys set their own)
+    # Host headers answered (DNS rebinding): loopback names, the `host` served on, and these.
+    allowed_hosts: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For names the visitor (uvicorn's forwarded_allow_ips), e.g. "127.0.0.1".
+    forwarded_allow_ips: str | None = None
+    error_details: bool = False  # providers' error texts to clients (development); always in the log
+    api_docs: bool = False  # serve /docs and /openapi.json
+    idle_timeout: float = 1800.0  # s without a message before a session is closed (a reply counts as use)
+    hidden_idle_timeout: float = 300.0  # ... while its page is hidden
+    shutdown_grace: float = 20.0  # s a stopping server lets replies finish before clients must reconnect
+    # The moderation gate (server/limits/moderation.py): a litellm moderation model and a word list file.
+    moderation_model: str | None = None
+    blocked_words: str | None = None  # a text file, one word or phrase per line
+    max_turns: int = 200  # turns a session keeps for the model (older ones stay in the store)
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every Host the server answers to."""
+        own = [] if self.host in ("0.0.0.0", "::", "") else [self.host]
+        return ["127.0.0.1", "localhost", "::1", "[::1]", *own, *self.allowed_hosts]
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -122,6 +152,8 @@ _ENV = {
     "MIEN_MAX_TOKENS": "max_tokens",
     "MIEN_TIMEOUT": "timeout",
     "MIEN_RETRIES": "retries",
+    "MIEN_MODEL_CONCURRENCY": "model_concurrency",
+    "MIEN_MODEL_QUEUE": "model_queue",
     "MIEN_PERSONA": "persona",
     "MIEN_EMOTION_MODEL": "emotion_model",
     "MIEN_DATA_DIR": "data_dir",
@@ -132,6 +164,24 @@ _ENV = {
     "MIEN_VOICE_API_BASE": "voice_api_base",
     "MIEN_VOICE_API_KEY": "voice_api_key",
     "MIEN_VOICE_TIMEOUT": "voice_timeout",
+    "MIEN_REQUIRE_KEY": "require_key",
+    "MIEN_MAX_CONNECTIONS": "max_connections",
+    "MIEN_CONNECTIONS_PER_VISITOR": "connections_per_visitor",
+    "MIEN_MESSAGES_PER_MINUTE": "messages_per_minute",
+    "MIEN_ALLOWED_HOSTS": "allowed_hosts",
+    "MIEN_FORWARDED_ALLOW_IPS": "forwarded_allow_ips",
+    "MIEN_ERROR_DETAILS": "error_details",
+    "MIEN_API_DOCS": "api_docs",
+    "MIEN_WS_COMPRESSION": "ws_compression",
+    "MIEN_MAX_TURNS": "max_turns",
+    "MIEN_IDLE_TIMEOUT": "idle_timeout",
+    "MIEN_MODERATION_MODEL": "moderation_model",
+    "MIEN_BLOCKED_WORDS": "blocked_words",
+    "MIEN_SHUTDOWN_GRACE": "shutdown_grace",
+    "MIEN_HIDDEN_IDLE_TIMEOUT": "hidden_idle_timeout",
+    "MIEN_OUTBOUND_BYTES": "outbound_bytes",
+    "MIEN_EXPORTS_PER_MINUTE": "exports_per_minute",
+    "MIEN_CLIENT_MESSAGES_PER_SECOND": "client_messages_per_second",
 }
 
 
@@ -149,6 +199,9 @@ _STRINGS = frozenset(
         "voice",
         "voice_api_base",
         "voice_api_key",
+        "forwarded_allow_ips",
+        "moderation_model",
+        "blocked_words",
     ]
 )
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -157,23 +210,41 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "max_tokens": (1, 32768),
     "timeout": (0.1, 3600.0),
     "retries": (0, 10),
+    "model_concurrency": (1, 100_000),
+    "model_queue": (0, 100_000),
     "fps": (1.0, 120.0),
     "outbound_limit": (16, 1_000_000),
+    "outbound_bytes": (65_536, 1 << 30),
+    "exports_per_minute": (1, 10_000),
+    "client_messages_per_second": (1, 100_000),
     "retention_days": (0.0, 36500.0),
     "voice_timeout": (0.1, 600.0),
+    "max_connections": (1, 1_000_000),
+    "connections_per_visitor": (1, 1_000_000),
+    "messages_per_minute": (1, 100_000),
+    "max_turns": (2, 100_000),
+    "idle_timeout": (0.1, 7 * 86400.0),
+    "shutdown_grace": (0.0, 3600.0),
+    "hidden_idle_timeout": (0.1, 7 * 86400.0),
 }
+_TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
 
 def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
     def fail(reason: str) -> ConfigError:
         return ConfigError(f"{source}: {key}: {reason} (got {raw!r})")
 
-    if key == "fallbacks":
+    if isinstance(current, tuple):  # a list; in the environment, comma-separated
         items = [s.strip() for s in raw.split(",")] if isinstance(raw, str) else raw
         if not isinstance(items, list | tuple) or not all(isinstance(s, str) and s for s in items):
-            raise fail("a list of model names")
+            raise fail("a list of names")
         return tuple(items)
-    if isinstance(current, bool) or key in _STRINGS:
+    if isinstance(current, bool):
+        word = raw.strip().lower() if isinstance(raw, str) else None
+        if isinstance(raw, bool) or word in _TRUE | _FALSE:
+            return raw if isinstance(raw, bool) else word in _TRUE
+        raise fail("true or false")
+    if key in _STRINGS:
         if not isinstance(raw, str) or not raw:
             raise fail("a non-empty string")
         if key == "voice":

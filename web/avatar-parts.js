@@ -15,7 +15,10 @@ export class AvatarParts {
   session;
 
   /** A `visibilitychange` listener: tells the server whether the page is hidden. */
-  onVisibility = () => this.#sendVisibility();
+  onVisibility = () => {
+    this.#sendVisibility();
+    if (document.visibilityState === "visible") this.session.wake(); // back after an idle close
+  };
 
   /**
    * `el`: the element; `face`: its copy of the view's TEMPLATE (stage, canvas, notice); `emit(type, detail)`:
@@ -32,8 +35,9 @@ export class AvatarParts {
       onFrame: (seq, tMs, values) => this.view.push(seq, tMs, values),
       onBinary: (buffer) => this.voice.onBinary(buffer),
       onMessage: (m) => this.voice.onMessage(m),
-      onClose: (refused) => {
+      onClose: (refused, idle) => {
         if (refused) this.head.setNotice("The server refused this page.");
+        else if (idle) this.head.setNotice("Paused while idle: say something to continue.");
         else if (this.view.loaded) this.head.setNotice("Reconnecting…");
       },
     });

@@ -6,6 +6,7 @@
 
 import { padTable, paint } from "./colors.js";
 import { renderMarkdown } from "./markdown.js";
+import { IDLE_CLOSE } from "./protocol.js";
 
 const CAPTION = "mien-caption"; // the CSS highlight of the word being spoken (style.css ::highlight)
 const CAPTION_HOLD_MS = 1500; // the highlight fades when no word follows for this long
@@ -135,7 +136,9 @@ export class ChatPanel {
     on("connect", (d) => this.#connected(d));
     on("history", (d) => this.#history(d));
     on("disconnect", (d) => {
-      if (this.#shown) this.#note(d.retrying ? "Connection lost; reconnecting…" : "Disconnected.", "warn");
+      const idle = d.code === IDLE_CLOSE;
+      const note = d.retrying ? "Connection lost; reconnecting…" : idle ? "Paused while idle; send a message to go on." : "Disconnected.";
+      if (this.#shown) this.#note(note, "warn");
     });
   }
 

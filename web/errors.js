@@ -14,6 +14,8 @@ const PLAIN = {
   forbidden_origin: "This site is not allowed to use this Mien server.",
   unknown_key: "The embed key is not known to this Mien server.",
   too_many_sessions: "This Mien server is busy (too many open sessions). Reload later.",
+  too_many_connections: "Too many open sessions (on this server, or from your address). Reload later.",
+  key_required: "This Mien server only talks to sites with an embed key.",
   voice_unavailable: "This server cannot speak aloud.",
   voice_failed: "The voice service failed; the built-in voice speaks instead for now.",
   audio_unavailable: "This browser cannot play the voice.",

@@ -113,6 +113,7 @@ function nonFinite(message) {
 
 const RETRY_MIN_MS = 500;
 const POLICY_VIOLATION = 1008; // a refused session (embed key, origin, limits): no reconnect
+export const IDLE_CLOSE = 4000; // closed for idling: reconnect when the user is back (a message, the page shown)
 const RETRY_MAX_MS = 8000;
 const MAX_QUEUED = 64;
 
@@ -136,8 +137,10 @@ export class MienConnection extends EventTarget {
   #retryMs = RETRY_MIN_MS;
   #retryTimer = 0;
   #closed = false;
+  #dormant = false; // closed for idling: the next queued message (or wake) reconnects
 
-  /** `url`: the websocket URL, or a function giving it per attempt (e.g. to resume with `?session=`). */
+  /** `url`: the websocket URL, or a function giving, per attempt, the URL or `{url, resume}` where `resume`
+   * is a session id to resume (sent as the first message; the URL then carries `?resume=1`). */
   constructor(url) {
     super();
     this.#url = url;
@@ -153,12 +156,24 @@ export class MienConnection extends EventTarget {
 
   connect() {
     this.#closed = false;
+    this.#dormant = false;
     clearTimeout(this.#retryTimer);
-    const ws = new WebSocket(typeof this.#url === "function" ? this.#url() : this.#url);
+    const target = typeof this.#url === "function" ? this.#url() : this.#url;
+    const { url, resume = null } = typeof target === "string" ? { url: target } : target;
+    const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
+    if (resume) {
+      // First, before anything else: the server waits for it before its hello.
+      ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "resume", session_id: resume })), { once: true });
+    }
     ws.addEventListener("message", (e) => this.#onMessage(e.data));
     ws.addEventListener("close", (e) => this.#onClose(ws, e));
     this.#ws = ws;
+  }
+
+  /** Reconnect a session the server closed for idling (the user is back); otherwise nothing. */
+  wake() {
+    if (this.#dormant && !this.#closed) this.connect();
   }
 
   close() {
@@ -186,7 +201,10 @@ export class MienConnection extends EventTarget {
     const text = JSON.stringify(message);
     if (this.open) this.#ws.send(text);
     else if (!queue) return false;
-    else if (this.#queue.length < MAX_QUEUED) this.#queue.push(text);
+    else if (this.#queue.length < MAX_QUEUED) {
+      this.#queue.push(text);
+      this.wake();
+    }
     else {
       this.#emit("protocolerror", { code: "not_connected", message: "not connected; message dropped" });
       return false;
@@ -255,6 +273,11 @@ export class MienConnection extends EventTarget {
     this.#hello = null;
     this.#emit("close", { code: event.code, reason: event.reason });
     if (this.#closed || event.code === POLICY_VIOLATION) return; // refused: asking again would not help
+    if (event.code === IDLE_CLOSE) {
+      this.#dormant = true; // no one is using it: come back on the user's next move, not on a timer
+      this.#retryMs = RETRY_MIN_MS;
+      return;
+    }
     this.#retryTimer = setTimeout(() => this.connect(), this.#retryMs);
     this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS);
   }

@@ -1,5 +1,5 @@
 // Where <mien-avatar> remembers its conversation: the server's session id per (server, persona), so a reload
-// or a reconnect resumes with `?session=`. Storage can be refused (private modes, sandboxed iframes, quota);
+// or a reconnect resumes it (`?resume=1`, then a first `resume` message: the id stays out of URLs and logs). Storage can be refused (private modes, sandboxed iframes, quota);
 // then the id lives only as long as the page, which still lets reconnects resume.
 
 import { withQuery } from "./protocol.js";
@@ -24,10 +24,11 @@ export class SessionMemory {
     return `${PREFIX}${socketUrl}|${persona ?? ""}`;
   }
 
-  /** The socket URL to open: `?key=` (embed key), `?persona=` and, for a kept conversation, `?session=`. */
-  urlFor(socketUrl, { key = null, persona = null, mode = null } = {}) {
-    const session = this.recall(SessionMemory.key(socketUrl, persona), mode);
-    return withQuery(socketUrl, { key, persona, session });
+  /** What to open: `{url, resume}`, the URL with `?key=` (embed key), `?persona=` and, for a kept
+   * conversation, `?resume=1`; `resume` is then the session id to send first (else null). */
+  target(socketUrl, { key = null, persona = null, mode = null } = {}) {
+    const resume = this.recall(SessionMemory.key(socketUrl, persona), mode);
+    return { url: withQuery(socketUrl, { key, persona, resume: resume ? "1" : null }), resume };
   }
 
   /** Keep a hello's session under the persona asked for and the one the server chose (they differ for the

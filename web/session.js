@@ -4,7 +4,7 @@
 // drawing, the head and the voice to the element through the hooks it is given.
 
 import { FaceSettings } from "./face-settings.js";
-import { MienConnection, messageEvent, socketUrl } from "./protocol.js";
+import { IDLE_CLOSE, MienConnection, messageEvent, socketUrl } from "./protocol.js";
 import { SessionMemory } from "./session-store.js";
 
 /** Element-level states besides the server's idle / listening / thinking / speaking. */
@@ -55,6 +55,11 @@ export class AvatarSession {
     return this.#connection?.send(message, options) ?? false;
   }
 
+  /** The user is back (the page is shown again): reconnect a session the server closed for idling. */
+  wake() {
+    this.#connection?.wake();
+  }
+
   /** After a sent setting: remember it (if the server will accept it) and announce the change. */
   keep(sent, remember) {
     if (sent && remember(this.#hello)) this.#hooks.emit("settings", {});
@@ -101,7 +106,7 @@ export class AvatarSession {
     this.#connectReason = reason;
     // Asked on every attempt, so a reconnect resumes the conversation the last hello named.
     const key = attr("key") || null;
-    const connection = new MienConnection(() => sessions.urlFor(url, { key, persona, mode: attr("resume") }));
+    const connection = new MienConnection(() => sessions.target(url, { key, persona, mode: attr("resume") }));
     connection.addEventListener("hello", (e) => this.#onHello(e.detail.hello));
     connection.addEventListener("message", (e) => this.#onMessage(e.detail.message));
     connection.addEventListener("frame", (e) => this.#hooks.onFrame?.(e.detail.seq, e.detail.tMs, e.detail.values));
@@ -161,8 +166,9 @@ export class AvatarSession {
     this.#failExports("disconnected before the history arrived");
     this.setState(OFFLINE);
     const refused = code === REFUSED;
-    this.#hooks.onClose?.(refused);
-    this.#hooks.emit("disconnect", { code, reason, retrying: !refused });
+    const idle = code === IDLE_CLOSE;
+    this.#hooks.onClose?.(refused, idle);
+    this.#hooks.emit("disconnect", { code, reason, retrying: !refused && !idle });
   }
 
   #onMessage(m) {

@@ -6,10 +6,15 @@ Keys live in a TOML file (`embed_keys` setting / `MIEN_EMBED_KEYS`):
 
     [keys.demo]
     origins = ["https://example.com", "http://localhost:3000"]
-    messages_per_minute = 10     # per visitor (the client's address), a sliding minute
+    messages_per_minute = 10     # per visitor (the client's address; IPv6: its /64), a sliding minute
     concurrent_sessions = 50     # open sessions under this key
+    sessions_per_visitor = 3     # open sessions under this key from one visitor
     tokens_per_day = 200000      # prompt + reply tokens under this key, per UTC day
+    visitor_tokens_per_day = 20000  # the same, for one visitor
     persona = "guide"            # optional default persona for this key
+    personas = ["guide", "mien"] # what visitors may pick (default: `persona` alone if set, else all)
+    allow_speak = false          # may its pages send `speak` (lines the avatar says as written)?
+    blocked_words = ["casino"]   # messages containing these are refused (`moderated`) before the model
 
 Without a key, only Mien's own pages (same origin) and non-browser clients (no Origin header) connect.
 """
@@ -50,10 +55,25 @@ class EmbedKey(BaseModel):
     origins: Annotated[list[Annotated[str, AfterValidator(_origin)]], Field(min_length=1)]
     messages_per_minute: Annotated[int, Field(ge=1, le=10_000)] = 10
     concurrent_sessions: Annotated[int, Field(ge=1, le=100_000)] = 50
+    sessions_per_visitor: Annotated[int, Field(ge=1, le=100_000)] = 3
     tokens_per_day: Annotated[int, Field(ge=1)] = 200_000
+    visitor_tokens_per_day: Annotated[int, Field(ge=1)] = 20_000
     persona: str | None = None
+    personas: list[str] | None = None  # None: `persona` alone if set, else every persona
+    allow_speak: bool = False
+    blocked_words: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     # The face this site starts with (over the persona's), e.g. {expressiveness = 0.8, contrast = 1.2}.
     controls: Annotated[dict[str, float], AfterValidator(_controls)] = Field(default_factory=dict)
+
+
+def allowed_personas(key: EmbedKey | None, known: list[str]) -> list[str]:
+    """The persona ids a session under `key` may use (its default first), of the `known` ones."""
+    if key is None:
+        return known
+    if key.personas is not None:
+        ids = [key.persona] if key.persona else []
+        return [*ids, *(p for p in key.personas if p not in ids)]
+    return [key.persona] if key.persona else known
 
 
 def load_keys(path: Path) -> dict[str, EmbedKey]:

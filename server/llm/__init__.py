@@ -1,6 +1,7 @@
 """Reaching models: the gateway (the only importer of litellm) and the embedded model it registers."""
 
 from server.llm.gateway import (
+    ANNOTATOR_PROMPT,
     LOCAL_MODEL,
     Gateway,
     ModelOptions,
@@ -10,11 +11,15 @@ from server.llm.gateway import (
     rough_tokens,
     speech,
 )
+from server.llm.slots import Busy, ModelSlots
 
 __all__ = [
+    "ANNOTATOR_PROMPT",
     "LOCAL_MODEL",
+    "Busy",
     "Gateway",
     "ModelOptions",
+    "ModelSlots",
     "ProviderError",
     "describe",
     "load_litellm",

@@ -18,6 +18,8 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
+from server.llm.slots import ModelSlots
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 LOCAL_MODEL = "mien-local/smollm2-135m-instruct"
@@ -39,6 +41,8 @@ class ModelOptions:
     max_tokens: int = 192
     timeout: float = 60.0  # also bounds a silent stream
     retries: int = 1  # extra attempts per model on 429/5xx/connection errors before the reply starts
+    model_concurrency: int = 32  # replies using a remote model at once (the embedded one runs one at a time)
+    model_queue: int = 16  # replies waiting for a turn beyond those; one more is refused (`busy`)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -93,6 +97,8 @@ class Gateway:
         """`annotator`: an optional litellm model that tags plain replies, reached like the model."""
         self.options = options
         self.annotator = annotator
+        concurrency = 1 if options.is_local else options.model_concurrency
+        self.slots = ModelSlots(concurrency, options.model_queue)  # held by each reply (reply/reply.py)
 
     async def warm_up(self) -> None:
         """Import litellm off the event loop (and load the embedded model) so the first reply is quick."""
@@ -115,7 +121,7 @@ class Gateway:
         for model in options.models:
             for attempt in range(1 + options.retries):
                 try:
-                    response = await litellm.acompletion(**_request(model, messages, options))
+                    response = await _started(litellm.acompletion(**_request(model, messages, options)))
                 except Exception as e:
                     failures.append(f"{model}: {describe(e)}")
                     if not _retryable(e):
@@ -156,6 +162,24 @@ class Gateway:
         messages = [{"role": "system", "content": prompt}, {"role": "user", "content": sentence}]
         return "".join([chunk async for chunk in Gateway(options).stream(messages)])
 
+    async def flagged(self, model: str, text: str) -> list[str]:
+        """What a moderation model (litellm's moderation API, e.g. `omni-moderation-latest`) flags in the
+        text: its categories, or [] when it passes. Reached like the model (api_base, api_key)."""
+        litellm = _litellm if _litellm is not None else await asyncio.to_thread(load_litellm)
+        kwargs: dict[str, Any] = {"model": model, "input": text}
+        if self.options.api_base:
+            kwargs["api_base"] = self.options.api_base
+            kwargs["api_key"] = self.options.api_key or "not-needed"
+        elif self.options.api_key:
+            kwargs["api_key"] = self.options.api_key
+        response = await asyncio.wait_for(litellm.amoderation(**kwargs), self.options.timeout)
+        result = response.results[0]
+        if not result.flagged:
+            return []
+        categories = result.categories
+        found = categories if isinstance(categories, dict) else getattr(categories, "__dict__", {})
+        return sorted(name for name, on in found.items() if on) or ["flagged"]
+
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
         """Prompt tokens as litellm counts them for the model (its bundled tokenizers; no download).
 
@@ -174,6 +198,31 @@ def speech(model: str, text: str, voice: str, *, api_base: str | None, **options
     if api_base:
         options["api_base"] = api_base
     return bytes(litellm.speech(model=model, input=text, voice=voice, **options).content)
+
+
+async def _started(call: Any) -> Any:
+    """Await litellm's call to open a stream. Cancelled meanwhile, the call still runs to its end and the
+    stream it opened is closed: cut off halfway, litellm would leave a coroutine never awaited (and an HTTP
+    connection open)."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(task: asyncio.Task[Any]) -> None:
+    if task.cancelled() or task.exception() is not None:
+        return
+    closing = getattr(task.result(), "aclose", None)
+    if closing is not None:
+        closer = asyncio.ensure_future(closing())
+        _closing.add(closer)  # held until done: the loop keeps only weak references to tasks
+        closer.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Future[Any]] = set()
 
 
 def _request(model: str, messages: list[dict[str, str]], options: ModelOptions) -> dict[str, Any]:

@@ -91,6 +91,9 @@ class LocalModel(CustomLLM):
     ) -> None:
         llama = self.load()
         with self._gen_lock:
+            if stop.is_set():  # cancelled while waiting for the model: skip the prompt's prefill
+                self.history.append((0, True))
+                return
             stream = llama.create_chat_completion(
                 messages=messages,
                 stream=True,

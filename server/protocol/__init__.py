@@ -20,6 +20,7 @@ from server.protocol.client import (  # noqa: F401  (re-exported: the protocol's
     ClearHistory,
     ClientMessage,
     ExportHistory,
+    Resume,
     SetControl,
     SetEmotion,
     SetExpressiveness,
@@ -94,6 +95,8 @@ def parse_client_message(raw: str) -> BaseModel:
         data = json.loads(raw)
     except ValueError as e:
         raise ProtocolError("bad_json", f"not valid JSON: {e}") from None
+    except RecursionError:  # nesting deep enough to exhaust the parser's stack, under the size cap
+        raise ProtocolError("bad_json", "not valid JSON: nested too deeply") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise ProtocolError("invalid_message", "a message is a JSON object with a string `type`")
     try:
@@ -105,7 +108,7 @@ def parse_client_message(raw: str) -> BaseModel:
             f"{'.'.join(map(str, err['loc'][1:])) or 'message'}: {err['msg']}" for err in errors
         )
         if "union_tag_invalid" in kinds:
-            raise ProtocolError("unknown_type", f"unknown message type {data['type']!r}") from None
+            raise ProtocolError("unknown_type", f"unknown message type {data['type'][:64]!r}") from None
         if kinds & _RANGE_ERRORS:
             raise ProtocolError("out_of_range", detail) from None
         if any(err["type"] == "string_too_long" and err["loc"][-1] == "text" for err in errors):

@@ -1,14 +1,17 @@
 """One connection's outbound queue and its back-pressure policy, and the pump that writes it to the socket.
 
-JSON messages (and audio) go out in order and are never dropped: past `limit` queued messages, `put` waits
-(back-pressure on whoever produces them: a reply, the receive loop). Frames are latest-wins on top: a slow
-client gets the newest face, not a backlog. The few messages sent while a reply is torn down skip the bound
-(`put_now`): they cannot wait for a client that may never read again.
+JSON messages (and audio) go out in order and are never dropped: past `limit` queued messages or
+`byte_limit` queued bytes, `put` waits (back-pressure on whoever produces them: a reply, the receive loop,
+so a client that asks for much and reads nothing holds at most a budget's worth of memory). Frames are
+latest-wins on top: a slow client gets the newest face, not a backlog. The few messages sent while a reply
+is torn down skip the bound (`put_now`): they cannot wait for a client that may never read again. A
+Goodbye, last, closes the socket once everything before it is out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,10 +29,23 @@ class Frame:
     channels: np.ndarray  # float32 [N_CHANNELS]
 
 
+FAIR_SHARE = 16  # messages a session's reader or writer handles before letting the other sessions run
+
+
+@dataclass(frozen=True)
+class Goodbye:
+    """The last item: close the socket with this code once everything before it is sent."""
+
+    code: int
+    reason: str
+
+
 class Outbound:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, byte_limit: int = 4 << 20) -> None:
         self.limit = limit
-        self._messages: deque[str | bytes] = deque()
+        self.byte_limit = byte_limit
+        self.bytes = 0  # queued now (a text's characters, an audio message's bytes)
+        self._messages: deque[str | bytes | Goodbye] = deque()
         self._frame: Frame | None = None
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
@@ -37,6 +53,7 @@ class Outbound:
         self.held = asyncio.Event()  # set while a producer waits for space (the client reads too slowly)
         self.peak = 0  # the most messages ever queued at once
         self.frames_dropped = 0
+        self.closing = False  # a Goodbye is queued: no more frames
 
     @property
     def pending(self) -> int:
@@ -44,7 +61,7 @@ class Outbound:
 
     async def put(self, message: str | bytes) -> None:
         """Queue a JSON (or audio) message; waits while the queue is full: back-pressure, never loss."""
-        while len(self._messages) >= self.limit:
+        while len(self._messages) >= self.limit or self.bytes >= self.byte_limit:
             self._space.clear()
             self.held.set()
             await self._space.wait()
@@ -54,21 +71,31 @@ class Outbound:
     def put_now(self, message: str | bytes) -> None:
         """Queue a message even past the bound."""
         self._messages.append(message)
+        self.bytes += len(message)
         self.peak = max(self.peak, len(self._messages))
+        self._ready.set()
+
+    def close(self, code: int, reason: str) -> None:
+        """End the connection after what is queued (an error explaining why, say): frames stop now."""
+        self._messages.append(Goodbye(code, reason))
+        self._frame, self.closing = None, True
         self._ready.set()
 
     def offer_frame(self, frame: Frame) -> None:
         """Replace any unsent frame."""
+        if self.closing:
+            return
         if self._frame is not None:
             self.frames_dropped += 1
         self._frame = frame
         self._ready.set()
 
-    async def get(self) -> str | bytes | Frame:
+    async def get(self) -> str | bytes | Frame | Goodbye:
         while True:
             if self._messages:
                 message = self._messages.popleft()
-                if len(self._messages) < self.limit:
+                self.bytes -= 0 if isinstance(message, Goodbye) else len(message)
+                if len(self._messages) < self.limit and self.bytes < self.byte_limit:
                     self._space.set()
                 return message
             if self._frame is not None:
@@ -82,12 +109,21 @@ async def pump(
     out: Outbound,
     send_text: Callable[[str], Awaitable[None]],
     send_bytes: Callable[[bytes], Awaitable[None]],
-) -> None:
-    """The connection's only writer, forever: frames delta-encoded against the last frame actually sent
-    (a dropped frame never corrupts the client's state). A failed send raises: the session ends."""
+    close: Callable[[int, str], Awaitable[None]],
+) -> Goodbye:
+    """The connection's only writer, until a Goodbye (returned once the socket is closed with it): frames
+    delta-encoded against the last frame actually sent (a dropped frame never corrupts the client's
+    state). A failed send raises: the session ends."""
     last_sent = np.zeros(N_CHANNELS, dtype=np.int32)
-    while True:
+    for n in itertools.count(1):
+        if n % FAIR_SHARE == 0:
+            # A backlog (a flood of answers) would otherwise go out in one run: neither `get` nor a send
+            # to a socket with room suspends, so every other session's frames would wait behind it.
+            await asyncio.sleep(0)
         item = await out.get()
+        if isinstance(item, Goodbye):
+            await close(item.code, item.reason)
+            return item
         if isinstance(item, Frame):
             q = quantize(item.channels)
             await send_bytes(encode_frame(item.seq, item.t_ms, q, last_sent))

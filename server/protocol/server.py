@@ -203,6 +203,7 @@ class HistoryTurn(_Message):
     content: str
     status: Status
     cues: list[HistoryCue] = Field(default_factory=list)
+    scripted: bool = Field(False, description="A line the client had the avatar say (`speak`).")
 
 
 class History(_Message):
@@ -226,9 +227,17 @@ ErrorCode = Literal[
     "forbidden_origin",
     "unknown_key",
     "too_many_sessions",
+    "too_many_connections",
+    "key_required",
     "rate_limited",
     "too_large",
     "provider_error",
+    "busy",
+    "not_allowed",
+    "moderated",
+    "idle_timeout",
+    "shutting_down",
+    "reply_lost",
     "internal",
 ]
 

@@ -9,6 +9,7 @@ session. Cancelling `run` interrupts it: the partial text is kept, marked interr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from functools import partial
 
 from server.events import Cue, ReplyEnded, ReplyFailed, ReplyStarted, Sink, Status, Text, Turn
 from server.face import FaceHandle
-from server.llm import Gateway, ProviderError
+from server.llm import ANNOTATOR_PROMPT, Busy, Gateway, ProviderError, rough_tokens
 from server.personas import Persona
 from server.reply.feelings import FEELINGS
 from server.reply.history import History
@@ -34,6 +35,7 @@ class Reply:
     history: History
     sink: Sink
     scripted: bool = field(default=False, kw_only=True)  # a line spoken as written (tags allowed), no model
+    _annotation_tokens: int = field(default=0, init=False)
 
     async def run(self, text: str) -> None:
         """Once ReplyStarted is out, every way out (a stop while the message is still being read included)
@@ -49,19 +51,26 @@ class Reply:
             else:
                 await self.history.add(Turn("user", text))
                 await self._listen(text)
-                system = prompt_for(self.persona, self.face.requests)
-                messages, prompt_tokens = await asyncio.to_thread(self.history.messages, system)
-                chunks = self.gateway.stream(messages)
-            async for event in reply_events(chunks, annotate=self._annotator(), keep=self._keep):
-                if isinstance(event, Text):
-                    visible.append(event.delta)
-                elif isinstance(event, Cue) and event.tempered_by is None:
-                    cues.append(event)
-                await self.sink.emit(event)
+            # The whole pipeline (annotator calls too) holds one model slot; the face listens meanwhile.
+            async with contextlib.nullcontext() if self.scripted else self.gateway.slots.hold():
+                if not self.scripted:
+                    system = prompt_for(self.persona, self.face.requests)
+                    messages, prompt_tokens = await asyncio.to_thread(self.history.messages, system)
+                    chunks = self.gateway.stream(messages)
+                async for event in reply_events(chunks, annotate=self._annotator(), keep=self._keep):
+                    if isinstance(event, Text):
+                        visible.append(event.delta)
+                    elif isinstance(event, Cue) and event.tempered_by is None:
+                        cues.append(event)
+                    await self.sink.emit(event)
             await self.sink.settle()
         except asyncio.CancelledError:
             status = "interrupted"
             raise
+        except Busy as e:
+            status = "error"
+            log.info("reply refused: %s", e)
+            await self.sink.emit(ReplyFailed("busy", str(e)))
         except ProviderError as e:
             status = "error"
             log.warning("reply: %s", e)
@@ -80,11 +89,15 @@ class Reply:
         reply_tokens = 0
         try:
             if full or not self.scripted:
-                reply_tokens = await self.history.add(Turn("assistant", full, status, tuple(cues)))
+                turn = Turn("assistant", full, status, tuple(cues), scripted=self.scripted)
+                reply_tokens = await self.history.add(turn)
         except Exception:
             log.exception("the reply could not be stored")
+            if status == "complete":  # shown whole but not kept: a resumed chat would miss it, so say so
+                status = "error"
+                await self.sink.emit(ReplyFailed("internal", "this reply could not be saved"))
         finally:
-            spent = 0 if self.scripted else prompt_tokens + reply_tokens
+            spent = 0 if self.scripted else prompt_tokens + reply_tokens + self._annotation_tokens
             await self.sink.emit(ReplyEnded(status, full, spent))
 
     def _keep(self, emotion: str) -> bool:
@@ -93,7 +106,16 @@ class Reply:
     def _annotator(self) -> Annotator | None:
         if self.scripted or not self.gateway.annotator:
             return None
-        return partial(self.gateway.annotate, emotions=list(self.persona.emotions))
+        annotate = partial(self.gateway.annotate, emotions=list(self.persona.emotions))
+
+        async def counted(sentence: str) -> str:  # the annotator's calls are the reply's cost too
+            tagged = await annotate(sentence)
+            self._annotation_tokens += rough_tokens(
+                [{"content": ANNOTATOR_PROMPT}, {"content": sentence}, {"content": tagged}]
+            )
+            return tagged
+
+        return counted
 
     async def _listen(self, text: str) -> None:
         """Read the user's message: the face listens with an empathic expression while the model thinks."""

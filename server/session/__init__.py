@@ -5,9 +5,11 @@ hello.py     the first message: every name and range a client needs
 outlet.py    the session's way out: the client's queue and the face
 dialogue.py  while open: a client's message -> the face, a reply, or an answer; the reply in progress
 output.py    a reply's events -> the wire, the face and the voice
+drain.py     a graceful stop: replies finish, clients are told to reconnect
 """
 
+from server.session.drain import drain
 from server.session.services import Services
 from server.session.session import Session, serve_session
 
-__all__ = ["Services", "Session", "serve_session"]
+__all__ = ["Services", "Session", "drain", "serve_session"]

@@ -9,6 +9,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel
 from animation.controls import lookup
 from animation.emotions import EMOTION_INDEX, EMOTIONS
 from server.events import Cue
-from server.limits import EmbedKey
+from server.limits import Admission, Refused
 from server.personas import Persona
 from server.protocol import Error, ProtocolError
 from server.protocol import client as msg
@@ -39,8 +40,7 @@ class Dialogue:
         outlet: Outlet,
         conversation: History,
         persona: Persona,
-        key: EmbedKey | None,
-        visitor: str,
+        admission: Admission,
         spawn: Spawn,
     ) -> None:
         """`spawn`: how a task joins the session's supervised group (replies and their voices do)."""
@@ -49,24 +49,31 @@ class Dialogue:
         self.face = outlet.face
         self.conversation = conversation
         self.persona = persona
-        self.key = key
-        self.visitor = visitor
+        self.admission = admission  # the embed key (if any) and the visitor, for the gate's counts
         self.spawn = spawn
         self.voice: Voice | None = None  # set by `set_voice`: replies are spoken
         self.voice_lane = asyncio.Lock()  # one synthesis at a time for this session (voice/speaker.py)
         self.replies = 0
         self.clock = time.time  # wall clock for rate limits and daily budgets
         self._reply_ids = itertools.count(1)
+        self._exports: deque[float] = deque()  # when this minute's exports were answered
         self._reply: asyncio.Task[None] | None = None
 
     async def handle(self, message: BaseModel) -> None:
         face, outlet = self.face, self.outlet
         match message:
+            case msg.Speak() if self.admission.key is not None and not self.admission.key.allow_speak:
+                # Another site's page putting words in the avatar's mouth: only when its key allows it.
+                raise ProtocolError("not_allowed", "this site's avatar does not take scripted lines")
             case msg.UserMessage(text=text) | msg.Speak(text=text):
                 # A scripted line costs too (a cloud voice speaks it): both count against an embed key.
-                refusal = self.services.gate.allow_message(self.key, self.visitor, self.clock())
+                refusal = self.services.gate.allow_message(self.admission, self.clock())
                 if refusal is not None:
                     raise ProtocolError("rate_limited", refusal)
+                try:  # before the model sees it (a word list at once; a moderation model, bounded)
+                    await self.services.moderation.check(text, self.admission.key)
+                except Refused as e:
+                    raise ProtocolError(e.code, str(e)) from None  # type: ignore[arg-type]
                 await self.start_reply(text, scripted=isinstance(message, msg.Speak))
             case msg.Stop():
                 await self.cancel_reply()
@@ -88,11 +95,16 @@ class Dialogue:
                 await self.conversation.clear()
                 await outlet.history("clear", self.conversation.turns)
             case msg.ExportHistory():
+                self._check_export_rate()
                 await outlet.history("export", self.conversation.turns)
             case msg.Visibility(hidden=hidden):
                 outlet.hidden = hidden
             case msg.SetVoice(enabled=enabled):
                 self.voice = await self._load_voice() if enabled else None
+            case msg.Resume():
+                raise ProtocolError(
+                    "invalid_message", "resume is only the first message of a socket opened with ?resume=1"
+                )
             case msg.Typing(active=active):
                 if not self.replying:
                     await outlet.set_state("listening" if active else "idle")
@@ -103,10 +115,18 @@ class Dialogue:
     def replying(self) -> bool:
         return self._reply is not None and not self._reply.done()
 
+    @property
+    def reply_task(self) -> asyncio.Task[None] | None:
+        """The reply in progress (its voice included), if any."""
+        return self._reply if self.replying else None
+
     async def start_reply(self, text: str, *, scripted: bool) -> None:
         await self.cancel_reply()  # a new message interrupts the reply in progress
         self.replies += 1
         self._reply = self.spawn(self._run_reply(next(self._reply_ids), text, scripted))
+        # Let it start (reply_start is out) before the next message is read: a `stop` right behind this
+        # message then interrupts a reply the client knows of, instead of one that never began.
+        await asyncio.sleep(0)
 
     async def cancel_reply(self) -> None:
         task, self._reply = self._reply, None
@@ -134,8 +154,18 @@ class Dialogue:
         finally:
             self.outlet.idle()
 
+    def _check_export_rate(self) -> None:
+        """A whole conversation per export: a client asking again and again would make the server copy it
+        out without end (the outbound queue's byte budget bounds memory; this bounds the work)."""
+        now, limit = time.monotonic(), self.services.settings.exports_per_minute
+        while self._exports and self._exports[0] <= now - 60.0:
+            self._exports.popleft()
+        if len(self._exports) >= limit:
+            raise ProtocolError("rate_limited", f"export limit reached ({limit} a minute)")
+        self._exports.append(now)
+
     def _spend(self, tokens: int) -> None:
-        self.services.gate.spend(self.key, tokens, self.clock())
+        self.services.gate.spend(self.admission, tokens, self.clock())
 
     # ------------------------------------------------------------------ face and voice
 
@@ -160,13 +190,18 @@ class Dialogue:
                 # reply_id null: the reply's text is whole (a sentence is just spoken offline instead),
                 # and the failing request may belong to a reply already interrupted.
                 log.warning("voice failed: %s", message)
-                error = Error(code="voice_failed", message=outlet.public_detail(message), reply_id=None)
+                plain = "the cloud voice failed; the built-in voice speaks instead"
+                error = Error(
+                    code="voice_failed", message=outlet.public_detail(message, plain), reply_id=None
+                )
                 loop.call_soon_threadsafe(outlet.send_now, error)
 
         try:
             return await asyncio.to_thread(self.services.voices.for_session, self.persona.voice, report)
         except VoiceUnavailable as e:
-            raise ProtocolError("voice_unavailable", str(e)) from None
+            log.warning("no voice for %s: %s", self.persona.voice, e)
+            detail = self.outlet.public_detail(str(e), "this server cannot speak aloud right now")
+            raise ProtocolError("voice_unavailable", detail) from None
 
 
 def _check_emotion(name: str) -> None:

@@ -28,10 +28,15 @@ EMOTION_INFO = [
 
 
 def hello(
-    services: Services, session_id: str, persona: Persona, controls: dict[str, float], resumed: bool
+    services: Services,
+    session_id: str,
+    persona: Persona,
+    controls: dict[str, float],
+    resumed: bool,
+    personas: list[str],
 ) -> Hello:
     """`controls`: the session's starting face (the persona's, then an embed key's): clients show and
-    reset to it."""
+    reset to it. `personas`: the ones this session may switch to (an embed key's list)."""
     return Hello(
         protocol=PROTOCOL_VERSION,
         server_version=__version__,
@@ -44,7 +49,7 @@ def hello(
         controls=[ControlInfo(**c.as_dict(), value=controls.get(c.name)) for c in CONTROLS],
         gain=ControlInfo(**GAIN.as_dict()),
         persona=services.persona_infos[persona.id],
-        personas=list(services.persona_infos.values()),
+        personas=[services.persona_infos[p] for p in personas],
         resumed=resumed,
         voice=services.voices.available(persona.voice),
         audio=AudioInfo(encoding="ogg-opus", sample_rate=OPUS_RATE),

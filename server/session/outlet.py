@@ -21,8 +21,8 @@ def cue_message(cue: Cue, reply_id: int | None) -> EmotionCue:
 
 class Outlet:
     def __init__(self, out: Outbound, face: FaceHandle, t_start: float, public: bool) -> None:
-        """`t_start`: the session's clock origin (t_ms on the wire counts from it). `public`: the client is
-        an embedding site's visitor, who gets plain sentences instead of providers' error details."""
+        """`t_start`: the session's clock origin (t_ms on the wire counts from it). `public`: the client gets
+        plain sentences instead of providers' error details."""
         self.out = out
         self.face = face
         self.t_start = t_start
@@ -69,11 +69,19 @@ class Outlet:
 
     async def history(self, reason: str, turns: list[Turn]) -> None:
         sent = [
-            HistoryTurn(role=t.role, content=t.content, status=t.status, cues=[c.stored() for c in t.cues])
+            HistoryTurn(
+                role=t.role,
+                content=t.content,
+                status=t.status,
+                cues=[c.stored() for c in t.cues],
+                scripted=t.scripted,
+            )
             for t in turns
         ]
         await self.send(History(reason=reason, turns=sent))  # type: ignore[arg-type]
 
-    def public_detail(self, detail: str) -> str:
-        """A provider's error text: whole for the server's own page, plain for embedding sites' visitors."""
-        return "the service is unavailable right now; please try again soon" if self.public else detail
+    def public_detail(
+        self, detail: str, plain: str = "the service is unavailable right now; please try again soon"
+    ) -> str:
+        """A provider's error text (or an engine's, naming files), or a plain sentence for public clients."""
+        return plain if self.public else detail

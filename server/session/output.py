@@ -17,7 +17,7 @@ from typing import Any
 from server.events import Cue, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted, Sentence, Text
 from server.protocol import Error, ReplyEnd, ReplyStart, TextDelta
 from server.session.outlet import Outlet
-from server.voice import Voice
+from server.voice import Voice, billed_tokens
 from server.voice.speaker import Speaker
 
 log = logging.getLogger("mien.session")
@@ -43,6 +43,7 @@ class ReplyOutput:
         self.outlet = outlet
         self.reply_id = reply_id
         self.speaker: Speaker | None = None
+        self.voice = voice.voice if voice is not None else None
         if voice is not None:
             self.speaker = Speaker(
                 reply_id, voice.voice, outlet.face, outlet.t_start, outlet.speak, voice.lane, voice.spawn
@@ -54,8 +55,9 @@ class ReplyOutput:
         outlet = self.outlet
         match event:
             case ReplyStarted(source=source):
-                await outlet.send(ReplyStart(reply_id=self.reply_id, source=source))
-                outlet.set_state_now("thinking")  # no wait between the two: a reply_start is never alone
+                # Both at once, never waiting for room: a reply that has started always reaches its end.
+                outlet.send_now(ReplyStart(reply_id=self.reply_id, source=source))
+                outlet.set_state_now("thinking")
             case Text(delta=delta, offset=offset):
                 if not self._speaking:
                     self._speaking = True
@@ -65,12 +67,13 @@ class ReplyOutput:
                 on_face = self.speaker is None or cue.source in NOT_WORD_BOUND
                 await outlet.show(cue, self.reply_id, on_face=on_face)
             case Sentence() as sentence:
-                if self.speaker is not None:
+                if self.speaker is not None and self.voice is not None:
+                    self._spend(billed_tokens(self.voice, sentence.text))  # a cloud voice costs too
                     self.speaker.say(sentence)
             case ReplyFailed(code=code, detail=detail):
-                outlet.send_now(
-                    Error(code=code, message=outlet.public_detail(detail), reply_id=self.reply_id)
-                )
+                # A provider's words may name its internals; ours (busy, internal) are already plain.
+                message = outlet.public_detail(detail) if code == "provider_error" else detail
+                outlet.send_now(Error(code=code, message=message, reply_id=self.reply_id))
             case ReplyEnded() as end:
                 await self._end(end)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from server.face import Animator
-from server.limits import Gatekeeper
+from server.limits import Gatekeeper, Moderation
 from server.llm import Gateway
 from server.personas import Persona
 from server.protocol import PersonaInfo
@@ -24,3 +24,4 @@ class Services:
     gate: Gatekeeper
     gateway: Gateway
     voices: Voices
+    moderation: Moderation

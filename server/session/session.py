@@ -6,13 +6,16 @@ the face's slot and the embed key's place are given back at once, before the gro
 unwinding, and the server logs one line. Bad input is a typed error and changes nothing; a failure here
 never reaches another session.
 
-Connect with `/ws?persona=ID` to choose a persona and `/ws?session=ID` to resume a stored conversation.
+Connect with `/ws?persona=ID` to choose a persona. To resume a stored conversation, connect with
+`/ws?resume=1` and send `{"type": "resume", "session_id": ID}` first (the older `/ws?session=ID` still works,
+but puts the id in access logs).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
 import time
@@ -27,17 +30,22 @@ from starlette.websockets import WebSocketDisconnect
 
 from animation.track import TrackWriter
 from server.face import FaceHandle
-from server.limits import EmbedKey
-from server.protocol import Error, ProtocolError, State, parse_client_message
-from server.protocol.outbound import Outbound, pump
+from server.limits import Admission, EmbedKey, allowed_personas
+from server.limits.pace import Pace
+from server.protocol import Error, ProtocolError, Resume, State, parse_client_message
+from server.protocol.outbound import FAIR_SHARE, Outbound, pump
 from server.reply import History
 from server.session.dialogue import Dialogue
 from server.session.hello import hello
 from server.session.outlet import Outlet
 from server.session.services import Services
+from server.store import Owner
 
 log = logging.getLogger("mien.session")
 _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
+CLOSE_IDLE = 4000  # websocket close codes (4000-4999 are the application's): idle, reconnect when back
+RESUME_WAIT = 10.0  # s a `?resume=1` client has to send its resume message
+CLOSE_RESTART = 1012  # "service restart": reconnect (and resume) right away
 
 
 class Closed(Exception):
@@ -52,14 +60,15 @@ class Session:
         self.id = uuid.uuid4().hex[:16]
         self.persona = services.personas[self.settings.persona]
         self.key: EmbedKey | None = None  # the embed key this session came with, if any
-        self.out = Outbound(self.settings.outbound_limit)
+        self.admission: Admission | None = None  # what the gate counts for this session, until it leaves
+        self.out = Outbound(self.settings.outbound_limit, self.settings.outbound_bytes)
         self.face: FaceHandle | None = None  # opened once the session is admitted
         self.dialogue: Dialogue | None = None
         self.ended = asyncio.Event()
         self._group: asyncio.TaskGroup | None = None
         self._outlet: Outlet | None = None
         self._track: TrackWriter | None = None
-        self._admitted = False
+        self._last_input = asyncio.get_running_loop().time()  # when the client last sent anything
 
     async def run(self, sessions: dict[str, Session]) -> None:
         """Serve the socket until either side ends; `sessions` lists the server's open sessions."""
@@ -68,13 +77,15 @@ class Session:
             return
         opened, reason, failure = time.monotonic(), "closed", None
         try:
-            resumed, warning, conversation = await self._open()
+            asked = await self._resume_request() if "resume" in self.ws.query_params else None
+            resumed, warning, conversation = await self._open(asked)
             sessions[self.id] = self
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 await self._start(conversation, resumed, warning)
                 group.create_task(self._receive(), name=f"mien-receive-{self.id}")
                 group.create_task(self._send(), name=f"mien-send-{self.id}")
+                group.create_task(self._watch_idle(), name=f"mien-idle-{self.id}")
         except* Closed as closed:
             reason = str(closed.exceptions[0])
         except* Exception as failed:
@@ -101,43 +112,71 @@ class Session:
         """Embed key and origin check; a refusal is a typed error, then the socket closes (1008)."""
         scheme = "https" if self.ws.url.scheme == "wss" else "http"
         own_origin = f"{scheme}://{self.ws.headers.get('host', '')}"
+        address = self.ws.client.host if self.ws.client else ""
         admission = self.services.gate.admit(
-            self.ws.query_params.get("key"), self.ws.headers.get("origin"), own_origin
+            self.ws.query_params.get("key"), self.ws.headers.get("origin"), own_origin, address
         )
         if admission.refusal is not None:
             await self.ws.send_text(Error(code=admission.refusal, message=admission.reason).model_dump_json())
-            await self.ws.close(code=1008)
+            # Refused for good (1008: a reconnect would not help), or only while this server restarts.
+            await self.ws.close(code=CLOSE_RESTART if admission.refusal == "shutting_down" else 1008)
             return False
-        self.key, self._admitted = admission.key, True
+        self.key, self.admission = admission.key, admission
         if self.key is not None and self.key.persona:
             self.persona = self.services.personas[self.key.persona]
         return True
 
-    async def _open(self) -> tuple[bool, Error | None, History]:
-        """Choose the persona and resume a stored conversation from the query string."""
+    async def _resume_request(self) -> str | None:
+        """The session id of the `resume` message a `?resume=1` client sends first; None (a new session, and
+        a typed error) when the first message is something else or does not come within 10 s."""
+        try:
+            message = await asyncio.wait_for(self.ws.receive(), RESUME_WAIT)
+        except TimeoutError:
+            return None
+        if message["type"] == "websocket.disconnect":
+            raise Closed(f"client left ({message.get('code', 1000)})")
+        try:
+            parsed = parse_client_message(message.get("text") or "")
+            if not isinstance(parsed, Resume):
+                raise ProtocolError("invalid_message", f"expected resume first, got {parsed.type}")  # type: ignore[attr-defined]
+            return parsed.session_id
+        except ProtocolError as e:
+            await self.ws.send_text(Error(code=e.code, message=str(e)).model_dump_json())
+            return None
+
+    async def _open(self, asked: str | None) -> tuple[bool, Error | None, History]:
+        """Choose the persona (among the key's) and resume a stored conversation opened under the same key.
+        A conversation of another site, or of Mien's own page, is not found from here."""
         params, personas, store = self.ws.query_params, self.services.personas, self.services.store
+        allowed = self.personas
         warning = None
         wanted = params.get("persona")
-        if wanted is not None and wanted not in personas:
-            known = ", ".join(personas)
-            warning = Error(code="unknown_persona", message=f"unknown persona {wanted!r}; known: {known}")
+        if wanted is not None and wanted not in allowed:
+            known = ", ".join(allowed)
+            warning = Error(
+                code="unknown_persona", message=f"unknown persona {wanted[:64]!r}; known: {known}"
+            )
         elif wanted is not None:
             self.persona = personas[wanted]
-        resume = params.get("session")
-        resumed = bool(resume and _SESSION_ID.fullmatch(resume) and await store.exists(resume))
+        key = self.key.id if self.key is not None else ""
+        resume = asked or params.get("session")
+        stored = await store.find(resume) if resume and _SESSION_ID.fullmatch(resume) else None
+        resumed = stored is not None and stored.key == key
         if resumed:
             self.id = str(resume)
-            stored = await store.open_session(self.id, self.persona.id)
-            if stored in personas and wanted is None:
-                self.persona = personas[stored]
-        else:
-            await store.open_session(self.id, self.persona.id)
-            if self.settings.retention_days > 0:
-                await store.purge(time.time() - self.settings.retention_days * 86400)
-        conversation = History(store, self.id, self.services.gateway.count_tokens)
+            if stored is not None and stored.persona in allowed and wanted is None:
+                self.persona = personas[stored.persona]
+        count = self.services.gateway.count_tokens
+        owner = Owner(self.persona.id, key)
+        conversation = History(store, self.id, count, max_turns=self.settings.max_turns, owner=owner)
         if resumed:
             await conversation.resume()
         return resumed, warning, conversation
+
+    @property
+    def personas(self) -> list[str]:
+        """The personas this session may use: the embed key's, else all."""
+        return allowed_personas(self.key, list(self.services.personas))
 
     async def _start(self, conversation: History, resumed: bool, warning: Error | None) -> None:
         """The face (the persona's, then the site's starting face), then hello and the history."""
@@ -148,29 +187,37 @@ class Session:
         self.face.set_mood(self.persona.mood.emotion, self.persona.mood.intensity)
         for name, value in start.items():  # through the handle: the prompt sees them as well as the face
             self.face.set_control(name, value)
-        self._outlet = outlet = Outlet(self.out, self.face, t_start, public=self.key is not None)
-        visitor = self.ws.client.host if self.ws.client else "unknown"
+        # Providers' error texts (they may name internal endpoints) go to the log; to clients only when the
+        # operator asks (development), and never to an embedding site's visitors.
+        public = self.key is not None or not self.settings.error_details
+        self._outlet = outlet = Outlet(self.out, self.face, t_start, public=public)
+        assert self.admission is not None
         self.dialogue = Dialogue(
-            self.services, outlet, conversation, self.persona, self.key, visitor, self._spawn
+            self.services, outlet, conversation, self.persona, self.admission, self._spawn
         )
         if self.settings.record_dir:
             path = Path(self.settings.record_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.id}.json"
             self._track = TrackWriter(path, self.settings.fps)
         # The queue holds these few messages before the sender starts (its bound is at least 16).
-        await outlet.send(hello(self.services, self.id, self.persona, start, resumed))
+        await outlet.send(hello(self.services, self.id, self.persona, start, resumed, self.personas))
         if warning is not None:
             await outlet.send(warning)
         if resumed:
             await outlet.history("resume", conversation.turns)
+            if conversation.turns and conversation.turns[-1].role == "user":
+                # Every reply is stored when it ends, even interrupted: none after the last message means
+                # the server stopped dead while answering it (a crash, a kill).
+                lost = "the server restarted before it answered your last message; please send it again"
+                await outlet.send(Error(code="reply_lost", message=lost))
         await outlet.send(State(state="idle"))
 
     def _release(self) -> None:
         """Give back the face's slot and the embed key's place (idempotent)."""
         if self.face is not None:
             self.face.release()
-        if self._admitted:
-            self._admitted = False
-            self.services.gate.leave(self.key)
+        if self.admission is not None:
+            admission, self.admission = self.admission, None
+            self.services.gate.leave(admission)
 
     def _closed(self, reason: str) -> Closed:
         self._release()  # now, not when every task has unwound
@@ -180,11 +227,40 @@ class Session:
         assert self._group is not None
         return self._group.create_task(coro)
 
-    async def _receive(self) -> None:
+    def goodbye(self, code: int, error: Error) -> None:
+        """Tell the client why, then close the socket with `code` once everything queued before is sent."""
+        self.out.put_now(error.model_dump_json())
+        self.out.close(code, error.code)
+
+    async def _watch_idle(self) -> None:
+        """Close a session nobody uses: no message for `idle_timeout` seconds (`hidden_idle_timeout` while
+        its page is hidden), unless a reply is still going. The page reconnects when its user is back."""
+        loop, settings = asyncio.get_running_loop(), self.settings
         assert self.dialogue is not None and self._outlet is not None
         while True:
+            hidden = self._outlet.hidden
+            limit = settings.hidden_idle_timeout if hidden else settings.idle_timeout
+            if self.dialogue.replying:
+                self._last_input = loop.time()
+            left = self._last_input + limit - loop.time()
+            if left <= 0:
+                where = "the page was hidden" if hidden else "nothing was sent"
+                message = f"closed after {limit:g} s in which {where}; reconnect to go on"
+                self.goodbye(CLOSE_IDLE, Error(code="idle_timeout", message=message))
+                return
+            await asyncio.sleep(min(left, 1.0))  # re-checked each second: a page may hide meanwhile
+
+    async def _receive(self) -> None:
+        assert self.dialogue is not None and self._outlet is not None
+        loop = asyncio.get_running_loop()
+        pace = Pace(self.settings.client_messages_per_second)
+        for n in itertools.count(1):
+            if n % FAIR_SHARE == 0:
+                await asyncio.sleep(0)  # a flood of messages is read a share at a time (see pump)
+            await pace.take()
             try:
                 message = await self.ws.receive()
+                self._last_input = loop.time()
             except Exception as e:  # the transport broke under us
                 raise self._closed(f"receive failed: {e!r}") from None
             if message["type"] == "websocket.disconnect":
@@ -198,10 +274,14 @@ class Session:
                 await self._outlet.send(Error(code=e.code, message=str(e)))
 
     async def _send(self) -> None:
+        async def close(code: int, reason: str) -> None:
+            await self.ws.close(code=code, reason=reason)
+
         try:
-            await pump(self.out, self.ws.send_text, self.ws.send_bytes)
+            goodbye = await pump(self.out, self.ws.send_text, self.ws.send_bytes, close)
         except Exception as e:  # a reset connection, a closed socket: this session is over
             raise self._closed(f"send failed: {e!r}") from None
+        raise self._closed(f"closed by the server ({goodbye.reason})")
 
     def _on_frame(self, channels: np.ndarray, t: float) -> None:
         if self._track is not None:

@@ -1,6 +1,7 @@
 """Conversations behind one interface (Store): turns kept as they happen, so a client that reconnects with
 its session id resumes, even after a restart; clear, export, and a retention period. SQLite is the
-embedded default (sqlite.py)."""
+embedded default (sqlite.py). A session is stored from its first turn, and bound to the embed key it was
+opened under."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from server.events import Turn
+from server.store.owner import Owner
+
+__all__ = ["Owner", "Store", "open_store"]
 
 
 class Store(Protocol):
-    async def open_session(self, session_id: str, persona: str, now: float | None = None) -> str | None:
-        """Create the session, or return the persona it was stored with if it exists."""
+    async def find(self, session_id: str) -> Owner | None:
+        """Whose the stored session is, or None when there is none (sessions are stored from their first
+        turn on)."""
         ...
 
-    async def exists(self, session_id: str) -> bool: ...
-
-    async def append(self, session_id: str, turn: Turn) -> None: ...
+    async def append(self, session_id: str, turn: Turn, owner: Owner, now: float | None = None) -> None:
+        """Store the turn (the session's row too, owned by `owner`, when it is the first)."""
+        ...
 
     async def turns(self, session_id: str) -> list[Turn]: ...
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.events import Cue, Turn
+from server.store.owner import Owner
 
 T = TypeVar("T")
 
@@ -21,7 +22,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     persona TEXT NOT NULL,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    key TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS turns (
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -31,6 +33,7 @@ CREATE TABLE IF NOT EXISTS turns (
     status TEXT NOT NULL,
     at REAL NOT NULL,
     cues TEXT NOT NULL DEFAULT '[]',
+    scripted INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (session_id, seq)
 );
 """
@@ -52,6 +55,13 @@ class SqliteStore:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
             if "cues" not in columns:  # a store written before cues were kept
                 self._db.execute("ALTER TABLE turns ADD COLUMN cues TEXT NOT NULL DEFAULT '[]'")
+            if "scripted" not in columns:  # ... or before scripted lines were told apart
+                self._db.execute("ALTER TABLE turns ADD COLUMN scripted INTEGER NOT NULL DEFAULT 0")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
+            if "key" not in columns:  # a store written before sessions were bound to embed keys
+                self._db.execute("ALTER TABLE sessions ADD COLUMN key TEXT NOT NULL DEFAULT ''")
+            # Retention deletes by age: an index keeps that a range scan, not a pass over every session.
+            self._db.execute("CREATE INDEX IF NOT EXISTS sessions_updated ON sessions(updated)")
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def locked() -> T:
@@ -63,45 +73,38 @@ class SqliteStore:
     async def close(self) -> None:
         await self._run(lambda db: db.close())
 
-    async def open_session(self, session_id: str, persona: str, now: float | None = None) -> str | None:
-        now = time.time() if now is None else now
-
-        def open_(db: sqlite3.Connection) -> str | None:
-            row = db.execute("SELECT persona FROM sessions WHERE id = ?", (session_id,)).fetchone()
-            if row is not None:
-                return str(row[0])
-            db.execute(
-                "INSERT INTO sessions (id, persona, created, updated) VALUES (?, ?, ?, ?)",
-                (session_id, persona, now, now),
-            )
-            return None
-
-        return await self._run(open_)
-
-    async def exists(self, session_id: str) -> bool:
+    async def find(self, session_id: str) -> Owner | None:
         row = await self._run(
-            lambda db: db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+            lambda db: db.execute("SELECT persona, key FROM sessions WHERE id = ?", (session_id,)).fetchone()
         )
-        return row is not None
+        return None if row is None else Owner(str(row[0]), str(row[1]))
 
-    async def append(self, session_id: str, turn: Turn) -> None:
-        now = time.time()
+    async def append(self, session_id: str, turn: Turn, owner: Owner, now: float | None = None) -> None:
+        now = time.time() if now is None else now
         cues = json.dumps([c.stored() for c in turn.cues])
 
         def append(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")  # the write lock first: a locked database fails here, cleanly
             try:
+                # The session's row is made with its first turn: a connection that says nothing costs nothing.
+                db.execute(
+                    "INSERT INTO sessions (id, persona, created, updated, key) VALUES (?, ?, ?, ?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET updated = excluded.updated",
+                    (session_id, owner.persona, now, now, owner.key),
+                )
                 seq = db.execute(
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
                 ).fetchone()[0]
                 db.execute(
-                    "INSERT INTO turns (session_id, seq, role, content, status, at, cues)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (session_id, seq, turn.role, turn.content, turn.status, now, cues),
+                    "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (session_id, seq, turn.role, turn.content, turn.status, now, cues, int(turn.scripted)),
                 )
-                db.execute("UPDATE sessions SET updated = ? WHERE id = ?", (now, session_id))
             except BaseException:
-                db.execute("ROLLBACK")  # never leave the one connection inside a failed transaction
+                # Never leave the one connection inside a failed transaction (SQLite has already rolled
+                # back after some errors, e.g. a full disk: then there is nothing to undo).
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
 
@@ -110,14 +113,15 @@ class SqliteStore:
     async def _rows(self, session_id: str) -> list[tuple[Any, ...]]:
         return await self._run(
             lambda db: db.execute(
-                "SELECT role, content, status, at, cues FROM turns WHERE session_id = ? ORDER BY seq",
+                "SELECT role, content, status, at, cues, scripted FROM turns WHERE session_id = ?"
+                " ORDER BY seq",
                 (session_id,),
             ).fetchall()
         )
 
     async def turns(self, session_id: str) -> list[Turn]:
         rows = await self._rows(session_id)
-        return [Turn(r[0], r[1], r[2], tuple(Cue(**c) for c in json.loads(r[4]))) for r in rows]
+        return [Turn(r[0], r[1], r[2], tuple(Cue(**c) for c in json.loads(r[4])), bool(r[5])) for r in rows]
 
     async def clear(self, session_id: str) -> int:
         return await self._run(
@@ -137,7 +141,14 @@ class SqliteStore:
             "created": row[1] if row else None,
             "updated": row[2] if row else None,
             "turns": [
-                {"role": r[0], "content": r[1], "status": r[2], "at": r[3], "cues": json.loads(r[4])}
+                {
+                    "role": r[0],
+                    "content": r[1],
+                    "status": r[2],
+                    "at": r[3],
+                    "cues": json.loads(r[4]),
+                    "scripted": bool(r[5]),
+                }
                 for r in rows
             ],
         }

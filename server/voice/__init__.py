@@ -9,7 +9,7 @@ pieces.py, encode.py, speaker.py          one reply's sentences -> timed audio m
 
 from server.voice.registry import CloudEndpoint, Voices
 from server.voice.specs import VoiceSpec, check, parse_voice
-from server.voice.speech import Speech, Voice, VoiceFailed, VoiceUnavailable
+from server.voice.speech import Speech, Voice, VoiceFailed, VoiceUnavailable, billed_tokens
 
 __all__ = [
     "CloudEndpoint",
@@ -19,6 +19,7 @@ __all__ = [
     "VoiceSpec",
     "VoiceUnavailable",
     "Voices",
+    "billed_tokens",
     "check",
     "parse_voice",
 ]

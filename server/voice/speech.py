@@ -73,6 +73,12 @@ class Voice(Protocol):
     def stream(self, text: str) -> Iterator[Speech]: ...
 
 
+def billed_tokens(voice: Voice, text: str) -> int:
+    """What speaking `text` costs against an embed key's tokens: a cloud voice (a paid request, billed by
+    the character) about one token per four characters; an offline voice nothing."""
+    return -(-len(text) // 4) if voice.name.startswith("litellm:") else 0
+
+
 def tokens(text: str) -> list[tuple[str, int]]:
     """The words of text with their code-point offsets (letters and digits; inner ' . - kept)."""
     return [(m.group(), m.start()) for m in _WORD_RE.finditer(text)]

@@ -19,6 +19,14 @@ def test_bench_prints_one_json_measurement(capsys: pytest.CaptureFixture[str]) -
     )
 
 
+def test_churn_measures_one_face_after_many_came_and_went(capsys: pytest.CaptureFixture[str]) -> None:
+    bench.main(["--churn", "300", "--seconds", "0.5", "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert (result["churn_faces"], result["live_faces"], result["steps"]) == (300, 1, 15)
+    assert result["fresh_ms_per_step"] > 0 and result["churned_ms_per_step"] > 0
+    assert result["capacity"] <= 8 and result["frame_rows"] == 300  # the last slot stayed: id 299
+
+
 def test_script_is_deterministic_and_speaks() -> None:
     a, b = bench.script(5, 6.0, 0.5, 3), bench.script(5, 6.0, 0.5, 3)
     assert [(e[0], e[1], e[2]) for e in a] == [(e[0], e[1], e[2]) for e in b]
@@ -33,3 +41,5 @@ def test_bench_rejects_nonsense() -> None:
         bench.main(["--sessions", "0", "--json"])
     with pytest.raises(SystemExit):
         bench.main(["--speaking", "1.5", "--json"])
+    with pytest.raises(SystemExit):
+        bench.main(["--churn", "0", "--json"])

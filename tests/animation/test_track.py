@@ -4,6 +4,7 @@ reads."""
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,76 @@ def test_load_track_names_the_file(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(ValueError, match=r"bad\.json"):
         load_track(bad)
+
+
+def test_writer_streams_to_disk_in_bounded_memory_and_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "rec" / "long.json"
+    n = 100_000  # ~55 minutes at 30 fps: held in memory, 22 MB of float32 rows
+    block = frames(64, seed=3)
+    writer = TrackWriter(path, fps=30.0)
+    tracemalloc.start()
+    try:
+        for i in range(n):
+            writer.add(5.0 + i / 30.0, block[i % 64])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, peak  # the frames are on disk...
+    assert writer.buffered <= TrackWriter.BLOCK  # ...but for the last block's
+    assert len(writer) == n and not path.exists()  # on disk, but not as the track yet
+    assert writer.close() == path
+    assert not list(path.parent.glob(".*.tmp"))
+    track = load_track(path)
+    assert len(track) == n and track.channels == CHANNELS
+    np.testing.assert_allclose(track.times, np.arange(n) / 30.0, atol=1e-4)
+    np.testing.assert_allclose(track.weights, block[np.arange(n) % 64], atol=5e-5)
+
+
+def test_closing_formats_a_chunk_at_a_time(tmp_path: Path) -> None:
+    def peak_of_close(n: int) -> int:
+        writer = TrackWriter(tmp_path / f"{n}.json")
+        writer.CHUNK = 32
+        for i, row in enumerate(frames(n)):
+            writer.add(i / 30.0, row)
+        tracemalloc.start()
+        try:
+            writer.close()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak_of_close(256), peak_of_close(2048)
+    assert large < 1.25 * small, (small, large)  # 8x the frames, the same memory
+
+
+@pytest.mark.parametrize("n", [1, 255, 256, 519])  # around the writer's blocks of 256
+def test_streamed_file_is_what_save_track_writes(tmp_path: Path, n: int) -> None:
+    rows = frames(n, seed=n)
+    times = np.cumsum(np.full(n, 1 / 30)) - 1 / 30
+    with TrackWriter(tmp_path / "w.json", fps=24.0) as writer:
+        for t, row in zip(times, rows, strict=True):
+            writer.add(7.25 + t, row)
+    saved = save_track(tmp_path / "s.json", np.array([7.25 + t for t in times]) - 7.25, rows, fps=24.0)
+    assert (tmp_path / "w.json").read_bytes() == saved.read_bytes()
+
+
+def test_writer_refuses_non_finite_frames_and_bad_settings(tmp_path: Path) -> None:
+    writer = TrackWriter(tmp_path / "t.json")
+    writer.add(0.0, np.zeros(55))
+    with pytest.raises(ValueError, match="finite"):
+        writer.add(0.1, np.full(55, np.nan))
+    with pytest.raises(ValueError, match="finite"):
+        writer.add(float("inf"), np.zeros(55))
+    assert len(writer) == 1 and writer.close() is not None
+    with pytest.raises(ValueError, match="fps"):
+        TrackWriter(tmp_path / "u.json", fps=0.0)
+
+
+def test_a_failing_disk_does_not_stop_add_and_close_reports_it(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file where the directory should be")
+    writer = TrackWriter(tmp_path / "taken" / "t.json")
+    for i in range(3 * TrackWriter.BLOCK):  # the frame clock calls add: it must keep running
+        writer.add(i / 30.0, np.zeros(55))
+    with pytest.raises(OSError):
+        writer.close()
+    assert writer.close() is None

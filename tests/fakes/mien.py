@@ -18,5 +18,7 @@ def mien_settings(fake_llm: ScriptedOpenAI, data_dir: Path | None, **overrides: 
         "timeout": 20.0,
         "retries": 0,
         "data_dir": None if data_dir is None else str(data_dir),
+        # A test that ends with a reply still held by the model must not wait out a real drain's grace.
+        "shutdown_grace": 1.0,
     }
     return Settings(**{**values, **overrides})

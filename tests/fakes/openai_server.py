@@ -7,6 +7,9 @@ Tests queue scripts; each request takes the next one. A script is a list of step
   {"garbage": "bytes"}       a non-JSON data line
   {"status": 500}            (first step only) answer with that HTTP status and an error body
 
+`/v1/moderations` flags an input that contains any of `flag_words` (category "harassment"), or answers
+with `moderation_status` when that is set (a failing moderation service).
+
 `/v1/audio/speech` (text to speech) answers with real speech: the request's input spoken by Piper (the
 offline voice, noise off), encoded in the requested `response_format` (wav, flac, mp3, opus) by
 soundfile. `queue_speech` scripts its answers, one per request: {} (speech), {"status": 500},
@@ -39,6 +42,9 @@ class ScriptedOpenAI:
         self.requests: list[dict[str, Any]] = []
         self.speech_scripts: deque[dict[str, Any]] = deque()
         self.speech_requests: list[dict[str, Any]] = []
+        self.flag_words: set[str] = set()
+        self.moderation_status: int | None = None
+        self.moderation_requests: list[dict[str, Any]] = []
         self.disconnected = threading.Event()  # a held stream saw its client go away
         self._release = threading.Event()
         self._server: LiveServer | None = None
@@ -62,6 +68,7 @@ class ScriptedOpenAI:
             routes=[
                 Route("/v1/chat/completions", self._completions, methods=["POST"]),
                 Route("/v1/audio/speech", self._speech, methods=["POST"]),
+                Route("/v1/moderations", self._moderations, methods=["POST"]),
             ]
         )
         self._server = LiveServer(app).__enter__()
@@ -114,6 +121,18 @@ class ScriptedOpenAI:
                     raise
         yield chunk({}, "stop")
         yield b"data: [DONE]\n\n"
+
+    async def _moderations(self, request: Request) -> Response:
+        body = await request.json()
+        self.moderation_requests.append(body)
+        if self.moderation_status is not None:
+            error = {"error": {"message": "scripted moderation failure", "type": "server_error"}}
+            return JSONResponse(error, status_code=self.moderation_status)
+        flagged = any(word in str(body.get("input", "")).lower() for word in self.flag_words)
+        categories = {"harassment": flagged, "violence": False}
+        scores = {name: 0.9 if on else 0.01 for name, on in categories.items()}
+        result = {"flagged": flagged, "categories": categories, "category_scores": scores}
+        return JSONResponse({"id": "modr-fake", "model": body.get("model", "fake"), "results": [result]})
 
     async def _speech(self, request: Request) -> Response:
         body = await request.json()

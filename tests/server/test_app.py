@@ -185,3 +185,26 @@ def test_only_what_the_browser_needs_is_public(server: LiveServer) -> None:
     prompt = (Path(__file__).resolve().parents[2] / "models" / "personas" / "mien.toml").read_text()
     assert "prompt" in prompt  # the file exists and holds a prompt: its 404 above is the policy, not absence
     assert get(server, "/").headers["content-security-policy"] == "frame-ancestors 'self'"
+    assert get(server, "/web/index.html").headers["content-security-policy"] == "frame-ancestors 'self'"
+
+
+def test_api_docs_are_off_unless_asked_for(server: LiveServer, tmp_path: Path) -> None:
+    for path in ("/docs", "/openapi.json", "/redoc"):
+        assert get(server, path).status_code == 404, path
+    settings = Settings(data_dir=None, api_docs=True)
+    with LiveServer(create_app(settings, warm_up=False)) as live:
+        assert get(live, "/openapi.json").status_code == 200 and get(live, "/docs").status_code == 200
+
+
+def test_only_this_servers_host_names_are_answered(server: LiveServer) -> None:
+    """A name that merely resolves here (DNS rebinding) is refused: its page is not Mien's own page."""
+    assert get(server, "/healthz", host="localhost").status_code == 200
+    assert get(server, "/healthz", host="attacker.example").status_code == 400
+
+    upgrade = {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-version": "13"}
+    upgrade["sec-websocket-key"] = "dGhlIHNhbXBsZSBub25jZQ=="
+    assert httpx.get(server.ws_url.replace("ws:", "http:"), headers=upgrade).status_code == 101
+    refused = httpx.get(
+        server.ws_url.replace("ws:", "http:"), headers={**upgrade, "host": "attacker.example"}
+    )
+    assert refused.status_code == 400

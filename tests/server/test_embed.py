@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 import websockets
 
 from server.app import create_app
-from server.limits import EmbedKey, Gatekeeper, load_keys
+from server.limits import EmbedKey, Gatekeeper, Limits, load_keys
 from server.runner import LiveServer
 from server.settings import ConfigError
 from tests.fakes.client import Client
@@ -23,58 +25,91 @@ OWN = "http://127.0.0.1:8000"
 SITE = "https://shop.example"
 
 
-def gate(**limits: int) -> Gatekeeper:
-    return Gatekeeper({"k": EmbedKey(id="k", origins=[SITE], **limits)})
+def gate(limits: Limits | None = None, **key: int) -> Gatekeeper:
+    return Gatekeeper({"k": EmbedKey(id="k", origins=[SITE], **key)}, limits)
 
 
 def test_origins_and_keys() -> None:
     g = gate()
-    assert g.admit(None, None, OWN).refusal is None  # a terminal client
-    assert g.admit(None, OWN, OWN).refusal is None  # Mien's own page
-    assert g.admit(None, SITE, OWN).refusal == "forbidden_origin"  # another site needs a key
-    assert g.admit("nope", SITE, OWN).refusal == "unknown_key"
-    assert g.admit("k", "https://evil.example", OWN).refusal == "forbidden_origin"
-    assert g.admit("k", SITE, OWN).refusal is None
-    assert g.admit("k", None, OWN).refusal is None  # a script with the key: counted like the site
+    assert g.admit(None, None, OWN, "10.0.0.1").refusal is None  # a terminal client
+    assert g.admit(None, OWN, OWN, "10.0.0.2").refusal is None  # Mien's own page
+    assert g.admit(None, SITE, OWN, "10.0.0.3").refusal == "forbidden_origin"  # another site needs a key
+    assert g.admit("nope", SITE, OWN, "10.0.0.4").refusal == "unknown_key"
+    assert g.admit("k", "https://evil.example", OWN, "10.0.0.5").refusal == "forbidden_origin"
+    assert g.admit("k", SITE, OWN, "10.0.0.6").refusal is None
+    assert g.admit("k", None, OWN, "10.0.0.7").refusal is None  # a script with the key: counted like the site
+    assert gate(Limits(require_key=True)).admit(None, OWN, OWN, "10.0.0.8").refusal == "key_required"
 
 
 def test_concurrent_sessions_are_capped_and_released() -> None:
     g = gate(concurrent_sessions=2)
-    a, b = g.admit("k", SITE, OWN), g.admit("k", SITE, OWN)
-    assert g.admit("k", SITE, OWN).refusal == "too_many_sessions"
-    g.leave(a.key)
-    assert g.admit("k", SITE, OWN).refusal is None
-    assert b.key is not None
+    a, b = g.admit("k", SITE, OWN, "10.0.0.1"), g.admit("k", SITE, OWN, "10.0.0.2")
+    assert g.admit("k", SITE, OWN, "10.0.0.3").refusal == "too_many_sessions"
+    g.leave(a)
+    assert g.admit("k", SITE, OWN, "10.0.0.3").refusal is None
+    assert b.key is not None and g.open_sessions(b.key) == 2
+
+
+def test_one_visitor_cannot_fill_a_key_or_the_server() -> None:
+    """A visitor's sessions are capped under a key and on the server; an IPv6 visitor is its /64."""
+    g = gate(Limits(connections_per_visitor=4), sessions_per_visitor=2)
+    assert [g.admit("k", SITE, OWN, "2001:db8:0:1::1").refusal for _ in range(2)] == [None, None]
+    assert g.admit("k", SITE, OWN, "2001:db8:0:1:ffff::9").refusal == "too_many_sessions"  # same /64
+    assert g.admit("k", SITE, OWN, "2001:db8:0:2::1").refusal is None  # another /64: someone else
+    # Without a key the visitor still counts against the server's per-visitor cap (two used above).
+    assert [g.admit(None, None, OWN, "2001:db8:0:1::7").refusal for _ in range(3)] == [
+        None,
+        None,
+        "too_many_connections",
+    ]
+    assert g.admit(None, None, OWN, "::ffff:192.0.2.1").visitor == "192.0.2.1"  # IPv4-mapped: the IPv4
+
+
+def test_the_server_has_a_connection_cap() -> None:
+    g = gate(Limits(max_connections=3))
+    sessions = [g.admit(None, None, OWN, f"10.0.0.{i}") for i in range(3)]
+    assert g.admit(None, None, OWN, "10.0.0.9").refusal == "too_many_connections"
+    g.leave(sessions[0])
+    assert g.admit(None, None, OWN, "10.0.0.9").refusal is None and g.open_sessions() == 3
 
 
 def test_messages_per_minute_per_visitor_in_simulated_time() -> None:
     g = gate(messages_per_minute=3)
-    key = g.keys["k"]
-    assert [g.allow_message(key, "1.2.3.4", t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
-    assert "3 a minute" in (g.allow_message(key, "1.2.3.4", 30.0) or "")
-    assert g.allow_message(key, "5.6.7.8", 30.0) is None  # another visitor has their own allowance
-    assert g.allow_message(key, "1.2.3.4", 60.5) is None  # the first message left the window
+    one, two = g.admit("k", SITE, OWN, "1.2.3.4"), g.admit("k", SITE, OWN, "5.6.7.8")
+    assert [g.allow_message(one, t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
+    assert "3 a minute" in (g.allow_message(one, 30.0) or "")
+    assert g.allow_message(two, 30.0) is None  # another visitor has their own allowance
+    assert g.allow_message(one, 60.5) is None  # the first message left the window
+
+
+def test_sessions_without_a_key_have_a_message_limit_too() -> None:
+    g = gate(Limits(messages_per_minute=2))
+    script = g.admit(None, None, OWN, "203.0.113.5")
+    assert [g.allow_message(script, t) for t in (0.0, 1.0)] == [None, None]
+    assert "2 a minute" in (g.allow_message(script, 2.0) or "")
 
 
 def test_quiet_visitors_are_forgotten() -> None:
     """The per-visitor table holds the last minute's visitors, not everyone ever seen."""
     g = gate(messages_per_minute=3)
-    key = g.keys["k"]
     for i in range(500):
-        assert g.allow_message(key, f"10.0.{i // 256}.{i % 256}", 100.0 + i / 100) is None
+        visitor = g.admit("k", SITE, OWN, f"10.0.{i // 256}.{i % 256}")
+        assert g.allow_message(visitor, 100.0 + i / 100) is None
     assert g.visitors == 500
-    assert g.allow_message(key, "192.0.2.1", 200.0) is None
+    assert g.allow_message(g.admit("k", SITE, OWN, "192.0.2.1"), 200.0) is None
     assert g.visitors == 1  # a minute later: only the one who just wrote
 
 
-def test_tokens_per_day() -> None:
-    g = gate(tokens_per_day=1000)
-    key = g.keys["k"]
-    g.spend(key, 999, 100.0)
-    assert g.allow_message(key, "v", 101.0) is None
-    g.spend(key, 5, 102.0)
-    assert "allowance" in (g.allow_message(key, "v", 103.0) or "")
-    assert g.allow_message(key, "v", 86400.0 + 10) is None  # a new day
+def test_tokens_per_day_for_the_key_and_for_each_visitor() -> None:
+    g = gate(tokens_per_day=1000, visitor_tokens_per_day=600)
+    a, b, c = (g.admit("k", SITE, OWN, f"10.0.0.{i}") for i in range(3))
+    g.spend(a, 599, 100.0)
+    assert g.allow_message(a, 101.0) is None
+    g.spend(a, 5, 102.0)
+    assert "your daily allowance" in (g.allow_message(a, 103.0) or "")
+    g.spend(b, 400, 104.0)
+    assert "this site's daily allowance" in (g.allow_message(c, 105.0) or "")
+    assert g.allow_message(a, 86400.0 + 10) is None  # a new day
 
 
 def test_key_file_errors_name_the_key_and_field(tmp_path: Path) -> None:
@@ -175,12 +210,13 @@ def test_real_origins_limits_and_cors(fake_llm: ScriptedOpenAI, tmp_path: Path) 
 def test_visitors_of_an_embedding_site_never_see_provider_details(
     fake_llm: ScriptedOpenAI, tmp_path: Path
 ) -> None:
-    """The provider's own error text (it may name internal endpoints) reaches the server's own page, not
-    the visitors of a site that embeds the avatar; both get the typed error."""
+    """The provider's own error text (it may name internal endpoints) reaches the server's own page only
+    when the operator asks (`error_details`, for development), never the visitors of a site that embeds the
+    avatar; everyone gets the typed error."""
     keys = tmp_path / "keys.toml"
     keys.write_text(f'[keys.shop]\norigins = ["{SITE}"]\n')
-    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
-    fake_llm.queue([{"status": 500}], [{"status": 500}])
+    settings = mien_settings(fake_llm, None, embed_keys=str(keys), error_details=True)
+    fake_llm.queue([{"status": 500}], [{"status": 500}], [{"status": 500}])
 
     async def failure(url: str) -> dict[str, object]:
         async with Client(url) as c:
@@ -190,7 +226,91 @@ def test_visitors_of_an_embedding_site_never_see_provider_details(
     with LiveServer(create_app(settings, warm_up=False)) as server:
         own = asyncio.run(failure(server.ws_url))
         visitor = asyncio.run(failure(server.ws_url + "?key=shop"))
-    assert own["code"] == visitor["code"] == "provider_error"
+    with LiveServer(create_app(replace(settings, error_details=False), warm_up=False)) as server:
+        default = asyncio.run(failure(server.ws_url))
+    assert own["code"] == visitor["code"] == default["code"] == "provider_error"
+    assert "fake-model" not in str(default["message"]) and "try again" in str(default["message"])
     assert "fake-model" in str(own["message"]) and "500" in str(own["message"])
     assert "fake-model" not in str(visitor["message"]) and "500" not in str(visitor["message"])
     assert "try again" in str(visitor["message"])
+
+
+def test_a_keys_sessions_resume_only_under_that_key_and_with_its_personas(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """A session id found in a log or another site's page resumes nothing elsewhere; `?persona=` picks only
+    among the key's personas, and hello lists only those."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(
+        f'[keys.shop]\norigins = ["{SITE}"]\npersona = "guide"\npersonas = ["sceptic"]\n'
+        f'[keys.other]\norigins = ["https://other.example"]\n'
+    )
+    settings = mien_settings(fake_llm, tmp_path / "data", embed_keys=str(keys))
+    fake_llm.queue([{"content": "Noted."}])
+
+    async def main(server: LiveServer) -> None:
+        async with Client(server.ws_url + "?key=shop&persona=sceptic") as c:
+            hello = await c.next_message("hello")
+            assert [p["id"] for p in hello["personas"]] == ["guide", "sceptic"]
+            assert hello["persona"]["id"] == "sceptic"
+            await c.send({"type": "user_message", "text": "Remember me."})
+            await c.next_message("reply_end")
+            sid = hello["session_id"]
+        async with Client(server.ws_url + "?key=shop&persona=mien") as c:  # not one of the key's
+            hello = await c.next_message("hello")
+            warning = await c.next_message("error")
+            assert hello["persona"]["id"] == "guide" and warning["code"] == "unknown_persona"
+            assert "mien" not in warning["message"].split("known:")[1]
+        for url in (f"{server.ws_url}?key=other&session={sid}", f"{server.ws_url}?session={sid}"):
+            async with Client(url) as c:
+                hello = await c.next_message("hello")
+                assert hello["resumed"] is False and hello["session_id"] != sid
+        async with Client(f"{server.ws_url}?key=shop&session={sid}") as c:
+            hello = await c.next_message("hello")
+            assert hello["resumed"] is True and hello["persona"]["id"] == "sceptic"
+            history = await c.next_message("history")
+            assert [t["content"] for t in history["turns"]] == ["Remember me.", "Noted."]
+
+    with LiveServer(create_app(settings, warm_up=False)) as server:
+        asyncio.run(main(server))
+
+
+def test_scripted_lines_need_the_keys_permission(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text(
+        f'[keys.shop]\norigins = ["{SITE}"]\n[keys.studio]\norigins = ["{SITE}"]\nallow_speak = true\n'
+    )
+    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
+
+    async def speak(url: str) -> str:
+        async with Client(url) as c:
+            await c.next_message("hello")
+            await c.send({"type": "speak", "text": "I endorse this product."})
+            answer = await c.wait_for(lambda c: c.of_type("reply_end") or c.of_type("error"))
+            return str(answer[0].get("code") or answer[0]["status"])
+
+    with LiveServer(create_app(settings, warm_up=False)) as server:
+        assert asyncio.run(speak(server.ws_url + "?key=shop")) == "not_allowed"
+        assert asyncio.run(speak(server.ws_url + "?key=studio")) == "complete"
+        assert asyncio.run(speak(server.ws_url)) == "complete"  # Mien's own page and scripts
+
+
+def test_the_annotators_calls_count_against_the_key(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[keys.shop]\norigins = ["{SITE}"]\n')
+    long_sentence = "What a lovely long day it has been for all of us here. " * 4
+
+    async def spent(emotion_model: str | None) -> int:
+        settings = mien_settings(fake_llm, None, embed_keys=str(keys), emotion_model=emotion_model)
+        fake_llm.queue([{"content": long_sentence}], [{"content": long_sentence}])
+        app = create_app(settings, warm_up=False)
+        gate = app.state.services.gate
+        with LiveServer(app) as server:
+            async with Client(server.ws_url + "?key=shop") as c:
+                await c.send({"type": "user_message", "text": "Hi"})
+                await c.next_message("reply_end")
+            return gate.spent_today(gate.keys["shop"], time.time())
+
+    plain, annotated = asyncio.run(spent(None)), asyncio.run(spent("annotator"))
+    # The annotator read the sentence and wrote it back: at least twice its ~4-characters-a-token size more.
+    assert annotated - plain >= 2 * len(long_sentence.strip()) // 4

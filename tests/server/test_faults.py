@@ -4,7 +4,12 @@ idle at once (counted in frames, the animation's own time)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 from server.app import create_app
@@ -62,3 +67,132 @@ def test_a_failed_spoken_reply_goes_idle_at_once(mien: LiveServer, fake_llm: Scr
             assert frames_between <= 2
 
     asyncio.run(main())
+
+
+def _serve(port: int, data: Path, fake_llm: ScriptedOpenAI) -> subprocess.Popen[str]:
+    """`mien serve` in its own process, returned once it listens (uvicorn says so on stderr)."""
+    env = {
+        **os.environ,
+        "MIEN_MODEL": "fake-model",
+        "MIEN_API_BASE": fake_llm.base_url,
+        "MIEN_RETRIES": "0",
+        "MIEN_DATA_DIR": str(data),
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
+    mien = Path(sys.executable).parent / "mien"
+    proc = subprocess.Popen(
+        [str(mien), "serve", "--port", str(port), "--log-level", "info"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "Uvicorn running" in line:
+            break
+    else:
+        raise AssertionError(f"mien serve exited with {proc.wait()}")
+    stderr = proc.stderr
+
+    def drain() -> None:  # keep reading its log (a full pipe would block it), to the end
+        with stderr:
+            stderr.read()
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+    proc.drainer = drainer  # type: ignore[attr-defined]
+    return proc
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    proc.kill()
+    proc.wait()
+    proc.drainer.join()  # type: ignore[attr-defined]
+
+
+def test_a_server_killed_mid_reply_resumes_and_says_the_reply_was_lost(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """SIGKILL mid-reply: nothing can be saved then. After the restart the conversation resumes with every
+    stored turn; the reply in flight is the only loss, and the user is told to send that message again."""
+    fake_llm.queue(
+        [{"content": "First."}], [{"content": "Half of it"}, {"hold": True}], [{"content": "Again."}]
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"ws://127.0.0.1:{port}/ws"
+    data = tmp_path / "data"
+    server = _serve(port, data, fake_llm)
+    try:
+
+        async def before() -> str:
+            async with Client(url) as c:
+                sid = (await c.next_message("hello"))["session_id"]
+                await c.send({"type": "user_message", "text": "One"})
+                await c.next_message("reply_end")
+                await c.send({"type": "user_message", "text": "Two"})
+                await c.next_message("text", after=c.index(c.of_type("reply_end")[-1]))
+                server.kill()  # SIGKILL, mid-reply
+                await asyncio.wait_for(c.closed.wait(), 30)
+                return str(sid)
+
+        sid = asyncio.run(before())
+        _kill(server)
+        fake_llm.release()
+        server = _serve(port, data, fake_llm)
+
+        async def after() -> None:
+            async with Client(f"{url}?session={sid}") as c:
+                assert (await c.next_message("hello"))["resumed"] is True
+                history = await c.next_message("history")
+                assert [(t["role"], t["content"]) for t in history["turns"]] == [
+                    ("user", "One"),
+                    ("assistant", "First."),
+                    ("user", "Two"),
+                ]
+                lost = await c.next_message("error")
+                assert lost["code"] == "reply_lost" and c.index(lost) > c.index(history)
+                await c.send({"type": "user_message", "text": "Two"})
+                assert (await c.next_message("reply_end"))["text"] == "Again."
+
+        asyncio.run(after())
+    finally:
+        _kill(server)
+
+
+def test_a_full_database_fails_the_reply_not_the_session(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    """SQLite's "database or disk is full" (a page cap stands in for a full disk): the reply that could not
+    be stored ends in a typed error, and once there is room the same session goes on."""
+    fake_llm.queue([{"content": "Fine."}], [{"content": "Too much to keep. " * 3000}], [{"content": "Kept."}])
+    app = create_app(mien_settings(fake_llm, tmp_path), warm_up=False)
+    store = app.state.services.store
+    with LiveServer(app) as live:
+
+        def cap(pages: int | None) -> None:
+            def set_cap(db: sqlite3.Connection) -> None:
+                now = db.execute("PRAGMA page_count").fetchone()[0]
+                db.execute(f"PRAGMA max_page_count = {now if pages is None else pages}")
+
+            live.call(store._run(set_cap))
+
+        async def main() -> None:
+            async with Client(live.ws_url) as c:
+                await c.next_message("hello")
+                await c.send({"type": "user_message", "text": "First, a short one."})
+                end = await c.next_message("reply_end")  # the session's row and first turns exist now
+                cap(None)  # no page more than it has now
+                n = len(c.messages)
+                await c.send({"type": "user_message", "text": "Now something long."})
+                end = await c.next_message("reply_end", after=n)
+                error = await c.next_message("error", after=n)
+                assert end["status"] == "error" and error["code"] == "internal"
+                assert error["reply_id"] == end["reply_id"]
+                cap(1 << 30)
+                n = len(c.messages)
+                await c.send({"type": "user_message", "text": "And now?"})
+                again = await c.next_message("reply_end", after=n)
+                assert again["status"] == "complete" and again["text"] == "Kept."
+
+        asyncio.run(main())

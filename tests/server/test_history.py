@@ -61,7 +61,6 @@ def test_interrupted_turns_are_marked() -> None:
 def test_turns_are_stored_and_resumed() -> None:
     async def main() -> list[Turn]:
         store = SqliteStore()
-        await store.open_session("s", "mien")
         h = History(store, "s", rough_tokens)
         cue = Cue("joy", 0.5, 0, "tag")
         await h.add(Turn("user", "Hi"))
@@ -141,3 +140,18 @@ def test_cues_the_persona_never_shows_are_dropped_and_nothing_is_inferred_instea
     events = asyncio.run(run())
     assert [c.emotion for c in events if isinstance(c, Cue)] == ["joy"]
     assert next(s.cues for s in events if isinstance(s, Sentence)) == ()
+
+
+def test_a_long_conversation_keeps_its_newest_turns_in_memory_and_all_in_the_store() -> None:
+    async def main() -> tuple[list[Turn], list[Turn], int]:
+        store = SqliteStore()
+        h = History(store, "s", rough_tokens, max_turns=10)
+        for i in range(25):
+            await h.add(Turn("user", f"turn {i}"))
+        again = History(store, "s", rough_tokens, max_turns=10)
+        await again.resume()
+        return h.turns, again.turns, len(await store.turns("s"))
+
+    kept, resumed, stored = asyncio.run(main())
+    assert [t.content for t in kept] == [f"turn {i}" for i in range(15, 25)] == [t.content for t in resumed]
+    assert stored == 25

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 
 from server.llm import LOCAL_MODEL, Gateway, ModelOptions
@@ -51,3 +52,18 @@ def test_cancelling_stops_local_generation_early() -> None:
     assert asyncio.run(run()) >= 1
     cancelled, _ = list(register().history)[-2:]
     assert cancelled[1] is True and cancelled[0] < 40  # stopped near token 3, not at max_tokens=400
+
+
+def test_a_reply_cancelled_while_waiting_for_the_model_skips_its_prefill() -> None:
+    """Stopped before it got the model: llama.cpp never reads its prompt (the context is untouched), and
+    nothing is emitted."""
+    model = register()
+    llama = model.load()
+    list(llama.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=2, stream=True))
+    before = llama.n_tokens
+    stop, emitted = threading.Event(), []
+    stop.set()
+    messages = [{"role": "user", "content": "A prompt the context has never seen: " + "sea " * 200}]
+    model._generate(messages, {"max_tokens": 8}, lambda *a: emitted.append(a), stop)
+    assert llama.n_tokens == before and emitted == []
+    assert model.history[-1] == (0, True)

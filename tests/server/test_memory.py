@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from server.events import Cue, Turn
+from server.store import Owner
 from server.store.sqlite import SqliteStore
 
 T = TypeVar("T")
@@ -20,6 +21,9 @@ def run(result: Awaitable[T]) -> T:
         return await result
 
     return asyncio.run(main())
+
+
+GUIDE = Owner("guide")
 
 
 class Store:
@@ -36,12 +40,12 @@ class Store:
 def test_turns_survive_a_restart(tmp_path: Path) -> None:
     db = tmp_path / "data" / "mien.sqlite3"
     store = Store(db)
-    assert store.open_session("abc", "guide") is None
-    store.append("abc", Turn("user", "Hello"))
-    store.append("abc", Turn("assistant", "Hi there", "interrupted"))
+    assert store.find("abc") is None
+    store.append("abc", Turn("user", "Hello"), Owner("guide", "site"))
+    store.append("abc", Turn("assistant", "Hi there", "interrupted"), Owner("sceptic"))
     store.close()
     again = Store(db)
-    assert again.open_session("abc", "sceptic") == "guide"  # the stored persona wins
+    assert again.find("abc") == Owner("guide", "site")  # the first turn's owner stays
     assert [(t.role, t.content, t.status) for t in again.turns("abc")] == [
         ("user", "Hello", "complete"),
         ("assistant", "Hi there", "interrupted"),
@@ -53,16 +57,14 @@ def test_turns_survive_a_restart(tmp_path: Path) -> None:
 def test_sessions_are_isolated_and_clear_only_touches_one() -> None:
     store = Store()
     for sid in ("a", "b"):
-        store.open_session(sid, "guide")
-        store.append(sid, Turn("user", f"from {sid}"))
+        store.append(sid, Turn("user", f"from {sid}"), GUIDE)
     assert store.clear("a") == 1
     assert store.turns("a") == [] and [t.content for t in store.turns("b")] == ["from b"]
 
 
 def test_export_is_plain_json_data() -> None:
     store = Store()
-    store.open_session("s", "guide")
-    store.append("s", Turn("user", "Hi"))
+    store.append("s", Turn("user", "Hi"), GUIDE)
     data = store.export("s")
     assert data["session_id"] == "s" and data["persona"] == "guide"
     assert data["turns"][0]["role"] == "user" and data["turns"][0]["content"] == "Hi"
@@ -70,11 +72,21 @@ def test_export_is_plain_json_data() -> None:
 
 def test_retention_purges_idle_conversations() -> None:
     store = Store()
-    store.open_session("old", "guide", now=time.time() - 40 * 86400)
-    store.open_session("new", "guide")
-    store.append("new", Turn("user", "recent"))
+    store.append("old", Turn("user", "long ago"), GUIDE, now=time.time() - 40 * 86400)
+    store.append("new", Turn("user", "recent"), GUIDE)
     assert store.purge(time.time() - 30 * 86400) == 1
-    assert not store.exists("old") and store.exists("new")
+    assert store.find("old") is None and store.find("new") == GUIDE
+    assert store.turns("old") == []  # its turns went with it
+
+
+def test_a_session_is_stored_from_its_first_turn_and_purged_through_an_index() -> None:
+    store = Store()
+    db = store.store._db
+    assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
+    store.append("s", Turn("user", "Hi"), GUIDE)
+    assert db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+    plan = " ".join(str(r) for r in db.execute("EXPLAIN QUERY PLAN DELETE FROM sessions WHERE updated < 0"))
+    assert "sessions_updated" in plan  # a range scan of the index, not a pass over every session
 
 
 def test_cues_are_kept_and_an_old_store_gains_the_column(tmp_path: Path) -> None:
@@ -90,8 +102,8 @@ def test_cues_are_kept_and_an_old_store_gains_the_column(tmp_path: Path) -> None
     )
     old.close()
     store = Store(db)
-    assert store.turns("s")[0].cues == ()
+    assert store.turns("s")[0].cues == () and store.find("s") == Owner("guide", "")
     cue = Cue("joy", 0.5, 0, "tag")
-    store.append("s", Turn("assistant", "Hello!", "complete", (cue,)))
-    assert store.turns("s")[1].cues == (cue,)
+    store.append("s", Turn("assistant", "Hello!", "complete", (cue,), scripted=True), GUIDE)
+    assert store.turns("s")[1].cues == (cue,) and store.turns("s")[1].scripted
     assert store.export("s")["turns"][1]["cues"] == [cue.stored()]

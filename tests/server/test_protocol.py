@@ -88,6 +88,12 @@ def test_frames_round_trip_within_quantization(a: np.ndarray, b: np.ndarray) -> 
         ('{"type": "set_emotion", "emotion": "joy", "intensity": null}', "invalid_message"),
         ('{"type": "user_message", "text": "' + "x" * 5000 + '"}', "too_large"),
         ('{"type": "user_message", "text": "' + "x" * 20000 + '"}', "too_large"),
+        ("[" * 8000 + "]" * 8000, "bad_json"),
+        ('{"type": "x", "a": ' + "[" * 5000 + "]" * 5000 + "}", "bad_json"),
+        ('{"type": "set_emotion", "emotion": "joy", "intensity": true}', "invalid_message"),
+        ('{"type": "set_gain", "emotion": "joy", "gain": "1"}', "invalid_message"),
+        ('{"type": "visibility", "hidden": 1}', "invalid_message"),
+        ('{"type": "set_voice", "enabled": "yes"}', "invalid_message"),
     ],
 )
 def test_bad_client_messages_get_typed_codes(raw: str, code: str) -> None:

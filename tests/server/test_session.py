@@ -100,12 +100,14 @@ def test_emotion_cue_moves_the_face(mien: LiveServer) -> None:
         before = c.frames[-1][2][smile]
         await c.send({"type": "speak", "text": "[joy] Hooray!"})
         await c.next_message("reply_end")
-        frames = await c.wait_for(
-            lambda cl: [f for f in cl.frames if f[2][smile] > before + 0.3], "the smile to rise"
+        smiling = await c.wait_for(
+            lambda cl: [i for i, f in enumerate(cl.frames) if f[2][smile] > before + 0.3], "the smile to rise"
         )
         seqs = [f[0] for f in c.frames]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-        assert frames[0][2][smile] > before + 0.3
+        # The cue moved it: the face was not smiling yet in any frame that came before the joy cue did.
+        cue = next(m for m in c.of_type("emotion") if m["emotion"] == "joy" and m["source"] == "tag")
+        assert smiling[0] >= c.frames_before[c.index(cue)]
 
     with_client(mien, body)
 
@@ -136,8 +138,10 @@ def test_a_stop_at_any_moment_after_reply_start_ends_the_reply(
     mien: LiveServer, fake_llm: ScriptedOpenAI
 ) -> None:
     """A stop that lands while the message is still being read (remembered, felt, counted) ends the reply
-    like any other: reply_end `interrupted`, then idle; nothing hangs in `thinking`."""
-    fake_llm.queue(*[[{"content": "Maybe sent."}]] * 3)
+    like any other: reply_end `interrupted`, keeping what was shown, then idle; nothing hangs in `thinking`.
+    The model holds its stream after a first sentence, so the reply cannot finish before the stop lands,
+    wherever it lands (before the model was asked, or after its first sentence)."""
+    fake_llm.queue(*[[{"content": "Maybe sent."}, {"hold": True}, {"content": " Never sent."}]] * 3)
 
     async def main() -> None:
         async with Client(mien.ws_url) as c:
@@ -145,7 +149,9 @@ def test_a_stop_at_any_moment_after_reply_start_ends_the_reply(
             start = await c.next_message("reply_start")
             await c.send({"type": "stop"})
             end = await c.next_message("reply_end", reply_id=start["reply_id"])
-            assert end["status"] in ("interrupted", "complete")  # the stop may come after a very fast reply
+            assert end["status"] == "interrupted"
+            shown = "".join(t["delta"] for t in c.of_type("text", start["reply_id"]))
+            assert end["text"] == shown.strip() and "Never" not in end["text"]  # the partial text, kept
             await c.next_message("state", after=c.index(end), state="idle")
 
     for _ in range(3):
@@ -209,6 +215,8 @@ BAD_INPUTS = [
     ('{"type": "set_emotion", "emotion": "glee-ish", "intensity": 0.5}', "unknown_emotion"),
     ('{"type": "set_gain", "emotion": "nope", "gain": 1}', "unknown_emotion"),
     ('{"type": "user_message", "text": "' + "y" * 30000 + '"}', "too_large"),
+    ("[" * 8000 + "]" * 8000, "bad_json"),  # deep enough to exhaust the parser's stack, under the size cap
+    ('{"type": "set_emotion", "emotion": "joy", "intensity": true}', "invalid_message"),  # no number
 ]
 
 
@@ -256,18 +264,33 @@ def test_one_sessions_failure_does_not_disturb_another(mien: LiveServer, fake_ll
 
 
 def test_hidden_page_pauses_frames(mien: LiveServer) -> None:
+    """While the page is hidden no frame is sent, however long the face goes on: here it speaks a line, a
+    second and more of its clock. Once visible, frames come again, their clock having gone on meanwhile."""
+
     async def body(c: Client) -> None:
         await c.frames_after(2)
+        await c.send({"type": "set_voice", "enabled": True})
         await c.send({"type": "visibility", "hidden": True})
         # A round trip through the receive loop: once its error answer arrives, `hidden` is in effect.
         await c.send("{sync")
         await c.next_message("error")
         paused_at = len(c.frames)
-        await c.send({"type": "speak", "text": "[joy] Hidden but talking."})
-        await c.next_message("reply_end")
-        assert len(c.frames) <= paused_at + 1  # at most one frame already queued before the switch
+        await c.send({"type": "speak", "text": "[joy] Hidden from view, but still talking for a while."})
+        end = await c.next_message("reply_end")
+        await c.next_message("state", after=c.index(end), state="idle")  # sent once the voice has sounded
+        speech = c.of_type("speech", end["reply_id"])
+        spoken_from, spoken_until = speech[0]["t_ms"], speech[-1]["t_ms"] + speech[-1]["duration_ms"]
+        assert spoken_until - spoken_from >= 1000  # the face's clock ran on, by its own frames' t_ms
+        # Not one frame of all that: at most one, already queued before the switch, and older than the line.
+        while_hidden = c.frames[paused_at:]
+        assert len(while_hidden) <= 1 and all(t_ms < spoken_from for _, t_ms, _ in while_hidden), [
+            (seq, t_ms) for seq, t_ms, _ in while_hidden
+        ]
+        last_seq, last_t, _ = c.frames[-1]
         await c.send({"type": "visibility", "hidden": False})
-        frames = await c.frames_after(3)
-        assert frames[0][0] > c.frames[paused_at - 1][0]
+        resumed = await c.frames_after(3)
+        assert [seq for seq, _, _ in resumed] == sorted(seq for seq, _, _ in resumed)
+        assert resumed[0][0] > last_seq
+        assert resumed[0][1] - last_t >= spoken_until - spoken_from  # the clock went on while hidden
 
     with_client(mien, body)

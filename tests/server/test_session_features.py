@@ -145,8 +145,8 @@ def test_conversation_resumes_after_a_server_restart(fake_llm: ScriptedOpenAI, t
 
 
 def test_scripted_lines_are_remembered_with_their_cues(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
-    """A greeting (a scripted line) is something the avatar said: a resumed chat shows it with its cue, and
-    the model sees it as its own turn."""
+    """A greeting (a scripted line) is something the avatar said: a resumed chat shows it with its cue. The
+    model learns of it as a line it was given, never as words of its own a client could plant."""
     fake_llm.queue([{"content": "Glad you asked."}])
 
     async def main() -> None:
@@ -155,19 +155,20 @@ def test_scripted_lines_are_remembered_with_their_cues(fake_llm: ScriptedOpenAI,
                 sid = (await c.next_message("hello"))["session_id"]
                 await c.send({"type": "speak", "text": "[joy:0.6] Hi, I'm Mien."})
                 await c.next_message("reply_end")
-            async with Client(f"{server.ws_url}?session={sid}") as c:
-                history = await c.next_message("history", reason="resume")
-                [turn] = history["turns"]
+            async with Client(f"{server.ws_url}?resume=1") as c:  # the id in the first message
+                await c.send({"type": "resume", "session_id": sid})
+                [turn] = (await c.next_message("history", reason="resume"))["turns"]
                 said = (turn["role"], turn["content"], turn["status"])
-                assert said == ("assistant", "Hi, I'm Mien.", "complete")
+                assert said == ("assistant", "Hi, I'm Mien.", "complete") and turn["scripted"] is True
                 assert [(q["emotion"], q["intensity"]) for q in turn["cues"]] == [("joy", 0.6)]
                 await c.send({"type": "user_message", "text": "Who are you?"})
                 await c.next_message("reply_end")
         sent = fake_llm.requests[-1]["messages"]
         assert [(m["role"], m["content"]) for m in sent[1:]] == [
-            ("assistant", "Hi, I'm Mien."),
+            ("system", '(The app had you say, word for word: "Hi, I\'m Mien.")'),
             ("user", "Who are you?"),
         ]
+        assert not any(m["role"] == "assistant" for m in sent)
 
     asyncio.run(main())
 
@@ -216,5 +217,40 @@ def test_annotator_model_tags_plain_replies_word_by_word(fake_llm: ScriptedOpenA
         system = fake_llm.requests[1]["messages"][0]["content"]
         assert "Copy the user's text exactly" in system
         assert fake_llm.requests[1]["messages"][1]["content"] == "What a lovely day. "
+
+    asyncio.run(main())
+
+
+def test_a_session_resumes_from_its_first_message_not_its_url(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """`?resume=1` then `resume` first: the id never appears in a URL. Anything else first is a typed error
+    and a new session; `resume` later in a session is refused and changes nothing."""
+    fake_llm.queue([{"content": "Noted, Ada."}])
+
+    async def main() -> None:
+        with LiveServer(create_app(mien_settings(fake_llm, tmp_path), warm_up=False)) as server:
+            async with Client(server.ws_url) as c:
+                sid = (await c.next_message("hello"))["session_id"]
+                await c.send({"type": "user_message", "text": "I'm Ada."})
+                await c.next_message("reply_end")
+                await c.send({"type": "resume", "session_id": sid})
+                assert (await c.next_message("error"))["code"] == "invalid_message"
+            async with Client(server.ws_url + "?resume=1") as c:
+                await c.send({"type": "resume", "session_id": sid})
+                hello = await c.next_message("hello")
+                assert hello["resumed"] is True and hello["session_id"] == sid and c.index(hello) == 0
+                history = await c.next_message("history")
+                assert [t["content"] for t in history["turns"]] == ["I'm Ada.", "Noted, Ada."]
+            async with Client(server.ws_url + "?resume=1") as c:
+                await c.send({"type": "typing", "active": True})
+                error = await c.next_message("error")
+                hello = await c.next_message("hello")
+                assert error["code"] == "invalid_message" and c.index(error) < c.index(hello)
+                assert hello["resumed"] is False and hello["session_id"] != sid
+            async with Client(server.ws_url + "?resume=1") as c:
+                await c.send({"type": "resume", "session_id": "0123456789abcdef"})  # no such session
+                hello = await c.next_message("hello")
+                assert hello["resumed"] is False and hello["session_id"] != "0123456789abcdef"
 
     asyncio.run(main())

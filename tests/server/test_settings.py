@@ -46,7 +46,9 @@ def test_api_base_makes_bare_names_openai_compatible() -> None:
         ("temperature = 9", "between 0 and 2"),
         ("modle = 'x'", "unknown setting 'modle'"),
         ("fallbacks = 'x'", None),  # a comma string is accepted
-        ("fallbacks = [1]", "a list of model names"),
+        ("fallbacks = [1]", "a list of names"),
+        ("require_key = 'maybe'", "true or false"),
+        ("allowed_hosts = [1]", "a list of names"),
         ("max_tokens = 0", "between 1 and 32768"),
         ("model = [", "not valid TOML"),
     ],
@@ -105,3 +107,12 @@ def test_bad_voice_setting_names_file_key_and_reason(tmp_path: Path, body: str, 
     assert str(config) in str(e.value) and needle in str(e.value)
     with pytest.raises(ConfigError, match="MIEN_VOICE"):
         Settings.load({"MIEN_VOICE": "festival"})
+
+
+def test_switches_and_lists_from_the_environment() -> None:
+    s = Settings.load({"MIEN_REQUIRE_KEY": "yes", "MIEN_ALLOWED_HOSTS": "mien.example, chat.example"})
+    assert s.require_key is True and s.allowed_hosts == ("mien.example", "chat.example")
+    assert "mien.example" in s.hosts and "127.0.0.1" in s.hosts
+    assert Settings.load({"MIEN_ERROR_DETAILS": "off"}).error_details is False
+    with pytest.raises(ConfigError, match="MIEN_API_DOCS: api_docs: true or false"):
+        Settings.load({"MIEN_API_DOCS": "sometimes"})

@@ -11,6 +11,8 @@ import socket
 import struct
 from pathlib import Path
 
+import websockets
+
 from server.app import create_app
 from server.runner import LiveServer
 from server.session import Session
@@ -67,7 +69,11 @@ def test_a_client_that_stops_reading_then_resets_frees_its_face_and_key(
 ) -> None:
     keys = tmp_path / "keys.toml"
     keys.write_text(f'[keys.site]\norigins = ["{SITE}"]\nconcurrent_sessions = 1\n')
-    app = create_app(mien_settings(fake_llm, None, embed_keys=str(keys), outbound_limit=16), warm_up=False)
+    # Read at any rate (client_messages_per_second): what stops the reading here must be the full queue.
+    settings = mien_settings(
+        fake_llm, None, embed_keys=str(keys), outbound_limit=16, client_messages_per_second=100_000
+    )
+    app = create_app(settings, warm_up=False)
     services, sessions = app.state.services, app.state.sessions
     key, animator = services.gate.keys["site"], services.animator
     with LiveServer(app) as live:
@@ -111,3 +117,104 @@ def test_a_client_that_stops_reading_then_resets_frees_its_face_and_key(
                 return await c.next_message("hello")
 
         assert asyncio.run(next_visitor())["type"] == "hello"  # the key's one place is free again
+
+
+def test_a_client_that_asks_for_exports_and_reads_nothing_holds_at_most_the_byte_budget(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """Each export copies the whole conversation out: ~1,000 of them, unread, would queue hundreds of MB
+    under a bound by count alone. The byte budget stops the receive loop instead."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text(f'[keys.site]\norigins = ["{SITE}"]\nmessages_per_minute = 100\n')
+    budget = 65_536
+    settings = mien_settings(
+        fake_llm,
+        tmp_path / "data",
+        embed_keys=str(keys),
+        outbound_bytes=budget,
+        exports_per_minute=10_000,
+        client_messages_per_second=100_000,
+    )
+    app = create_app(settings, warm_up=False)
+    sessions = app.state.sessions
+    line = "All the waves of the sea. " * 150  # ~3.9 kB a reply
+    fake_llm.queue(*([{"content": line}] for _ in range(4)))
+    with LiveServer(app) as live:
+
+        async def converse() -> tuple[str, int]:
+            async with Client(f"{live.ws_url}?key=site") as c:
+                hello = await c.next_message("hello")
+                for i in range(4):
+                    n = len(c.messages)
+                    await c.send({"type": "user_message", "text": f"tell me {i}"})
+                    assert (await c.next_message("reply_end", after=n))["status"] == "complete"
+                await c.send({"type": "export_history"})
+                export = await c.next_message("history", reason="export")
+                return str(hello["session_id"]), len(json.dumps(export))
+
+        session_id, one_export = asyncio.run(converse())
+        sock = open_raw(live.port, f"/ws?key=site&session={session_id}")
+        hello = json.loads(read_frame(sock))
+        assert hello["type"] == "hello" and hello["resumed"] is True
+        (session,) = sessions.values()
+        export = masked(b'{"type":"export_history"}')
+        sock.setblocking(False)
+        sent = 0
+        while True:
+            try:
+                sock.send(export)
+                sent += 1
+                continue
+            except BlockingIOError:
+                pass
+            if live.call(_held(session)):
+                break
+            live.call(asyncio.wait_for(session.out.held.wait(), 60))
+        # Queued: under the budget, plus the one export that found room, plus a few small messages.
+        assert session.out.bytes <= budget + one_export * 1.1 + 1000
+        assert session.out.pending < 40  # far below the count bound (1024): bytes stopped it
+        sock.close()
+        live.call(asyncio.wait_for(session.ended.wait(), 60))
+
+
+async def _held(session: Session) -> bool:
+    return session.out.held.is_set()
+
+
+def test_two_hundred_clients_dropping_mid_stream_leave_no_session_behind(fake_llm: ScriptedOpenAI) -> None:
+    """Under load: 200 sockets, each in the middle of a reply's stream (a scripted line, its text and frames
+    flowing), vanish without a close handshake. Every session ends, and every face slot and admission
+    comes back."""
+    n = 200
+    line = "[joy] " + "A long line that keeps streaming for a while. " * 20
+    settings = mien_settings(fake_llm, None, connections_per_visitor=n, messages_per_minute=n)
+    app = create_app(settings, warm_up=False)
+    services, sessions = app.state.services, app.state.sessions
+    with LiveServer(app) as live:
+
+        async def main() -> None:
+            async def streaming() -> websockets.ClientConnection:
+                ws = await websockets.connect(live.ws_url)
+                await ws.send(json.dumps({"type": "speak", "text": line}))
+                async for raw in ws:
+                    if isinstance(raw, str) and json.loads(raw)["type"] == "text":
+                        return ws
+                raise AssertionError("closed before the reply streamed")
+
+            clients = await asyncio.gather(*(streaming() for _ in range(n)))
+            open_now = live.call(_snapshot(sessions))
+            assert len(open_now) == n and services.animator.faces == n
+            for ws in clients:
+                ws.transport.abort()  # gone: no close frame
+            live.call(_all_ended(open_now))
+
+        asyncio.run(main())
+        assert not sessions and services.gate.open_sessions() == 0 and services.animator.faces == 0
+
+
+async def _all_ended(sessions: list[Session]) -> None:
+    await asyncio.wait_for(asyncio.gather(*(s.ended.wait() for s in sessions)), 120)
+
+
+async def _snapshot(sessions: dict[str, Session]) -> list[Session]:
+    return list(sessions.values())

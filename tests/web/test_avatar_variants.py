@@ -15,10 +15,9 @@ from playwright.sync_api import Browser, Page, Route
 from animation.arkit import ARKIT_52
 from server.runner import LiveServer
 from tests.models.foreign import foreign_glb
+from tests.web.browsing import AVATAR, new_page, wait_ready, wait_until
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "models" / "avatar_names.json").read_text())
-WAIT_MS = 20_000
-AVATAR = "document.querySelector('mien-avatar')"
 CALIBRATION = {"gain": {"mouthSmile_L": 0.5}}  # a variant name as the key: normalised like morph names
 # The morph influences now shown on the foreign mesh, with the frame's blendshapes, read in one go (so both
 # belong to the same animation frame).
@@ -34,8 +33,8 @@ READ = """async () => {
 def page(browser: Browser, mien: LiveServer) -> Iterator[tuple[Page, list[str]]]:
     """Mien's page with its head swapped for the foreign avatar (served by routing); yields the page and its
     console. (The page itself comes from the server: Chromium refuses a routed page's socket to loopback.)"""
-    context = browser.new_context(viewport={"width": 400, "height": 400})
-    page = context.new_page()
+    connects = "window.__connects = 0; document.addEventListener('connect', () => window.__connects++, true);"
+    page = new_page(browser, scripts=(connects,), viewport={"width": 400, "height": 400})
     console: list[str] = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))  # Mien's own head logs tongueOut
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
@@ -51,15 +50,12 @@ def page(browser: Browser, mien: LiveServer) -> Iterator[tuple[Page, list[str]]]
             route.fulfill(status=404)
 
     page.route("**/variants/*", serve)
-    page.add_init_script(
-        "window.__connects = 0; document.addEventListener('connect', () => window.__connects++, true);"
-    )
     page.goto(mien.http_url)
-    page.wait_for_function(f"{AVATAR}?.isReady === true", timeout=30_000)
+    wait_ready(page)
     page.evaluate(f"{AVATAR}.setAttribute('model', '/variants/foreign.glb')")
-    page.wait_for_function(f"async () => 'Basis' in (await ({READ})()).morphs", timeout=WAIT_MS)
+    wait_until(page, f"async () => 'Basis' in (await ({READ})()).morphs")
     yield page, console
-    context.close()
+    page.context.close()
     assert not [m for m in console if m.startswith(("error", "pageerror"))]
 
 
@@ -78,9 +74,7 @@ def test_a_foreign_avatar_follows_the_frames_through_its_names_and_calibration(
 
     # Joy: both smile morphs move; the left one at half the frame's weight (the sidecar's gain).
     page_.evaluate(f"{AVATAR}.setEmotion('joy', 1, 30)")
-    page_.wait_for_function(
-        f"async () => ((await ({READ})()).morphs['blendShape1.mouthSmile_R'] > 0.5)", timeout=WAIT_MS
-    )
+    wait_until(page_, f"async () => (await ({READ})()).morphs['blendShape1.mouthSmile_R'] > 0.5")
     now = page_.evaluate(READ)
     right, left = now["shapes"]["mouthSmileRight"], now["shapes"]["mouthSmileLeft"]
     assert now["morphs"]["blendShape1.mouthSmile_R"] == pytest.approx(right, abs=1e-6)
@@ -89,7 +83,7 @@ def test_a_foreign_avatar_follows_the_frames_through_its_names_and_calibration(
 
     # Surprise opens the jaw: the exactly named morph follows jawOpen.
     page_.evaluate(f"{AVATAR}.setEmotion('surprise', 1, 30)")
-    page_.wait_for_function(f"async () => ((await ({READ})()).morphs.jawOpen > 0.2)", timeout=WAIT_MS)
+    wait_until(page_, f"async () => (await ({READ})()).morphs.jawOpen > 0.2")
     now = page_.evaluate(READ)
     assert now["morphs"]["jawOpen"] == pytest.approx(now["shapes"]["jawOpen"], abs=1e-6)
 
@@ -100,7 +94,7 @@ def test_a_foreign_avatar_follows_the_frames_through_its_names_and_calibration(
     assert reported == set(ARKIT_52) - {"mouthSmileLeft", "mouthSmileRight", "jawOpen"}
     connects = page_.evaluate("window.__connects")
     page_.evaluate(f"{AVATAR}.setAttribute('server', {json.dumps(mien.http_url)})")
-    page_.wait_for_function("(n) => window.__connects > n", arg=connects, timeout=WAIT_MS)  # bound again
+    wait_until(page_, "(n) => window.__connects > n", connects)  # bound again
     page_.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     assert len(missing_reports(console)) == 1
 

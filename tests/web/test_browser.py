@@ -12,9 +12,17 @@ from animation.arkit import N_BLENDSHAPES, N_CHANNELS
 from server.protocol import FRAME_FORMAT
 from server.protocol.frames import dequantize, encode_frame, quantize
 from tests.fakes.openai_server import ScriptedOpenAI
-from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, events, reset_peaks, wait_peak, wait_weight
-
-SHADOW = f"{AVATAR}.shadowRoot"  # the element's built-in chat and controls live in its shadow DOM
+from tests.web.browsing import (
+    ARTIFACTS,
+    AVATAR,
+    SHADOW,
+    WAIT_MS,
+    events,
+    reset_peaks,
+    wait_frames,
+    wait_peak,
+    wait_weight,
+)
 
 # ---------------------------------------------------------------- conversation
 
@@ -158,8 +166,7 @@ def test_bad_input_gets_typed_errors_and_leaves_the_face_alone(page: Page) -> No
 
     # Give the server time to have acted on them (15 more frames shown): nothing moved but idle life,
     # whose blinks only touch the eyes.
-    seq = page.evaluate(f"{AVATAR}.frameSeq")
-    page.wait_for_function(f"(s) => {AVATAR}.frameSeq >= s + 15", arg=seq, timeout=WAIT_MS)
+    wait_frames(page, 15)
     peaks = page.evaluate("window.__mien.peak")
     assert max(w for name, w in peaks.items() if not name.startswith("eye")) < 0.02
     assert not any(e["source"] == "user" for e in events(page, "emotion"))

@@ -6,9 +6,7 @@ whose model is the scripted fake; waits are on conditions, never fixed sleeps.""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,71 +20,47 @@ from tests.web.browsing import (
     AUTOPLAY_RULE,
     AVATAR,
     RECORDER,
+    SHADOW,
     WAIT_MS,
+    StaticSite,
+    app_with_keys,
     events,
+    open_page,
     reset_peaks,
     wait_events,
     wait_peak,
     wait_ready,
+    wait_reply_done,
     wait_weight,
 )
 
-SHADOW = f"{AVATAR}.shadowRoot"
 IMPORTS = {"three": "/vendor/three/build/three.module.js", "three/addons/": "/vendor/three/examples/jsm/"}
 
 Open = Callable[..., Page]
 
 
-class Site:
-    """A site of its own: a plain static server on another port (another origin) serving one page."""
-
-    def __init__(self) -> None:
-        self.body = ""
-        site = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                ok = self.path.split("?")[0] == "/page.html"
-                self.send_response(200 if ok else 404)
-                self.send_header("content-type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write(site.body.encode() if ok else b"not found")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def site() -> Iterator[Site]:
-    s = Site()
+def site() -> Iterator[StaticSite]:
+    """A site of its own, on another origin."""
+    s = StaticSite()
     yield s
-    s.server.shutdown()
-    s.server.server_close()
+    s.close()
 
 
 @pytest.fixture
-def mien(fake_llm: ScriptedOpenAI, tmp_path: Path, site: Site) -> Iterator[LiveServer]:
+def mien(fake_llm: ScriptedOpenAI, tmp_path: Path, site: StaticSite) -> Iterator[LiveServer]:
     """Mien with an embed key (`site`) for the site's origin."""
-    from server.app import create_app
-    from tests.fakes.mien import mien_settings
-
-    keys = tmp_path / "keys.toml"
-    keys.write_text(f'[keys.site]\norigins = ["{site.origin}"]\nmessages_per_minute = 100\n')
-    settings = mien_settings(fake_llm, tmp_path, embed_keys=str(keys))
-    with LiveServer(create_app(settings, warm_up=False)) as server:
+    keys = f'[keys.site]\norigins = ["{site.origin}"]\nmessages_per_minute = 100\nallow_speak = true\n'
+    with LiveServer(app_with_keys(fake_llm, tmp_path, keys)) as server:
         yield server
 
 
 @pytest.fixture
-def standalone(browser: Browser, mien: LiveServer, site: Site) -> Iterator[Open]:
+def standalone(browser: Browser, mien: LiveServer, site: StaticSite) -> Iterator[Open]:
     """open(attributes, style, css="", **context options): the site's page holding the import map, the
     element's module (from the Mien server) and `<mien-avatar server=… key=site {attributes}>`, ready; fails
     the test on any page or console error."""
-    contexts = []
+    pages: list[Page] = []
     errors: list[str] = []
 
     def open_(
@@ -98,36 +72,25 @@ def standalone(browser: Browser, mien: LiveServer, site: Site) -> Iterator[Open]
         **options: Any,
     ) -> Page:
         imports = {name: mien.http_url + path for name, path in IMPORTS.items()}
-        site.body = (
+        url = site.serve(
+            "/page.html",
             '<!doctype html><html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             '<link rel="icon" href="data:,">'
             f'<script type="importmap">{json.dumps({"imports": imports})}</script>'
             f'<script type="module" src="{mien.http_url}/web/mien-avatar.js"></script><style>{css}</style>'
             f'</head><body><main><mien-avatar server="{mien.http_url}" key="site" {attributes} '
-            f'style="{style}"></mien-avatar></main></body></html>'
+            f'style="{style}"></mien-avatar></main></body></html>',
         )
-        context = browser.new_context(**{"viewport": {"width": 960, "height": 600}, **options})
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.add_init_script(RECORDER)
-        if autoplay_rule:
-            page.add_init_script(AUTOPLAY_RULE)
-        page.goto(f"{site.origin}/page.html")
-        if ready:  # (page.evaluate counts as a user gesture: waiting with it lets audio start)
-            wait_ready(page)
-        return page
+        scripts = (RECORDER, AUTOPLAY_RULE) if autoplay_rule else (RECORDER,)
+        # (page.evaluate counts as a user gesture: waiting for `ready` with it lets audio start)
+        pages.append(open_page(browser, url, ready=ready, scripts=scripts, errors=errors, **options))
+        return pages[-1]
 
     yield open_
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
     assert errors == []
-
-
-def wait_reply_done(page: Page, count: int) -> None:
-    expect(page.locator("#chat .msg.mien[data-done]")).to_have_count(count, timeout=WAIT_MS)
 
 
 def in_shadow(page: Page, script: str) -> Any:

@@ -5,8 +5,8 @@ Mien server with the scripted model; waits are on conditions, never fixed sleeps
 
 from __future__ import annotations
 
+import itertools
 import json
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +14,6 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from animation.controls import CONTROLS, GAIN
-from animation.emotions import EMOTIONS, PAD
 from server.app import create_app
 from server.runner import LiveServer
 from tests.fakes.mien import mien_settings
@@ -22,25 +21,20 @@ from tests.fakes.openai_server import ScriptedOpenAI
 from tests.web.browsing import (
     ARTIFACTS,
     AVATAR,
-    RECORDER,
+    SHADOW,
     WAIT_MS,
     events,
+    open_page,
     wait_events,
     wait_ready,
+    wait_reply_done,
     wait_weight,
 )
-
-PAD_OF = {e: p for e, p in zip(EMOTIONS, PAD.tolist(), strict=True)}
-SHADOW = f"{AVATAR}.shadowRoot"  # the element's built-in chat and controls live in its shadow DOM
 
 
 def send(page: Page, text: str) -> None:
     page.fill("#message", text)
     page.press("#message", "Enter")
-
-
-def wait_reply_done(page: Page, count: int) -> None:
-    expect(page.locator("#chat .msg.mien[data-done]")).to_have_count(count, timeout=WAIT_MS)
 
 
 # ---------------------------------------------------------------- controls from hello
@@ -101,36 +95,54 @@ def test_the_controls_panel_is_generated_from_hello(page: Page) -> None:
 # ---------------------------------------------------------------- chat
 
 
-def test_chips_are_coloured_from_pad_and_show_source_and_confidence(
+# Each chip of a reply: its emotion, source, intensity and hover text, and its background as the page paints
+# it (drawn on a canvas and read back as sRGB; alpha 0 for no fill).
+CHIPS = """(cs) => {
+  const ctx = new OffscreenCanvas(1, 1).getContext('2d', { willReadFrequently: true });
+  return cs.map((c) => {
+    ctx.clearRect(0, 0, 1, 1);
+    ctx.fillStyle = getComputedStyle(c).backgroundColor;
+    ctx.fillRect(0, 0, 1, 1);
+    const [r, g, b, alpha] = ctx.getImageData(0, 0, 1, 1).data;
+    return { text: c.textContent, source: c.dataset.source, intensity: Number(c.dataset.intensity),
+             title: c.title, rgb: [r, g, b], alpha };
+  });
+}"""
+
+
+def test_chips_are_coloured_by_meaning_and_show_source_and_confidence(
     page: Page, fake_llm: ScriptedOpenAI
 ) -> None:
-    fake_llm.queue([{"content": "[joy] Lovely. [sadness:0.4] But also sad."}])
+    emotions = page.evaluate(f"{AVATAR}.emotions")  # every emotion the server names, tagged once at full
+    line = " ".join(f"[{e}] Now {e}." for e in emotions) + " [sadness:0.4] A little sad."
+    fake_llm.queue([{"content": line}])
     send(page, "I got the job!")  # the listening face answers with an empathy cue
     wait_reply_done(page, 1)
-    reply = page.locator("#chat .msg.mien").last
-    chips = reply.locator(".chip").evaluate_all(
-        """(cs) => cs.map((c) => ({ text: c.textContent, title: c.title, source: c.dataset.source,
-              hue: c.style.getPropertyValue('--hue'), chroma: c.style.getPropertyValue('--chroma'),
-              background: getComputedStyle(c).backgroundColor }))"""
-    )
-    by_source = {(c["source"], c["text"]): c for c in chips}
-    tag_joy, tag_sad = by_source[("tag", "joy")], by_source[("tag", "sadness")]
-    assert tag_joy["title"] == "tag · 100%"
+    chips = page.locator("#chat .msg.mien").last.locator(".chip").evaluate_all(CHIPS)
+    tags = [c for c in chips if c["source"] == "tag"]
+    assert [c["text"] for c in tags] == [*emotions, "sadness"]
+    assert all(c["title"] == "tag · 100%" for c in tags)
     empathy = next(c for c in chips if c["source"] == "empathy")
     cue = next(e for e in events(page, "emotion") if e["source"] == "empathy")
     assert empathy["title"] == f"empathy · {round(cue['confidence'] * 100)}%"
-    # Colour from the emotion's pleasure-arousal-dominance, independent of its position in the list.
-    for chip_, name in [(tag_joy, "joy"), (tag_sad, "sadness")]:
-        p, a, d = PAD_OF[name]
-        hue = (111 - 0.9 * math.degrees(math.atan2(a, p)) + 60 * d) % 360
-        assert abs(float(chip_["hue"]) - round(hue)) <= 1
-    # Chroma (saturation) grows with intensity: the 0.4 sadness is paler than it would be at 1.
-    p, a, _ = PAD_OF["sadness"]
-    full = 0.16 * min(1, math.hypot(p, a) / 0.6)
-    assert float(tag_sad["chroma"]) == pytest.approx(full * (0.35 + 0.65 * 0.4), abs=0.002)
-    # Empathy chips are lighter: no filled background.
-    assert empathy["background"] in ("rgba(0, 0, 0, 0)", "transparent")
-    assert tag_joy["background"] not in ("rgba(0, 0, 0, 0)", "transparent")
+    # Empathy chips are lighter: no filled background; the reply's own chips are filled.
+    assert empathy["alpha"] == 0 and all(c["alpha"] > 0 for c in tags)
+
+    colour = {c["text"]: c["rgb"] for c in tags if c["intensity"] == 1}
+    (r, g, b), (sr, sg, sb) = colour["joy"], colour["sadness"]
+    # Joy is warm, yellow (red and green over blue); sadness is cool, blue.
+    assert min(r, g) > b + 40 and sb > max(sr, sg) + 40, colour
+    # Anger reads red; neutral has no hue, a grey.
+    ar, ag, ab = colour["anger"]
+    assert ar > max(ag, ab) + 50, colour
+    assert max(colour["neutral"]) - min(colour["neutral"]) <= 8, colour
+    # Every emotion has a colour of its own, told apart at a glance.
+    for (e1, c1), (e2, c2) in itertools.combinations(colour.items(), 2):
+        assert max(abs(x - y) for x, y in zip(c1, c2, strict=True)) >= 12, (e1, c1, e2, c2)
+    # A weaker cue is paler: the 0.4 sadness is still blue, with less colour than the full one.
+    weak = next(c["rgb"] for c in tags if c["text"] == "sadness" and c["intensity"] < 1)
+    assert weak[2] == max(weak)
+    assert max(weak) - min(weak) < max(colour["sadness"]) - min(colour["sadness"]) - 10, (weak, colour)
 
 
 XSS = (
@@ -200,16 +212,14 @@ def test_the_composer_sends_on_enter_and_breaks_lines_on_shift_enter(
 def test_a_reload_and_a_reconnect_resume_the_conversation(
     browser: Browser, mien: LiveServer, fake_llm: ScriptedOpenAI
 ) -> None:
-    context = browser.new_context(viewport={"width": 960, "height": 600})
-    page = context.new_page()
-    page.add_init_script(RECORDER)
-    page.goto(mien.http_url)
-    wait_ready(page)
+    page = open_page(browser, mien.http_url)
     fake_llm.queue([{"content": "[joy] Nice to meet you, **Ada**!"}])
     send(page, "My name is Ada.")
     wait_reply_done(page, 1)
     session = page.evaluate(f"{AVATAR}.sessionId")
     assert session and page.evaluate(f"{AVATAR}.hello.resumed") is False
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
 
     page.reload()
     wait_ready(page)
@@ -239,7 +249,9 @@ def test_a_reload_and_a_reconnect_resume_the_conversation(
     wait_reply_done(page, 2)
     contents = [m["content"] for m in fake_llm.requests[-1]["messages"]]
     assert "My name is Ada." in contents
-    context.close()
+    # The id went in each socket's first message, never in its URL (access logs keep URLs).
+    assert len(sockets) == 2 and all(url.endswith("resume=1") and session not in url for url in sockets)
+    page.context.close()
 
 
 def test_export_downloads_the_conversation_and_clear_forgets_it(page: Page, fake_llm: ScriptedOpenAI) -> None:
@@ -325,12 +337,8 @@ def test_the_page_reconnects_after_a_server_restart_and_resumes(
     its own, resumes the session and shows the conversation again; nothing typed before is lost."""
     first = LiveServer(create_app(mien_settings(fake_llm, tmp_path), warm_up=False))
     port = first.port
-    context = browser.new_context(viewport={"width": 960, "height": 600})
-    page = context.new_page()
-    page.add_init_script(RECORDER)
     with first:
-        page.goto(first.http_url)
-        wait_ready(page)
+        page = open_page(browser, first.http_url)
         fake_llm.queue([{"content": "[joy] Hello, Ada!"}])
         send(page, "I'm Ada.")
         wait_reply_done(page, 1)
@@ -351,7 +359,7 @@ def test_the_page_reconnects_after_a_server_restart_and_resumes(
         send(page, "Still there?")
         wait_reply_done(page, 2)
         assert "I'm Ada." in [m["content"] for m in fake_llm.requests[-1]["messages"]]
-    context.close()
+    page.context.close()
 
 
 def test_switching_persona_reconnects_greets_and_keeps_each_conversation(
@@ -422,6 +430,8 @@ def test_presets_save_load_and_reset_to_defaults(page: Page) -> None:
 
 
 def test_an_embed_key_the_server_refuses_is_shown_plainly_and_not_retried(page: Page) -> None:
+    send(page, "Hello")  # a conversation to come back to (a session is stored from its first turn)
+    wait_reply_done(page, 1)
     page.evaluate(f"{AVATAR}.setAttribute('key', 'no-such-key')")
     (error,) = wait_events(page, "error", 1)
     assert (error["code"], error["source"]) == ("unknown_key", "server")
@@ -443,12 +453,11 @@ def test_an_embed_key_the_server_refuses_is_shown_plainly_and_not_retried(page: 
 @pytest.fixture
 def calm_page(browser: Browser, mien: LiveServer) -> Iterator[Page]:
     """Mien's page for a user who asked for reduced motion."""
-    context = browser.new_context(viewport={"width": 640, "height": 480}, reduced_motion="reduce")
-    page = context.new_page()
-    page.goto(mien.http_url)
-    wait_ready(page)
+    page = open_page(
+        browser, mien.http_url, scripts=(), viewport={"width": 640, "height": 480}, reduced_motion="reduce"
+    )
     yield page
-    context.close()
+    page.context.close()
 
 
 def test_reduced_motion_damps_head_motion_and_stops_animations(calm_page: Page) -> None:
@@ -494,12 +503,15 @@ def test_keyboard_focus_is_visible_and_sliders_speak_their_values(page: Page) ->
 
 
 def test_the_page_on_a_phone(browser: Browser, mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True, has_touch=True
+    page = open_page(
+        browser,
+        mien.http_url,
+        scripts=(),
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
     )
-    page = context.new_page()
-    page.goto(mien.http_url)
-    wait_ready(page)
     # The face on top, the controls folded away at first, nothing wider than the screen.
     expect(page.locator("#panel")).not_to_have_attribute("open", "")
     fake_llm.queue([{"content": "[joy] Here are **two** things:\n\n1. one\n2. two"}])
@@ -517,4 +529,4 @@ def test_the_page_on_a_phone(browser: Browser, mien: LiveServer, fake_llm: Scrip
     ARTIFACTS.mkdir(exist_ok=True)
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=ARTIFACTS / "screenshot-phone-fresh.png")
-    context.close()
+    page.context.close()

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from bench.render import IMPORT_MAP_JS
 from server.runner import LiveServer
 from tests.models.foreign import foreign_glb
-from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, wait_ready, wait_weight
+from tests.web.browsing import ARTIFACTS, AVATAR, WAIT_MS, new_page, wait_ready, wait_weight
 
 # Builds a page on the server's origin: the import map, an optional spacer that puts the element below the
 # fold, and <mien-avatar> (chat off: the face alone). Before the element exists it records the progress
@@ -83,13 +83,12 @@ BUILD = (
 @pytest.fixture
 def blank(browser: Browser, mien: LiveServer) -> Iterator[tuple[Page, list[str]]]:
     """A blank page on the server's origin; the GLB requests it makes."""
-    context = browser.new_context(viewport={"width": 640, "height": 480})
-    page = context.new_page()
+    page = new_page(browser, scripts=(), viewport={"width": 640, "height": 480})
     glbs: list[str] = []
     page.on("request", lambda r: glbs.append(r.url) if ".glb" in r.url else None)
     page.goto(f"{mien.http_url}/healthz")
     yield page, glbs
-    context.close()
+    page.context.close()
 
 
 def build(

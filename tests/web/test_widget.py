@@ -5,9 +5,7 @@ lines from the README. Debian's chromium against a real Mien server with embed k
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +13,25 @@ import pytest
 from playwright.sync_api import Browser, Frame, Page, expect
 
 from server.runner import LiveServer
-from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
-from tests.web.browsing import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, RECORDER, WAIT_MS
+from tests.web.browsing import (
+    ARTIFACTS,
+    AVATAR,
+    LAUNCH,
+    RECORDER,
+    WAIT_MS,
+    StaticSite,
+    app_with_keys,
+    new_page,
+    reset_peaks,
+    wait_events,
+    wait_peak,
+    wait_ready,
+    wait_until,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET = ROOT / "web" / "dist" / "widget.js"
-AVATAR = "document.querySelector('mien-avatar')"
 
 # Rules that would wreck a widget living in the page's own DOM: everything unset, the element kinds the face
 # is made of hidden, fonts and colours meant to leak in. The face's shadow DOM must not care.
@@ -42,36 +52,12 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
-class HostSite:
-    """A second origin: a static server on its own port serving pages the test writes."""
-
-    def __init__(self) -> None:
-        pages: dict[str, str] = {}
-        self.pages = pages
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = pages.get(self.path.split("?")[0])
-                self.send_response(200 if body is not None else 404)
-                self.send_header("content-type", "text/html; charset=utf-8")
-                self.end_headers()
-                self.wfile.write((body or "not found").encode())
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+class HostSite(StaticSite):
+    """A second origin, serving pages the test writes."""
 
     def page(self, name: str, body: str, css: str = HOSTILE_CSS) -> str:
         head = f'<!doctype html><title>{name}</title><link rel="icon" href="data:,"><style>{css}</style>'
-        self.pages[f"/{name}"] = f"{head}\n{body}\n"
-        return f"{self.origin}/{name}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return self.serve(f"/{name}", f"{head}\n{body}\n")
 
 
 def two_lines(mien: str, server: bool = True, **attributes: str) -> str:
@@ -142,37 +128,28 @@ def served() -> Served:
 @pytest.fixture
 def mien(fake_llm: ScriptedOpenAI, tmp_path: Path, host: HostSite, served: Served) -> Iterator[LiveServer]:
     """Mien with two keys for the host's origin: `site`, and `tiny` (one message a minute, one session)."""
-    from server.app import create_app
-
-    keys = tmp_path / "keys.toml"
-    keys.write_text(
+    keys = (
         f'[keys.site]\norigins = ["{host.origin}"]\n\n'
         f'[keys.tiny]\norigins = ["{host.origin}"]\nmessages_per_minute = 1\nconcurrent_sessions = 1\n'
     )
-    settings = mien_settings(fake_llm, None, embed_keys=str(keys))
-    served.app = create_app(settings, warm_up=False)
+    served.app = app_with_keys(fake_llm, tmp_path, keys, store=False)
     with LiveServer(served) as server:
         yield server
 
 
 class Visit:
-    """A fresh browser context on one URL, recording the element's events, CSP violations and errors."""
+    """A fresh browser context on one URL, recording the element's events, CSP violations, the sockets
+    opened, and uncaught errors and console errors."""
 
     def __init__(self, browser: Browser, url: str) -> None:
-        self.context = browser.new_context(viewport={"width": 960, "height": 600})
-        self.page = self.context.new_page()
         self.errors: list[str] = []
-        self.console: list[str] = []
         self.sockets: list[str] = []
+        self.page = new_page(browser, scripts=(RECORDER, CSP_RECORDER), errors=self.errors)
         self.page.on("websocket", lambda ws: self.sockets.append(ws.url))
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("console", lambda m: self.console.append(m.text) if m.type == "error" else None)
-        self.page.add_init_script(RECORDER)
-        self.page.add_init_script(CSP_RECORDER)
-        self.response = self.page.goto(url)
+        self.page.goto(url)
 
     def close(self) -> None:
-        self.context.close()
+        self.page.context.close()
 
 
 @pytest.fixture
@@ -188,43 +165,14 @@ def visit(browser: Browser) -> Iterator[Any]:
         v.close()
 
 
-def wait_for(where: Page | Frame, predicate: str, arg: Any = None) -> None:
-    """Wait until the JS `predicate(arg)` holds, polling each animation frame. Written into the evaluated
-    function rather than eval'd (as Playwright's wait_for_function does), so it works under /embed's CSP."""
-    where.evaluate(
-        f"""async ([arg, ms]) => {{
-            const ok = {predicate};
-            const until = performance.now() + ms;
-            while (!ok(arg)) {{
-                if (performance.now() > until) throw new Error(`timed out waiting for ${{ok}}`);
-                await new Promise((resolve) => requestAnimationFrame(resolve));
-            }}
-        }}""",
-        [arg, WAIT_MS],
-    )
-
-
-def wait_event(where: Page | Frame, type_: str, count: int = 1) -> list[dict[str, Any]]:
-    """Every recorded event of this type, once there are at least `count`."""
-    wait_for(
-        where, "([t, n]) => window.__mien.events.filter((e) => e.type === t).length >= n", [type_, count]
-    )
-    script = "(t) => window.__mien.events.filter((e) => e.type === t).map((e) => e.detail)"
-    return where.evaluate(script, type_)
-
-
-def wait_ready(where: Page | Frame) -> None:
-    wait_for(where, f"() => {AVATAR}?.isReady === true")
-
-
 def converse(where: Page | Frame, fake_llm: ScriptedOpenAI) -> None:
     """One message: the reply's text streams and the face smiles with it."""
     fake_llm.queue([{"content": "[joy] Great news,"}, {"content": " hello!"}])
-    where.evaluate("window.__mien.peak = {}")
+    reset_peaks(where)
     assert where.evaluate(f"{AVATAR}.send('I got the job!')") is True
-    (end,) = wait_event(where, "replyend")
+    (end,) = wait_events(where, "replyend")
     assert (end["status"], end["text"]) == ("complete", "Great news, hello!")
-    wait_for(where, "() => window.__mien.peak.mouthSmileLeft > 0.2")
+    wait_peak(where, "mouthSmileLeft", 0.2)
 
 
 def test_two_lines_on_another_site_with_hostile_css(
@@ -233,7 +181,7 @@ def test_two_lines_on_another_site_with_hostile_css(
     v = visit(host.page("shop.html", two_lines(mien.http_url, key="site", persona="guide")))
     page = v.page
     wait_ready(page)
-    (connect,) = wait_event(page, "connect")
+    (connect,) = wait_events(page, "connect")
     assert connect["hello"]["persona"]["id"] == "guide"
     # One session per element: the attributes it starts with must not each open (and drop) a socket.
     assert len(v.sockets) == 1, v.sockets
@@ -252,7 +200,7 @@ def test_two_lines_on_another_site_with_hostile_css(
     page.screenshot(path=ARTIFACTS / "widget-host-page.png")
     assert fake_llm.requests[-1]["messages"][-1]["content"].endswith("I got the job!")
     assert page.evaluate("window.__csp") == []
-    assert v.errors == [] and v.console == []
+    assert v.errors == []
 
 
 def test_without_a_server_attribute_the_widget_talks_to_where_it_came_from(
@@ -262,7 +210,7 @@ def test_without_a_server_attribute_the_widget_talks_to_where_it_came_from(
     wait_ready(v.page)
     (socket,) = v.sockets  # the widget's server, not the host page's origin
     assert socket.startswith(f"ws://127.0.0.1:{mien.port}/ws?key=site"), socket
-    assert v.errors == [] and v.console == []
+    assert v.errors == []
 
 
 @pytest.mark.parametrize(
@@ -278,9 +226,9 @@ def test_refused_without_a_key_with_an_unknown_one_or_from_another_site(
         "another site": (stranger, {"key": "site"}),
     }[case]
     v = visit(site.page("refused.html", two_lines(mien.http_url, **attributes)))
-    (error,) = wait_event(v.page, "error")
+    (error,) = wait_events(v.page, "error")
     assert (error["code"], error["source"]) == (code, "server")
-    (disconnect,) = wait_event(v.page, "disconnect")
+    (disconnect,) = wait_events(v.page, "disconnect")
     assert (disconnect["code"], disconnect["retrying"]) == (1008, False)
     # The refusal shows in the widget itself (text in its shadow DOM), whatever the host's CSS hides.
     expect(v.page.locator("mien-avatar").get_by_text(re.compile("refused", re.I)).first).to_be_visible()
@@ -294,20 +242,20 @@ def test_a_keys_limits_hold_in_the_widget(
 ) -> None:
     visitor = visit(host.page("tiny.html", two_lines(mien.http_url, key="tiny")))
     first = visitor.page
-    wait_for(first, "() => window.__mien.events.some((e) => e.type === 'connect' || e.type === 'error')")
+    wait_until(first, "() => window.__mien.events.some((e) => e.type === 'connect' || e.type === 'error')")
     refused = first.evaluate("window.__mien.events.filter((e) => e.type === 'error').map((e) => e.detail)")
     assert refused == [], f"the only visitor was refused ({len(visitor.sockets)} sockets opened): {refused}"
     # One session at a time under this key: a second visitor is refused, typed.
     second = visit(host.page("tiny.html", two_lines(mien.http_url, key="tiny"))).page
-    (error,) = wait_event(second, "error")
+    (error,) = wait_events(second, "error")
     assert error["code"] == "too_many_sessions"
-    assert wait_event(second, "disconnect")[0]["retrying"] is False
+    assert wait_events(second, "disconnect")[0]["retrying"] is False
     # One message a minute: the second is refused and never reaches the model.
     fake_llm.queue([{"content": "One."}])
     first.evaluate(f"{AVATAR}.send('one')")
-    assert wait_event(first, "replyend")[0]["status"] == "complete"
+    assert wait_events(first, "replyend")[0]["status"] == "complete"
     first.evaluate(f"{AVATAR}.send('two')")
-    (limited,) = wait_event(first, "error")
+    (limited,) = wait_events(first, "error")
     assert limited["code"] == "rate_limited"
     assert len(fake_llm.requests) == 1
 
@@ -324,12 +272,12 @@ def test_the_embed_iframe_on_another_site(
     wait_ready(inner)
     # The element fills the frame.
     assert inner.evaluate(f"[{AVATAR}.clientWidth, {AVATAR}.clientHeight]") == [320, 400]
-    assert wait_event(inner, "connect")[0]["hello"]["persona"]["id"] == "guide"
+    assert wait_events(inner, "connect")[0]["hello"]["persona"]["id"] == "guide"
     converse(inner, fake_llm)
     v.page.screenshot(path=ARTIFACTS / "widget-embed-iframe.png")
     # Nothing the face needs (scripts, the GLB, the socket, styles) fell foul of the embed page's CSP.
     assert inner.evaluate("window.__csp") == []
-    assert v.errors == [] and v.console == []
+    assert v.errors == []
 
 
 def test_the_embed_iframe_is_refused_on_a_site_the_key_does_not_list(
@@ -340,16 +288,14 @@ def test_the_embed_iframe_is_refused_on_a_site_the_key_does_not_list(
     v.page.wait_for_load_state("load")  # the frame's too, refused or not
     # The browser refused to show the frame (frame-ancestors) and said why in the console.
     assert [f.url for f in v.page.frames[1:]] == ["chrome-error://chromewebdata/"]
-    assert any("frame-ancestors" in m for m in v.console)
+    assert any("frame-ancestors" in m for m in v.errors)
 
 
 def test_the_bundle_and_the_head_are_revalidated_not_refetched(
     browser: Browser, host: HostSite, mien: LiveServer, served: Served, tmp_path: Path
 ) -> None:
     # A profile on disk, like a visitor's browser (a fresh context caches in memory, and not a 3.6 MB GLB).
-    context = browser.browser_type.launch_persistent_context(
-        tmp_path / "profile", executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-    )
+    context = browser.browser_type.launch_persistent_context(tmp_path / "profile", **LAUNCH)
     try:
         page = context.new_page()
         page.add_init_script(RECORDER)
