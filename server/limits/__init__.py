@@ -1,7 +1,7 @@
 """Who may open a session and what it may spend: embed keys (keys.py) and the gatekeeper that admits
 sessions and counts their messages and tokens (gate.py, in-process)."""
 
-from server.limits.gate import Admission, Gatekeeper, Limits, Refusal, visitor_of
+from server.limits.gate import Admission, Gatekeeper, Limits, MinuteWindow, Refusal, visitor_of
 from server.limits.keys import EmbedKey, allowed_personas, load_keys
 from server.limits.moderation import Moderation, Refused, read_words
 
@@ -10,6 +10,7 @@ __all__ = [
     "EmbedKey",
     "Gatekeeper",
     "Limits",
+    "MinuteWindow",
     "Moderation",
     "Refusal",
     "Refused",

@@ -28,6 +28,16 @@ Refusal = Literal[
 WINDOW = 60.0  # s: messages are counted over the last minute
 
 
+class MinuteWindow(deque[float]):
+    """When the last minute's events happened: a sliding count for "N a minute" limits."""
+
+    def full(self, limit: int, now: float) -> float | None:
+        """Seconds until there is room for one more event when `limit` are in the window, else None."""
+        while self and self[0] <= now - WINDOW:
+            self.popleft()
+        return WINDOW - (now - self[0]) if len(self) >= limit else None
+
+
 @dataclass(frozen=True)
 class Limits:
     """The server's own limits (settings of the same names)."""
@@ -68,8 +78,9 @@ class Gatekeeper:
         self._per_visitor: dict[str, int] = defaultdict(int)
         self._open: dict[str, int] = defaultdict(int)  # by key
         self._open_visitor: dict[tuple[str, str], int] = defaultdict(int)  # by key and visitor
-        self._messages: dict[tuple[str, str], deque[float]] = defaultdict(deque)  # key ("" none), visitor
-        self._tokens: dict[tuple[str, str, int], int] = defaultdict(int)  # key, visitor ("" all), day
+        # Messages by key ("" for none) and visitor; tokens by key, visitor ("" for all) and day.
+        self._messages: dict[tuple[str, str], MinuteWindow] = defaultdict(MinuteWindow)
+        self._tokens: dict[tuple[str, str, int], int] = defaultdict(int)
         self._swept = 0.0
         self.closing = False  # the server is stopping: admit no one (session/drain.py)
 
@@ -138,10 +149,8 @@ class Gatekeeper:
         with self._lock:
             self._sweep(now)
             window = self._messages[(key.id if key else "", visitor)]
-            while window and window[0] <= now - WINDOW:
-                window.popleft()
-            if len(window) >= limit:
-                wait = WINDOW - (now - window[0])
+            wait = window.full(limit, now)
+            if wait is not None:
                 return f"message limit reached ({limit} a minute); try again in {wait:.0f} s"
             if key is not None and self._tokens[(key.id, "", _day(now))] >= key.tokens_per_day:
                 return "this site's daily allowance is used up; try again tomorrow"

@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Literal
 
 from server.limits.keys import EmbedKey
 from server.settings import ConfigError
@@ -20,7 +21,7 @@ Flagger = Callable[[str], Awaitable[list[str]]]  # text -> the categories a mode
 class Refused(Exception):
     """The message may not go to the model; `code` is the protocol's error code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Literal["moderated", "provider_error"], message: str) -> None:
         super().__init__(message)
         self.code = code
 
@@ -52,10 +53,6 @@ class Moderation:
         self._server = _pattern(words)
         self._flag = flag
         self._keys: dict[str, re.Pattern[str] | None] = {}
-
-    @property
-    def active(self) -> bool:
-        return self._server is not None or self._flag is not None or any(self._keys.values())
 
     async def check(self, text: str, key: EmbedKey | None) -> None:
         """Raises Refused when the message must not reach the model."""

@@ -166,12 +166,7 @@ class Gateway:
         """What a moderation model (litellm's moderation API, e.g. `omni-moderation-latest`) flags in the
         text: its categories, or [] when it passes. Reached like the model (api_base, api_key)."""
         litellm = _litellm if _litellm is not None else await asyncio.to_thread(load_litellm)
-        kwargs: dict[str, Any] = {"model": model, "input": text}
-        if self.options.api_base:
-            kwargs["api_base"] = self.options.api_base
-            kwargs["api_key"] = self.options.api_key or "not-needed"
-        elif self.options.api_key:
-            kwargs["api_key"] = self.options.api_key
+        kwargs = {"model": model, "input": text, **_endpoint(self.options, use_base=True)}
         response = await asyncio.wait_for(litellm.amoderation(**kwargs), self.options.timeout)
         result = response.results[0]
         if not result.flagged:
@@ -236,13 +231,15 @@ def _request(model: str, messages: list[dict[str, str]], options: ModelOptions) 
         "num_retries": 0,  # retries and fallbacks are ours: litellm's would retry mid-stream failures too
     }
     # The base URL belongs to the configured model and to bare-name fallbacks, not to other providers.
-    if options.api_base and (model == options.model or "/" not in model):
-        kwargs["api_base"] = options.api_base
+    return kwargs | _endpoint(options, use_base=model == options.model or "/" not in model)
+
+
+def _endpoint(options: ModelOptions, *, use_base: bool) -> dict[str, Any]:
+    """`api_base` and `api_key` for a request (the base only where `use_base` and one is configured)."""
+    if options.api_base and use_base:
         # OpenAI-compatible local servers ignore the key, but the client requires one.
-        kwargs["api_key"] = options.api_key or "not-needed"
-    elif options.api_key:
-        kwargs["api_key"] = options.api_key
-    return kwargs
+        return {"api_base": options.api_base, "api_key": options.api_key or "not-needed"}
+    return {"api_key": options.api_key} if options.api_key else {}
 
 
 def _retryable(e: Exception) -> bool:

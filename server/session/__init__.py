@@ -5,6 +5,7 @@ hello.py     the first message: every name and range a client needs
 outlet.py    the session's way out: the client's queue and the face
 dialogue.py  while open: a client's message -> the face, a reply, or an answer; the reply in progress
 output.py    a reply's events -> the wire, the face and the voice
+idle.py      when a session is idle (closed, the page reconnects when its user is back)
 drain.py     a graceful stop: replies finish, clients are told to reconnect
 """
 

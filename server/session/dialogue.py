@@ -9,7 +9,6 @@ import contextlib
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -18,7 +17,7 @@ from pydantic import BaseModel
 from animation.controls import lookup
 from animation.emotions import EMOTION_INDEX, EMOTIONS
 from server.events import Cue
-from server.limits import Admission, Refused
+from server.limits import Admission, MinuteWindow, Refused
 from server.personas import Persona
 from server.protocol import Error, ProtocolError
 from server.protocol import client as msg
@@ -56,7 +55,8 @@ class Dialogue:
         self.replies = 0
         self.clock = time.time  # wall clock for rate limits and daily budgets
         self._reply_ids = itertools.count(1)
-        self._exports: deque[float] = deque()  # when this minute's exports were answered
+        self.quiet_since = 0.0  # when the last reply ended (loop clock): idleness counts from then too
+        self._exports = MinuteWindow()  # when this minute's exports were answered
         self._reply: asyncio.Task[None] | None = None
 
     async def handle(self, message: BaseModel) -> None:
@@ -73,7 +73,7 @@ class Dialogue:
                 try:  # before the model sees it (a word list at once; a moderation model, bounded)
                     await self.services.moderation.check(text, self.admission.key)
                 except Refused as e:
-                    raise ProtocolError(e.code, str(e)) from None  # type: ignore[arg-type]
+                    raise ProtocolError(e.code, str(e)) from None
                 await self.start_reply(text, scripted=isinstance(message, msg.Speak))
             case msg.Stop():
                 await self.cancel_reply()
@@ -153,14 +153,13 @@ class Dialogue:
             )
         finally:
             self.outlet.idle()
+            self.quiet_since = asyncio.get_running_loop().time()
 
     def _check_export_rate(self) -> None:
         """A whole conversation per export: a client asking again and again would make the server copy it
         out without end (the outbound queue's byte budget bounds memory; this bounds the work)."""
         now, limit = time.monotonic(), self.services.settings.exports_per_minute
-        while self._exports and self._exports[0] <= now - 60.0:
-            self._exports.popleft()
-        if len(self._exports) >= limit:
+        if self._exports.full(limit, now) is not None:
             raise ProtocolError("rate_limited", f"export limit reached ({limit} a minute)")
         self._exports.append(now)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 
 import numpy as np
@@ -27,8 +28,19 @@ class Outlet:
         self.face = face
         self.t_start = t_start
         self.public = public
-        self.hidden = False  # the page is hidden: no frames
+        self._hidden = False
+        self.visibility = asyncio.Event()  # set when the page is shown or hidden (the idle watchdog waits)
         self._seq = 0
+
+    @property
+    def hidden(self) -> bool:
+        """The page is hidden: no frames."""
+        return self._hidden
+
+    @hidden.setter
+    def hidden(self, hidden: bool) -> None:
+        self._hidden = hidden
+        self.visibility.set()
 
     async def send(self, message: BaseModel) -> None:
         """In order; waits while the client's queue is full."""

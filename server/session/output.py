@@ -43,7 +43,6 @@ class ReplyOutput:
         self.outlet = outlet
         self.reply_id = reply_id
         self.speaker: Speaker | None = None
-        self.voice = voice.voice if voice is not None else None
         if voice is not None:
             self.speaker = Speaker(
                 reply_id, voice.voice, outlet.face, outlet.t_start, outlet.speak, voice.lane, voice.spawn
@@ -67,8 +66,8 @@ class ReplyOutput:
                 on_face = self.speaker is None or cue.source in NOT_WORD_BOUND
                 await outlet.show(cue, self.reply_id, on_face=on_face)
             case Sentence() as sentence:
-                if self.speaker is not None and self.voice is not None:
-                    self._spend(billed_tokens(self.voice, sentence.text))  # a cloud voice costs too
+                if self.speaker is not None:
+                    self._spend(billed_tokens(self.speaker.voice, sentence.text))  # a cloud voice costs too
                     self.speaker.say(sentence)
             case ReplyFailed(code=code, detail=detail):
                 # A provider's words may name its internals; ours (busy, internal) are already plain.

@@ -37,6 +37,7 @@ from server.protocol.outbound import FAIR_SHARE, Outbound, pump
 from server.reply import History
 from server.session.dialogue import Dialogue
 from server.session.hello import hello
+from server.session.idle import idle
 from server.session.outlet import Outlet
 from server.session.services import Services
 from server.store import Owner
@@ -233,22 +234,10 @@ class Session:
         self.out.close(code, error.code)
 
     async def _watch_idle(self) -> None:
-        """Close a session nobody uses: no message for `idle_timeout` seconds (`hidden_idle_timeout` while
-        its page is hidden), unless a reply is still going. The page reconnects when its user is back."""
-        loop, settings = asyncio.get_running_loop(), self.settings
+        """Close a session nobody uses (idle.py); the page reconnects when its user is back."""
         assert self.dialogue is not None and self._outlet is not None
-        while True:
-            hidden = self._outlet.hidden
-            limit = settings.hidden_idle_timeout if hidden else settings.idle_timeout
-            if self.dialogue.replying:
-                self._last_input = loop.time()
-            left = self._last_input + limit - loop.time()
-            if left <= 0:
-                where = "the page was hidden" if hidden else "nothing was sent"
-                message = f"closed after {limit:g} s in which {where}; reconnect to go on"
-                self.goodbye(CLOSE_IDLE, Error(code="idle_timeout", message=message))
-                return
-            await asyncio.sleep(min(left, 1.0))  # re-checked each second: a page may hide meanwhile
+        why = await idle(self.settings, self.dialogue, self._outlet, lambda: self._last_input)
+        self.goodbye(CLOSE_IDLE, why)
 
     async def _receive(self) -> None:
         assert self.dialogue is not None and self._outlet is not None

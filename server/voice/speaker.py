@@ -78,7 +78,7 @@ class Speaker:
         self.reply_id = reply_id
         # The session's one synthesis at a time (held until the thread is done, even for a cancelled reply).
         self._lane = lane or asyncio.Lock()
-        self._voice = voice
+        self.voice = voice
         self._face = face
         self._t_start = t_start  # the session's clock origin: t_ms on the wire counts from it
         self._send = send
@@ -194,7 +194,7 @@ class Speaker:
         """In a worker thread: the audio, its visemes and its Ogg/Opus encoding."""
         t = time.perf_counter()
         with urgent() if fast else contextlib.nullcontext():
-            speech = self._voice.synthesize(text)
+            speech = self.voice.synthesize(text)
         visemes = speech.visemes()  # here, not on the event loop: audio-driven ones take a while
         t_synth = time.perf_counter()
         audio = to_ogg_opus(speech.audio, speech.sample_rate, fast=fast)
