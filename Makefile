@@ -75,9 +75,9 @@ $(WIDGET): $(WIDGET_SOURCES) web/node_modules/.package-lock.json
 	@gzip -9 -n -k -f $@
 
 # Browser tests drive Debian's chromium (never a downloaded browser); offscreen renders need Mesa's EGL;
-# the fallback voice is libespeak-ng.
-SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri libespeak-ng1
-$(STAMP)/system: $(STAMP)/venv
+# the fallback voice is libespeak-ng; the shared-limits tests start their own redis-server processes.
+SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri libespeak-ng1 redis-server
+$(STAMP)/system: $(STAMP)/venv Makefile
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

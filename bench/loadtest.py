@@ -6,7 +6,8 @@
 Sessions connect at `--rate` per second, spread over `--workers` processes (default: one per core), each an
 asyncio loop; after the ramp (and a second to settle) the run measures for `--seconds`. Modes: `idle`
 (frames only), `chatting` (a `user_message`, or with `--scripted` a `speak`, every `--every` s, default
-10) and `speaking` (voice on, a ~5 s scripted line every `--every` s, default 30). Reports connect time,
+10) and `speaking` (voice on, a ~5 s scripted line every `--every` s, default 30; four lines in turn, as a
+site's greetings repeat: `--distinct` makes every line unique, so nothing is reused). Reports connect time,
 frame gaps at the client (arrival, on the monotonic clock, and media time from t_ms), each session's frame
 rate (its 5th percentile), text lost, errors by code, the server's CPU and RSS when it runs here (started
 with `--serve`, found by its port, or `--server-pid`) and the generator's own CPU. A soak is a long run:
@@ -44,6 +45,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voice", help="(with --serve) the server's voice spec")
     p.add_argument("--persona", help="(with --serve) the default persona")
     p.add_argument(
+        "--serve-workers",
+        type=int,
+        default=1,
+        help="(with --serve) server processes (needs MIEN_REDIS_URL or MIEN_LOCAL_LIMITS in --serve-env)",
+    )
+    p.add_argument(
         "--serve-env", action="append", default=[], metavar="KEY=VALUE", help="(with --serve) a setting"
     )
     p.add_argument("--sessions", type=int, default=100, help="sessions in all (default 100)")
@@ -51,6 +58,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("idle", "chatting", "speaking"), default="idle")
     p.add_argument("--every", type=float, help="s between messages (chatting 10, speaking 30)")
     p.add_argument("--scripted", action="store_true", help="chatting sends `speak` lines (no model)")
+    p.add_argument(
+        "--distinct",
+        action="store_true",
+        help="every scripted line unique (a guest's name and number added): no cache can serve it",
+    )
     p.add_argument("--seconds", type=float, default=60.0, help="the measured window (default 60)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)")
     p.add_argument("--server-pid", type=int, help="the server's process, for CPU and RSS (local only)")
@@ -84,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
                 *(["--model", args.model] if args.model else []),
                 *(["--voice", args.voice] if args.voice else []),
                 *(["--persona", args.persona] if args.persona else []),
+                *(["--workers", str(args.serve_workers)] if args.serve_workers > 1 else []),
             ]
             env = {"MIEN_MAX_CONNECTIONS": str(max(1000, args.sessions + 10))}
             if args.one_address:
@@ -111,7 +124,7 @@ def measure(args: argparse.Namespace, url: str, pid: int | None, spread: bool) -
     ramp = args.sessions / args.rate + SETTLE
     plan = Plan(
         url, args.mode, args.sessions, args.rate, every, args.scripted, spread, not args.no_compression,
-        t0=0.0, window_start=ramp, window_end=ramp + args.seconds,
+        distinct=args.distinct, t0=0.0, window_start=ramp, window_end=ramp + args.seconds,
     )  # fmt: skip
     workers = min(args.workers, args.sessions)
     load_before = os.getloadavg()
@@ -167,12 +180,14 @@ def measure(args: argparse.Namespace, url: str, pid: int | None, spread: bool) -
         "rate": args.rate,
         "every_s": every if args.mode != "idle" else None,
         "scripted": args.scripted or args.mode == "speaking",
+        "distinct_lines": args.distinct,
         "seconds": args.seconds,
         "ramp_s": round(ramp, 2),
         "workers": workers,
         "compression": not args.no_compression,
         "distinct_addresses": spread,
         "served": args.serve,
+        "server_workers": args.serve_workers if args.serve else None,
         "cpus": os.cpu_count(),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],

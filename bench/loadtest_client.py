@@ -39,6 +39,7 @@ LINES = (
     "[confusion] Wait, which one did you mean, the red one? [joy:0.5] Ah, now I see it, and that makes "
     "perfect sense to me.",
 )
+NAMES = ("Ada", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivo", "Jun", "Kofi", "Lena")
 USER_LINES = ("Tell me something cheerful.", "What do you think about the sea?", "I got the job!")
 
 
@@ -54,6 +55,7 @@ class Plan:
     scripted: bool  # chatting sends `speak`, not `user_message`
     spread: bool  # each session from its own 127.x.y.z address: its own visitor for the server's limits
     compression: bool
+    distinct: bool = False  # scripted lines made unique per session and turn (nothing can be reused)
     t0: float = 0.0  # the first connection
     window_start: float = 0.0  # measurement window (after the ramp); relative to t0 until `worker`
     window_end: float = 0.0
@@ -230,7 +232,10 @@ class Session:
         while True:
             await _sleep_until(at)
             if speaking or plan.scripted:
-                message = {"type": "speak", "text": LINES[n % len(LINES)]}
+                text = LINES[n % len(LINES)]
+                if plan.distinct:  # words no other line has: the voice and the emotion reading start afresh
+                    text = f"{NAMES[self.i % len(NAMES)]}, {n - self.i + self.i * 7}: {text}"
+                message = {"type": "speak", "text": text}
             else:
                 message = {"type": "user_message", "text": USER_LINES[n % len(USER_LINES)]}
             now = time.monotonic()

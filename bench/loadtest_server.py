@@ -27,16 +27,43 @@ class Sample:
     rss_mb: float
 
 
-def sample(pid: int) -> Sample | None:
-    """The process's CPU time and resident memory now, or None when it is gone or not readable."""
+def _stat(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat's fields from the state on (field 3), or None when the process is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": field 3 onwards
-    cpu = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
-    rss = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+
+
+def _tree(pid: int) -> list[int]:
+    """The process and its descendants (`mien serve --workers N`: the parent and its workers)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and (fields := _stat(proc.name)) is not None:
+            children.setdefault(int(fields[1]), []).append(int(proc.name))  # field 4: the parent's pid
+    found, todo = [], [pid]
+    while todo:
+        found.append(p := todo.pop())
+        todo += children.get(p, [])
+    return found
+
+
+def sample(pid: int) -> Sample | None:
+    """CPU time and resident memory of the process and its descendants now, or None when it is gone."""
+    cpu = rss = 0.0
+    for p in _tree(pid):
+        fields = _stat(p)
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            status = ""
+        if fields is None:
+            if p == pid:
+                return None
+            continue
+        cpu += (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
+        rss += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
     return Sample(time.monotonic(), cpu, rss / 1024)
 
 

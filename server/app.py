@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import uvicorn
 from fastapi import FastAPI, Request, Response, WebSocket
@@ -22,7 +23,16 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from server import __version__
 from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, avatar_url, embed_page
 from server.face import Animator
-from server.limits import Gatekeeper, Limits, Moderation, load_keys, read_words
+from server.limits import (
+    CountersUnavailable,
+    Gatekeeper,
+    Limits,
+    LocalCounters,
+    Moderation,
+    RedisCounters,
+    load_keys,
+    read_words,
+)
 from server.llm import Gateway
 from server.personas import Persona, load_personas
 from server.protocol import MoodInfo, PersonaInfo
@@ -31,6 +41,7 @@ from server.session import Services, Session, drain, serve_session
 from server.settings import ConfigError, Settings
 from server.store import Store, open_store
 from server.voice import Voices
+from server.voice.speaker import spoken_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
@@ -84,6 +95,19 @@ async def _retention(store: Store, days: float) -> None:
         await _purge(store, days)
 
 
+async def _check_redis(shared: RedisCounters, settings: Settings) -> None:
+    """Say at start-up where the limits live, and loudly if that can't be reached (serving starts anyway:
+    sessions get `unavailable`, or local limits, until it can)."""
+    url = urlsplit(settings.redis_url or "")
+    where = url._replace(netloc=url.netloc.rpartition("@")[2]).geturl()  # without the password
+    try:
+        await shared.ping()
+        log.info("limits shared through Redis at %s", where)
+    except CountersUnavailable as e:
+        then = "counted per process" if settings.redis_outage == "local" else "refused (unavailable)"
+        log.error("Redis at %s can't be reached (%s): sessions are %s until it can", where, e, then)
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves Mien (`mien serve` and the tests' LiveServer alike)."""
     return {
@@ -132,13 +156,17 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         settings.connections_per_visitor,
         settings.messages_per_minute,
     )
-    gate = Gatekeeper(keys, limits)
+    shared = RedisCounters(settings.redis_url) if settings.redis_url else None
+    # While Redis is away: new sessions and messages refused (`unavailable`), or counted here meanwhile.
+    fallback = LocalCounters() if shared is not None and settings.redis_outage == "local" else None
+    gate = Gatekeeper(keys, limits, shared, fallback)
     store = open_store(settings.data_dir)
     infos = {p.id: _persona_info(p, voices) for p in personas.values()}
     words = read_words(Path(settings.blocked_words)) if settings.blocked_words else []
     flag = partial(gateway.flagged, settings.moderation_model) if settings.moderation_model else None
     moderation = Moderation(words, flag)
-    services = Services(settings, animator, personas, infos, store, gate, gateway, voices, moderation)
+    spoken = spoken_cache(round(settings.voice_cache_mb * 2**20))
+    services = Services(settings, animator, personas, infos, store, gate, gateway, voices, moderation, spoken)
     widget = Widget(WEB / "dist")
     if not widget.path.is_file():
         log.warning("%s is not built (run `make`): /widget.js and /embed will not work", widget.path)
@@ -146,6 +174,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         animator.start()
+        if shared is not None:
+            await _check_redis(shared, settings)
+            shared.start()
         warm = asyncio.create_task(_warm_up(gateway)) if warm_up else None
         await _purge(store, settings.retention_days)  # before the first session: done when serving starts
         retention = asyncio.create_task(_retention(store, settings.retention_days))
@@ -154,6 +185,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         if warm is not None:
             warm.cancel()
         await animator.stop()
+        if shared is not None:
+            await shared.stop()
         await store.close()
 
     docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}

@@ -16,6 +16,7 @@ from server.settings import Settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server import workers
     from server.app import MienServer, create_app, uvicorn_options
     from server.settings import ConfigError
 
@@ -34,12 +35,20 @@ def _serve(args: argparse.Namespace) -> int:
             persona=args.persona,
             record_dir=args.record,
             voice=args.voice,
+            workers=args.workers,
+            local_limits=args.local_limits or None,
         )
-        app = create_app(settings)
+        if (why := workers.refusal(settings)) is not None:
+            raise ConfigError(why)
+        app = create_app(settings)  # in the workers too; here it checks the settings before any starts
     except ConfigError as e:
         print(f"mien serve: {e}", file=sys.stderr)
         return 2
-    print(f"Mien serving http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
+    each = f", {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"Mien serving http://{settings.host}:{settings.port} (model: {settings.model}{each})", flush=True)
+    if settings.workers > 1:
+        del app
+        return workers.serve(settings, args.log_level)
     options = uvicorn_options(settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level, **options)
     MienServer(config).run()
@@ -165,6 +174,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--persona", help="the default persona (models/personas/<id>.toml)")
     serve.add_argument("--voice", metavar="SPEC", help="the voice (README: voice specs; default Piper)")
     serve.add_argument("--record", metavar="DIR", help="write each session's frame track (JSON) into DIR")
+    serve.add_argument("--workers", type=int, help="server processes sharing the port (default 1)")
+    serve.add_argument(
+        "--local-limits", action="store_true", help="with --workers and no redis_url: limits per worker"
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
     chat = sub.add_parser("chat", help="send one message to a running server and print the reply")

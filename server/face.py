@@ -17,8 +17,11 @@ import numpy as np
 from animation.engine import FaceBank
 from animation.phonemes import Visemes
 from server.events import Cue
+from server.protocol.frames import quantize
 
-FrameSink = Callable[[np.ndarray, float], None]
+# (channels as floats, the same quantized for the wire, animation time): quantized once per step for every
+# face together, not per session.
+FrameSink = Callable[[np.ndarray, np.ndarray, float], None]
 
 
 class Animator:
@@ -48,7 +51,7 @@ class Animator:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def open(self, sink: FrameSink) -> FaceHandle:
-        """A new face (a slot in the bank) whose frames go to `sink(channels, t)` from the next step."""
+        """A new face (a slot in the bank) whose frames go to `sink(channels, wire, t)` from the next step."""
         slot = self.bank.add(self.now())
         self._sinks[slot] = sink
         return FaceHandle(self, slot)
@@ -66,8 +69,9 @@ class Animator:
             if self._sinks:
                 t = self.now()
                 frames = self.bank.step(t)
+                wire = quantize(frames)  # fresh each step: a session may keep its row until it is sent
                 for slot, sink in list(self._sinks.items()):
-                    sink(frames[slot], t)
+                    sink(frames[slot], wire[slot], t)
             self.frames += 1
             delay = deadline - loop.time()
             if delay < -period:  # fell behind (machine stalled): skip ahead instead of bursting

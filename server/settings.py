@@ -70,6 +70,8 @@ class Settings:
     voice_api_base: str | None = None
     voice_api_key: str | None = None
     voice_timeout: float = 15.0  # s per sentence before a cloud voice counts as failed
+    # Spoken sentences kept for reuse (server/voice/cache.py): a line many sessions say is made once.
+    voice_cache_mb: float = 64.0
     ws_compression: bool = False  # permessage-deflate on websockets (costs CPU per frame, saves little)
     # Bounded outbound queue per connection (JSON messages; frames are latest-wins on top of it).
     outbound_limit: int = 1024
@@ -94,6 +96,11 @@ class Settings:
     moderation_model: str | None = None
     blocked_words: str | None = None  # a text file, one word or phrase per line
     max_turns: int = 200  # turns a session keeps for the model (older ones stay in the store)
+    # Several processes (server/limits/shared.py, docs/scaling.md): their limits shared through Redis.
+    workers: int = 1  # server processes on this machine, sharing its port
+    redis_url: str | None = None  # redis://host:port/db: every limit counted there, across processes
+    redis_outage: str = "refuse"  # while Redis can't be reached: refuse (`unavailable`) or count locally
+    local_limits: bool = False  # several workers without Redis: each counts its own (limits x workers)
 
     @property
     def hosts(self) -> list[str]:
@@ -164,6 +171,7 @@ _ENV = {
     "MIEN_VOICE_API_BASE": "voice_api_base",
     "MIEN_VOICE_API_KEY": "voice_api_key",
     "MIEN_VOICE_TIMEOUT": "voice_timeout",
+    "MIEN_VOICE_CACHE_MB": "voice_cache_mb",
     "MIEN_REQUIRE_KEY": "require_key",
     "MIEN_MAX_CONNECTIONS": "max_connections",
     "MIEN_CONNECTIONS_PER_VISITOR": "connections_per_visitor",
@@ -182,6 +190,10 @@ _ENV = {
     "MIEN_OUTBOUND_BYTES": "outbound_bytes",
     "MIEN_EXPORTS_PER_MINUTE": "exports_per_minute",
     "MIEN_CLIENT_MESSAGES_PER_SECOND": "client_messages_per_second",
+    "MIEN_WORKERS": "workers",
+    "MIEN_REDIS_URL": "redis_url",
+    "MIEN_REDIS_OUTAGE": "redis_outage",
+    "MIEN_LOCAL_LIMITS": "local_limits",
 }
 
 
@@ -202,8 +214,12 @@ _STRINGS = frozenset(
         "forwarded_allow_ips",
         "moderation_model",
         "blocked_words",
+        "redis_url",
+        "redis_outage",
     ]
 )
+_CHOICES: dict[str, tuple[str, ...]] = {"redis_outage": ("refuse", "local")}
+_SCHEMES: dict[str, tuple[str, ...]] = {"redis_url": ("redis://", "rediss://", "unix://")}
 _LIMITS: dict[str, tuple[float, float]] = {
     "port": (0, 65535),
     "temperature": (0.0, 2.0),
@@ -219,6 +235,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "client_messages_per_second": (1, 100_000),
     "retention_days": (0.0, 36500.0),
     "voice_timeout": (0.1, 600.0),
+    "voice_cache_mb": (0.0, 65536.0),
     "max_connections": (1, 1_000_000),
     "connections_per_visitor": (1, 1_000_000),
     "messages_per_minute": (1, 100_000),
@@ -226,6 +243,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "idle_timeout": (0.1, 7 * 86400.0),
     "shutdown_grace": (0.0, 3600.0),
     "hidden_idle_timeout": (0.1, 7 * 86400.0),
+    "workers": (1, 1024),
 }
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 
@@ -254,6 +272,10 @@ def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
             except ValueError as e:
                 raise fail(str(e)) from None
             return "auto" if spec.engine == "default" else str(spec)
+        if key in _CHOICES and raw not in _CHOICES[key]:
+            raise fail(f"one of {', '.join(_CHOICES[key])}")
+        if key in _SCHEMES and not raw.startswith(_SCHEMES[key]):
+            raise fail(f"a URL starting with {' or '.join(_SCHEMES[key])}")
         return raw
     if isinstance(current, int | float):
         try:

@@ -1,21 +1,31 @@
-"""The in-process gatekeeper: admits sessions and counts what they use.
+"""The gatekeeper: admits sessions and counts what they use.
 
 Server-wide: open sessions (`max_connections`) and per visitor (`connections_per_visitor`), and, for sessions
 without an embed key, messages per visitor per minute. Under a key: its origins, its open sessions and each
 visitor's, its messages per visitor per minute, its tokens per day and each visitor's. A visitor is the
 client's address, an IPv6 one grouped by its /64 (one host or household, however many addresses it takes).
-Thread-safe; time is passed in for tests.
+
+The policy is here; the counts live in a Counters (counters.py): this process's, or Redis's shared by every
+process (shared.py). When the shared counters can't be reached, new sessions and messages are refused
+with `unavailable`, or counted locally if the operator chose that (`fallback`); sessions already open go
+on. The wall clock is the gatekeeper's (`clock`), passed in for tests.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import threading
-from collections import defaultdict, deque
-from dataclasses import dataclass
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
+from server.limits.counters import Counters, CountersUnavailable, LocalCounters, day
 from server.limits.keys import EmbedKey
+
+log = logging.getLogger("mien.limits")
 
 Refusal = Literal[
     "forbidden_origin",
@@ -24,18 +34,16 @@ Refusal = Literal[
     "too_many_sessions",
     "too_many_connections",
     "shutting_down",
+    "unavailable",
 ]
-WINDOW = 60.0  # s: messages are counted over the last minute
-
-
-class MinuteWindow(deque[float]):
-    """When the last minute's events happened: a sliding count for "N a minute" limits."""
-
-    def full(self, limit: int, now: float) -> float | None:
-        """Seconds until there is room for one more event when `limit` are in the window, else None."""
-        while self and self[0] <= now - WINDOW:
-            self.popleft()
-        return WINDOW - (now - self[0]) if len(self) >= limit else None
+Denial = tuple[Literal["rate_limited", "unavailable"], str]  # a message refused: (error code, why)
+_FULL: dict[str, tuple[Refusal, str]] = {  # an open-session set that is full: the refusal
+    "open": ("too_many_connections", "this server is busy; try again soon"),
+    "open:v": ("too_many_connections", "too many open sessions from your address"),
+    "open:k": ("too_many_sessions", "this site's avatar is busy; try again soon"),
+    "open:kv": ("too_many_sessions", "you have this avatar open too many times; close one first"),
+}
+UNAVAILABLE = "the server cannot check its limits right now; try again in a moment"
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,9 @@ class Admission:
     visitor: str
     refusal: Refusal | None = None
     reason: str = ""
+    lease: str = ""  # this session in the counters' open sets, and which sets
+    names: tuple[str, ...] = ()
+    counters: Counters | None = field(default=None, compare=False, repr=False)
 
 
 def visitor_of(address: str) -> str:
@@ -70,21 +81,26 @@ def visitor_of(address: str) -> str:
 
 
 class Gatekeeper:
-    def __init__(self, keys: dict[str, EmbedKey], limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        keys: dict[str, EmbedKey],
+        limits: Limits | None = None,
+        counters: Counters | None = None,
+        fallback: Counters | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`counters`: where counts live (default: this process); `fallback`: where they go while those
+        can't be reached (None: refuse with `unavailable`)."""
         self.keys = keys
         self.limits = limits or Limits()
-        self._lock = threading.Lock()
-        self._connections = 0
-        self._per_visitor: dict[str, int] = defaultdict(int)
-        self._open: dict[str, int] = defaultdict(int)  # by key
-        self._open_visitor: dict[tuple[str, str], int] = defaultdict(int)  # by key and visitor
-        # Messages by key ("" for none) and visitor; tokens by key, visitor ("" for all) and day.
-        self._messages: dict[tuple[str, str], MinuteWindow] = defaultdict(MinuteWindow)
-        self._tokens: dict[tuple[str, str, int], int] = defaultdict(int)
-        self._swept = 0.0
+        self.counters: Counters = counters or LocalCounters()
+        self.fallback = fallback
+        self.clock = clock
+        self._leases = map(f"{uuid.uuid4().hex[:12]}:{{}}".format, itertools.count(1))
+        self._outage = False  # logged once per outage, not per refused visitor
         self.closing = False  # the server is stopping: admit no one (session/drain.py)
 
-    def admit(self, key_id: str | None, origin: str | None, own_origin: str, address: str) -> Admission:
+    async def admit(self, key_id: str | None, origin: str | None, own_origin: str, address: str) -> Admission:
         """Check the key, the page's origin and the caps; on success the session counts until `leave`."""
         visitor = visitor_of(address)
         key, refusal, reason = self._key(key_id, origin, own_origin)
@@ -92,16 +108,21 @@ class Gatekeeper:
             return Admission(key, visitor, refusal, reason)
         if self.closing:
             return Admission(key, visitor, "shutting_down", "the server is restarting; try again in a moment")
-        with self._lock:
-            busy = self._busy(key, visitor)
-            if busy is not None:
-                return Admission(key, visitor, *busy)
-            self._connections += 1
-            self._per_visitor[visitor] += 1
-            if key is not None:
-                self._open[key.id] += 1
-                self._open_visitor[(key.id, visitor)] += 1
-        return Admission(key, visitor)
+        caps = self._caps(key, visitor)
+        lease = next(self._leases)
+        counters = self.counters
+        try:
+            full = await counters.open(lease, [(name, cap) for name, cap, _why in caps])
+            self._recovered()
+        except CountersUnavailable as e:
+            self._lost(e)
+            if self.fallback is None:
+                return Admission(key, visitor, "unavailable", UNAVAILABLE)
+            counters = self.fallback
+            full = await counters.open(lease, [(name, cap) for name, cap, _why in caps])
+        if full is not None:
+            return Admission(key, visitor, *caps[full][2])
+        return Admission(key, visitor, lease=lease, names=tuple(c[0] for c in caps), counters=counters)
 
     def _key(
         self, key_id: str | None, origin: str | None, own: str
@@ -120,84 +141,76 @@ class Gatekeeper:
             return key, "forbidden_origin", f"embed key {key_id!r} is not valid on {origin}"
         return key, None, ""
 
-    def _busy(self, key: EmbedKey | None, visitor: str) -> tuple[Refusal, str] | None:
-        """Why there is no room for one more session (under the lock), or None."""
-        if self._connections >= self.limits.max_connections:
-            return "too_many_connections", "this server is busy; try again soon"
-        if self._per_visitor[visitor] >= self.limits.connections_per_visitor:
-            return "too_many_connections", "too many open sessions from your address"
-        if key is not None and self._open[key.id] >= key.concurrent_sessions:
-            return "too_many_sessions", "this site's avatar is busy; try again soon"
-        if key is not None and self._open_visitor[(key.id, visitor)] >= key.sessions_per_visitor:
-            return "too_many_sessions", "you have this avatar open too many times; close one first"
-        return None
+    def _caps(self, key: EmbedKey | None, visitor: str) -> list[tuple[str, int, tuple[Refusal, str]]]:
+        """The open-session sets a new session counts in, their caps, and the refusal when one is full."""
+        limits = self.limits
+        caps = [
+            ("open", "open", limits.max_connections),
+            ("open:v", f"open:v:{visitor}", limits.connections_per_visitor),
+        ]
+        if key is not None:
+            caps += [
+                ("open:k", f"open:k:{key.id}", key.concurrent_sessions),
+                ("open:kv", f"open:kv:{key.id}:{visitor}", key.sessions_per_visitor),
+            ]
+        return [(name, cap, _FULL[kind]) for kind, name, cap in caps]
 
     def leave(self, admission: Admission) -> None:
         """The session admitted with `admission` ended (call once per successful admission)."""
-        key, visitor = admission.key, admission.visitor
-        with self._lock:
-            self._connections -= 1
-            _less(self._per_visitor, visitor)
-            if key is not None:
-                _less(self._open, key.id)
-                _less(self._open_visitor, (key.id, visitor))
+        if admission.counters is not None:
+            admission.counters.close(admission.lease, admission.names)
 
-    def allow_message(self, admission: Admission, now: float) -> str | None:
-        """None if the visitor may send a message now, else why not (the message is dropped)."""
-        key, visitor = admission.key, admission.visitor
+    async def allow_message(self, admission: Admission) -> Denial | None:
+        """None if the visitor may send a message now (it is counted), else why not (it is dropped)."""
+        try:
+            denial = await self._allow(self.counters, admission)
+            self._recovered()
+            return denial
+        except CountersUnavailable as e:
+            self._lost(e)
+            if self.fallback is None:
+                return "unavailable", UNAVAILABLE
+            return await self._allow(self.fallback, admission)
+
+    async def _allow(self, counters: Counters, admission: Admission) -> Denial | None:
+        key, visitor, now = admission.key, admission.visitor, self.clock()
+        if key is not None:
+            site, own = await counters.totals(_spent(key, visitor, now))
+            if site >= key.tokens_per_day:
+                return "rate_limited", "this site's daily allowance is used up; try again tomorrow"
+            if own >= key.visitor_tokens_per_day:
+                return "rate_limited", "your daily allowance on this site is used up; try again tomorrow"
         limit = key.messages_per_minute if key is not None else self.limits.messages_per_minute
-        with self._lock:
-            self._sweep(now)
-            window = self._messages[(key.id if key else "", visitor)]
-            wait = window.full(limit, now)
-            if wait is not None:
-                return f"message limit reached ({limit} a minute); try again in {wait:.0f} s"
-            if key is not None and self._tokens[(key.id, "", _day(now))] >= key.tokens_per_day:
-                return "this site's daily allowance is used up; try again tomorrow"
-            if key is not None and self._tokens[(key.id, visitor, _day(now))] >= key.visitor_tokens_per_day:
-                return "your daily allowance on this site is used up; try again tomorrow"
-            window.append(now)
+        wait = await counters.hit(f"msg:{key.id if key else ''}:{visitor}", limit, now)
+        if wait is not None:
+            return "rate_limited", f"message limit reached ({limit} a minute); try again in {wait:.0f} s"
         return None
 
-    def spend(self, admission: Admission, tokens: int, now: float) -> None:
-        if admission.key is not None:
-            with self._lock:
-                self._tokens[(admission.key.id, "", _day(now))] += tokens
-                self._tokens[(admission.key.id, admission.visitor, _day(now))] += tokens
+    def spend(self, admission: Admission, tokens: int) -> None:
+        if admission.key is not None and admission.counters is not None and tokens > 0:
+            admission.counters.add(_spent(admission.key, admission.visitor, self.clock()), tokens)
 
-    def spent_today(self, key: EmbedKey, now: float, visitor: str = "") -> int:
+    async def spent_today(self, key: EmbedKey, visitor: str = "") -> int:
         """Tokens spent under the key today (by one visitor, or "" for all)."""
-        with self._lock:
-            return self._tokens.get((key.id, visitor, _day(now)), 0)
+        site, own = await self.counters.totals(_spent(key, visitor, self.clock()))
+        return own if visitor else site
 
-    def open_sessions(self, key: EmbedKey | None = None) -> int:
+    async def open_sessions(self, key: EmbedKey | None = None) -> int:
         """Sessions open under the key now (with no key: on the whole server)."""
-        with self._lock:
-            return self._connections if key is None else self._open[key.id]
+        return await self.counters.count("open" if key is None else f"open:k:{key.id}")
 
-    @property
-    def visitors(self) -> int:
-        """How many (key, visitor) message windows are held."""
-        with self._lock:
-            return len(self._messages)
+    def _lost(self, e: Exception) -> None:
+        if not self._outage:
+            self._outage = True
+            how = "counted in this process" if self.fallback is not None else "refused (unavailable)"
+            log.error("the shared limits can't be reached (%s): new sessions and messages are %s", e, how)
 
-    def _sweep(self, now: float) -> None:
-        """Forget visitors quiet for a minute and past days' spending (under the lock), at most once a
-        minute: the tables stay as large as the last minute's visitors, not every visitor ever seen."""
-        if now - self._swept < WINDOW:
-            return
-        self._swept = now
-        for slot in [s for s, w in self._messages.items() if not w or w[-1] <= now - WINDOW]:
-            del self._messages[slot]
-        for day in [d for d in self._tokens if d[2] < _day(now)]:
-            del self._tokens[day]
+    def _recovered(self) -> None:
+        if self._outage:
+            self._outage = False
+            log.warning("the shared limits are back")
 
 
-def _less(counts: dict, key: object) -> None:  # type: ignore[type-arg]
-    counts[key] -= 1
-    if counts[key] <= 0:
-        del counts[key]  # the table holds open sessions only
-
-
-def _day(now: float) -> int:
-    return int(now // 86400)
+def _spent(key: EmbedKey, visitor: str, now: float) -> list[str]:
+    """Today's token totals: the key's and the visitor's under it."""
+    return [f"tok:{key.id}:{day(now)}", f"tok:{key.id}:{visitor}:{day(now)}"]

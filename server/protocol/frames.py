@@ -27,27 +27,28 @@ _HEADER = struct.Struct("<BBII7s")
 FRAME_HEADER_BYTES = _HEADER.size
 _MASK_BYTES = 7
 HEAD_SCALE = 32767 / HEAD_RANGE
-assert N_CHANNELS <= _MASK_BYTES * 8
+assert (_MASK_BYTES - 1) * 8 < N_CHANNELS <= _MASK_BYTES * 8  # packbits gives exactly the mask's bytes
 
 
-def quantize(frame: np.ndarray) -> np.ndarray:
-    """Float channels -> the integers sent on the wire (int32 for easy comparison)."""
-    q = np.empty(N_CHANNELS, dtype=np.int32)
-    q[:N_BLENDSHAPES] = np.rint(np.clip(frame[:N_BLENDSHAPES], 0.0, 1.0) * 255)
-    head = np.clip(frame[N_BLENDSHAPES:], -HEAD_RANGE, HEAD_RANGE)
-    q[N_BLENDSHAPES:] = np.rint(head * HEAD_SCALE)
+def quantize(frames: np.ndarray) -> np.ndarray:
+    """Float channels -> the integers sent on the wire (int32 for easy comparison): one frame [N_CHANNELS]
+    or every face's at once [faces, N_CHANNELS] (the animator does that once per step, not per session)."""
+    q = np.empty(frames.shape, dtype=np.int32)
+    blend, head = frames[..., :N_BLENDSHAPES], frames[..., N_BLENDSHAPES:]
+    np.rint(np.clip(blend, 0.0, 1.0) * 255, out=q[..., :N_BLENDSHAPES], casting="unsafe")
+    np.rint(np.clip(head, -HEAD_RANGE, HEAD_RANGE) * HEAD_SCALE, out=q[..., N_BLENDSHAPES:], casting="unsafe")
     return q
 
 
 def encode_frame(seq: int, t_ms: int, q: np.ndarray, previous: np.ndarray) -> bytes:
     """Encode quantized channels `q` against `previous` (what the client last received)."""
     changed = q != previous
-    mask = np.packbits(
-        np.concatenate([changed, np.zeros(_MASK_BYTES * 8 - N_CHANNELS, bool)]), bitorder="little"
-    ).tobytes()
-    blend = q[:N_BLENDSHAPES][changed[:N_BLENDSHAPES]].astype(np.uint8).tobytes()
-    head = q[N_BLENDSHAPES:][changed[N_BLENDSHAPES:]].astype("<i2").tobytes()
-    return _HEADER.pack(FRAME_KIND, 0, seq & 0xFFFFFFFF, t_ms & 0xFFFFFFFF, mask) + blend + head
+    # packbits pads the last byte with zero bits: N_CHANNELS (55) bits fill the mask's 7 bytes.
+    mask = np.packbits(changed, bitorder="little").tobytes()
+    values = q[changed]
+    n_blend = int(np.count_nonzero(changed[:N_BLENDSHAPES]))
+    body = values[:n_blend].astype(np.uint8).tobytes() + values[n_blend:].astype("<i2").tobytes()
+    return _HEADER.pack(FRAME_KIND, 0, seq & 0xFFFFFFFF, t_ms & 0xFFFFFFFF, mask) + body
 
 
 AUDIO_KIND = 2

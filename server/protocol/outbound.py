@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from animation.arkit import N_CHANNELS
-from server.protocol.frames import encode_frame, quantize
+from server.protocol.frames import encode_frame
 
 
 @dataclass(frozen=True)
 class Frame:
     seq: int
     t_ms: int
-    channels: np.ndarray  # float32 [N_CHANNELS]
+    wire: np.ndarray  # int32 [N_CHANNELS], quantized (frames.quantize); never written to after it is offered
 
 
 FAIR_SHARE = 16  # messages a session's reader or writer handles before letting the other sessions run
@@ -125,9 +125,8 @@ async def pump(
             await close(item.code, item.reason)
             return item
         if isinstance(item, Frame):
-            q = quantize(item.channels)
-            await send_bytes(encode_frame(item.seq, item.t_ms, q, last_sent))
-            last_sent = q
+            await send_bytes(encode_frame(item.seq, item.t_ms, item.wire, last_sent))
+            last_sent = item.wire
         elif isinstance(item, bytes):
             await send_bytes(item)
         else:

@@ -237,6 +237,7 @@ ErrorCode = Literal[
     "moderated",
     "idle_timeout",
     "shutting_down",
+    "unavailable",
     "reply_lost",
     "internal",
 ]

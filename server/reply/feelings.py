@@ -12,6 +12,7 @@ The models load lazily (about a second); call `infer`/`profile` from a worker th
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import warnings
@@ -91,6 +92,9 @@ class Feelings:
         self._lock = threading.Lock()
         self._nade: Any = None
         self._vader: Any = None
+        # The same words always read the same (the models are deterministic), and a line many sessions
+        # hear (a site's greeting, a scripted answer) is read once. Results are shared: never mutated.
+        self._remembered = functools.lru_cache(maxsize=4096)(self._infer)
 
     def load(self) -> None:
         with self._lock:
@@ -131,7 +135,9 @@ class Feelings:
 
     def infer(self, text: str) -> Inference | None:
         """The sentence's dominant emotion, or None when the text carries no clear one."""
-        text = text.strip()
+        return self._remembered(text.strip())
+
+    def _infer(self, text: str) -> Inference | None:
         if not _english_like(text):
             return None
         scores = self.scores(text)

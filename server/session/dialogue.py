@@ -53,7 +53,6 @@ class Dialogue:
         self.voice: Voice | None = None  # set by `set_voice`: replies are spoken
         self.voice_lane = asyncio.Lock()  # one synthesis at a time for this session (voice/speaker.py)
         self.replies = 0
-        self.clock = time.time  # wall clock for rate limits and daily budgets
         self._reply_ids = itertools.count(1)
         self.quiet_since = 0.0  # when the last reply ended (loop clock): idleness counts from then too
         self._exports = MinuteWindow()  # when this minute's exports were answered
@@ -67,9 +66,9 @@ class Dialogue:
                 raise ProtocolError("not_allowed", "this site's avatar does not take scripted lines")
             case msg.UserMessage(text=text) | msg.Speak(text=text):
                 # A scripted line costs too (a cloud voice speaks it): both count against an embed key.
-                refusal = self.services.gate.allow_message(self.admission, self.clock())
-                if refusal is not None:
-                    raise ProtocolError("rate_limited", refusal)
+                denial = await self.services.gate.allow_message(self.admission)
+                if denial is not None:
+                    raise ProtocolError(*denial)
                 try:  # before the model sees it (a word list at once; a moderation model, bounded)
                     await self.services.moderation.check(text, self.admission.key)
                 except Refused as e:
@@ -135,7 +134,8 @@ class Dialogue:
             await asyncio.wait([task])
 
     async def _run_reply(self, reply_id: int, text: str, scripted: bool) -> None:
-        voicing = Voicing(self.voice, self.voice_lane, self.spawn) if self.voice is not None else None
+        voice, services = self.voice, self.services
+        voicing = Voicing(voice, self.voice_lane, self.spawn, services.spoken) if voice is not None else None
         output = ReplyOutput(self.outlet, reply_id, voicing, self._spend)
         reply = Reply(
             self.services.gateway, self.persona, self.face, self.conversation, output, scripted=scripted
@@ -164,7 +164,7 @@ class Dialogue:
         self._exports.append(now)
 
     def _spend(self, tokens: int) -> None:
-        self.services.gate.spend(self.admission, tokens, self.clock())
+        self.services.gate.spend(self.admission, tokens)
 
     # ------------------------------------------------------------------ face and voice
 

@@ -54,12 +54,12 @@ class Outlet:
         await self.send(message)
         self.out.put_now(audio)  # right behind its speech message, even when the queue is full
 
-    def frame(self, channels: np.ndarray, t: float) -> None:
-        """The face's newest frame (latest-wins), unless the page is hidden."""
+    def frame(self, wire: np.ndarray, t: float) -> None:
+        """The face's newest frame (latest-wins; `wire`: quantized channels), unless the page is hidden."""
         if not self.hidden:
             self._seq += 1
             t_ms = max(0, round((t - self.t_start) * 1000))
-            self.out.offer_frame(Frame(self._seq, t_ms, channels.copy()))
+            self.out.offer_frame(Frame(self._seq, t_ms, wire))
 
     async def show(self, cue: Cue, reply_id: int | None, *, on_face: bool = True) -> None:
         """Cue the face (unless the voice will, on the cue's word) and tell the client."""

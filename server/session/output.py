@@ -18,6 +18,7 @@ from server.events import Cue, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted
 from server.protocol import Error, ReplyEnd, ReplyStart, TextDelta
 from server.session.outlet import Outlet
 from server.voice import Voice, billed_tokens
+from server.voice.cache import SpokenCache
 from server.voice.speaker import Speaker
 
 log = logging.getLogger("mien.session")
@@ -25,11 +26,13 @@ log = logging.getLogger("mien.session")
 
 @dataclass(frozen=True)
 class Voicing:
-    """How a session speaks: its voice, its one-at-a-time synthesis lane, and where speaker tasks run."""
+    """How a session speaks: its voice, its one-at-a-time synthesis lane, where speaker tasks run, and the
+    server's spoken sentences."""
 
     voice: Voice
     lane: asyncio.Lock
     spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
+    cache: SpokenCache | None = None
 
 
 NOT_WORD_BOUND = frozenset({"empathy", "user"})  # cue sources the face shows at once, voice or not
@@ -45,7 +48,14 @@ class ReplyOutput:
         self.speaker: Speaker | None = None
         if voice is not None:
             self.speaker = Speaker(
-                reply_id, voice.voice, outlet.face, outlet.t_start, outlet.speak, voice.lane, voice.spawn
+                reply_id,
+                voice.voice,
+                outlet.face,
+                outlet.t_start,
+                outlet.speak,
+                voice.lane,
+                voice.spawn,
+                voice.cache,
             )
         self._spend = spend
         self._speaking = False

@@ -12,6 +12,7 @@ from server.protocol import PersonaInfo
 from server.settings import Settings
 from server.store import Store
 from server.voice import Voices
+from server.voice.cache import SpokenCache
 
 
 @dataclass
@@ -25,3 +26,4 @@ class Services:
     gateway: Gateway
     voices: Voices
     moderation: Moderation
+    spoken: SpokenCache  # sentences the voices have said, for every session (server/voice/cache.py)

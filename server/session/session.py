@@ -47,6 +47,8 @@ _SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
 CLOSE_IDLE = 4000  # websocket close codes (4000-4999 are the application's): idle, reconnect when back
 RESUME_WAIT = 10.0  # s a `?resume=1` client has to send its resume message
 CLOSE_RESTART = 1012  # "service restart": reconnect (and resume) right away
+CLOSE_TRY_LATER = 1013  # "try again later": the shared limits can't be checked now
+_REFUSAL_CLOSE = {"shutting_down": CLOSE_RESTART, "unavailable": CLOSE_TRY_LATER}  # others: 1008, for good
 
 
 class Closed(Exception):
@@ -114,13 +116,13 @@ class Session:
         scheme = "https" if self.ws.url.scheme == "wss" else "http"
         own_origin = f"{scheme}://{self.ws.headers.get('host', '')}"
         address = self.ws.client.host if self.ws.client else ""
-        admission = self.services.gate.admit(
+        admission = await self.services.gate.admit(
             self.ws.query_params.get("key"), self.ws.headers.get("origin"), own_origin, address
         )
         if admission.refusal is not None:
             await self.ws.send_text(Error(code=admission.refusal, message=admission.reason).model_dump_json())
-            # Refused for good (1008: a reconnect would not help), or only while this server restarts.
-            await self.ws.close(code=CLOSE_RESTART if admission.refusal == "shutting_down" else 1008)
+            # Refused for good (1008: a reconnect would not help), or only for now.
+            await self.ws.close(code=_REFUSAL_CLOSE.get(admission.refusal, 1008))
             return False
         self.key, self.admission = admission.key, admission
         if self.key is not None and self.key.persona:
@@ -272,11 +274,11 @@ class Session:
             raise self._closed(f"send failed: {e!r}") from None
         raise self._closed(f"closed by the server ({goodbye.reason})")
 
-    def _on_frame(self, channels: np.ndarray, t: float) -> None:
+    def _on_frame(self, channels: np.ndarray, wire: np.ndarray, t: float) -> None:
         if self._track is not None:
             self._track.add(t, channels)
         if self._outlet is not None:
-            self._outlet.frame(channels, t)
+            self._outlet.frame(wire, t)
 
 
 async def serve_session(websocket: WebSocket, services: Services, sessions: dict[str, Session]) -> None:

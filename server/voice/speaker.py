@@ -33,9 +33,10 @@ from server.events import Sentence
 from server.face import FaceHandle
 from server.protocol import SpeechCue, SpeechMessage, SpeechWord
 from server.protocol.frames import encode_audio
+from server.voice.cache import SpokenCache
 from server.voice.encode import to_ogg_opus
 from server.voice.pieces import first_clause, piece_cut, split
-from server.voice.speech import Speech, Voice, tokens
+from server.voice.speech import Voice, Word, time_at, tokens
 
 log = logging.getLogger("mien.speech")
 
@@ -52,11 +53,29 @@ Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 
 @dataclass(frozen=True)
 class _Spoken:
-    speech: Speech
+    """A sentence ready to schedule: its timings, mouth and encoded audio (the samples are not kept)."""
+
+    duration: float  # s
+    words: list[Word]  # on the audio's clock
     visemes: Visemes  # on the audio's clock
     audio: bytes  # Ogg/Opus
     synth_ms: float
     encode_ms: float
+
+    def time_at(self, offset: int) -> float:
+        return time_at(self.words, self.duration, offset)
+
+    @property
+    def nbytes(self) -> int:
+        """What keeping it costs: the encoded audio, the viseme keys and the word timings."""
+        v = self.visemes
+        keys = v.times.nbytes + v.weights.nbytes + 64 * len(v.visemes)
+        return len(self.audio) + keys + 120 * len(self.words)
+
+
+def spoken_cache(max_bytes: int) -> SpokenCache[_Spoken]:
+    """A server's cache of spoken sentences (cache.py), `max_bytes` big (0: nothing kept)."""
+    return SpokenCache(max_bytes, lambda s: s.nbytes)
 
 
 class Speaker:
@@ -74,6 +93,7 @@ class Speaker:
         send: Send,
         lane: asyncio.Lock | None = None,
         spawn: Spawn = asyncio.create_task,
+        cache: SpokenCache[_Spoken] | None = None,
     ) -> None:
         self.reply_id = reply_id
         # The session's one synthesis at a time (held until the thread is done, even for a cancelled reply).
@@ -82,6 +102,7 @@ class Speaker:
         self._face = face
         self._t_start = t_start  # the session's clock origin: t_ms on the wire counts from it
         self._send = send
+        self._cache = cache  # sentences this server's voices have said, shared by its sessions
         self._queue: asyncio.Queue[Sentence | None] = asyncio.Queue()
         self._sent = 0  # `sentence` number of the next piece sent
         self._free_at = 0.0  # when the last scheduled sentence stops sounding
@@ -131,13 +152,13 @@ class Speaker:
             cut = first_clause(sentence.text) if urgent else None
             if (cut := cut or piece_cut(sentence.text)) is not None:
                 sentence, rest = split(sentence, cut)
-            spoken = await self._in_lane(self._synthesize, sentence.text, urgent)
+            spoken = await self._spoken(sentence.text, urgent)
             await self._schedule(sentence, spoken)
             log.debug(
                 "reply %d: sentence %d queued (%.2f s of audio, %d B; synthesis %.0f ms, encoding %.0f ms)",
                 self.reply_id,
                 self._sent - 1,
-                spoken.speech.duration,
+                spoken.duration,
                 len(spoken.audio),
                 spoken.synth_ms,
                 spoken.encode_ms,
@@ -145,18 +166,17 @@ class Speaker:
 
     async def _schedule(self, sentence: Sentence, spoken: _Spoken) -> None:
         """Place the audio on the face's clock right after the previous piece, then send it."""
-        speech = spoken.speech
         t0 = max(self._face.now() + LEAD, self._free_at)
-        self._free_at = t0 + speech.duration
+        self._free_at = t0 + spoken.duration
         self._face.visemes(t0, spoken.visemes)
         cues = []
         for cue in sentence.cues:
-            at = t0 + speech.time_at(max(0, cue.offset - sentence.start))
+            at = t0 + spoken.time_at(max(0, cue.offset - sentence.start))
             self._face.cue(cue, at)
             cues.append(SpeechCue(emotion=cue.emotion, intensity=cue.intensity, t_ms=self._ms(at)))
         words = [
             SpeechWord(offset=sentence.start + off, t_ms=self._ms(t0 + a), end_ms=self._ms(t0 + b))
-            for _w, a, b, off in speech.words
+            for _w, a, b, off in spoken.words
         ]
         index, self._sent = self._sent, self._sent + 1
         message = SpeechMessage(
@@ -165,19 +185,28 @@ class Speaker:
             text_start=sentence.start,
             text_end=sentence.end,
             t_ms=self._ms(t0),
-            duration_ms=round(speech.duration * 1000),
+            duration_ms=round(spoken.duration * 1000),
             words=words,
             cues=cues,
             audio_bytes=len(spoken.audio),
         )
         await self._send(message, encode_audio(self.reply_id, index, spoken.audio))
 
-    async def _in_lane(self, fn: Callable[[str, bool], _Spoken], text: str, fast: bool) -> _Spoken:
-        """fn in the voice pool, one at a time per session. A thread can't be stopped: a cancelled reply's
-        synthesis keeps the lane until it ends, so a client interrupting itself can't pile work up."""
+    async def _spoken(self, text: str, fast: bool) -> _Spoken:
+        """The sentence from the cache when this voice has said it (or is saying it) for anyone, else
+        synthesised in the voice pool, one at a time per session. A thread can't be stopped: a cancelled
+        reply's synthesis keeps the lane until it ends, so a client interrupting itself can't pile work
+        up; what it made stays in the cache for the next one to ask."""
+        cache = self._cache
+        key = SpokenCache.key(self.voice.name, text) if cache is not None else None
+        if cache is not None and key is not None and (made := cache.get(key)) is not None:
+            return await asyncio.shield(made)
         await self._lane.acquire()
+        if cache is not None and key is not None and (made := cache.get(key)) is not None:
+            self._lane.release()  # someone else started it while this session waited for its lane
+            return await asyncio.shield(made)
         try:
-            future = asyncio.get_running_loop().run_in_executor(VOICE_POOL, fn, text, fast)
+            future = asyncio.get_running_loop().run_in_executor(VOICE_POOL, self._synthesize, text, fast)
         except BaseException:
             self._lane.release()
             raise
@@ -188,6 +217,8 @@ class Speaker:
                 f.exception()  # retrieved: a cancelled reply's failed synthesis is nobody's error
 
         future.add_done_callback(done)
+        if cache is not None and key is not None:
+            cache.put(key, future)
         return await asyncio.shield(future)
 
     def _synthesize(self, text: str, fast: bool) -> _Spoken:
@@ -199,7 +230,8 @@ class Speaker:
         t_synth = time.perf_counter()
         audio = to_ogg_opus(speech.audio, speech.sample_rate, fast=fast)
         t_enc = time.perf_counter()
-        return _Spoken(speech, visemes, audio, 1000 * (t_synth - t), 1000 * (t_enc - t_synth))
+        synth_ms, encode_ms = 1000 * (t_synth - t), 1000 * (t_enc - t_synth)
+        return _Spoken(speech.duration, speech.words, visemes, audio, synth_ms, encode_ms)
 
     def _ms(self, t: float) -> int:
         return max(0, round((t - self._t_start) * 1000))

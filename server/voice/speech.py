@@ -47,10 +47,7 @@ class Speech:
         """Audio time of a text position (code points): the start of the first word at or after it, the
         end of the audio past the last word. Places an emotion cue found at `offset` on the word it
         belongs to."""
-        for _word, start, _end, at in self.words:
-            if at >= offset:
-                return start
-        return self.duration
+        return time_at(self.words, self.duration, offset)
 
     def visemes(self) -> ph.Visemes:
         """The viseme keys for FaceBank.visemes(slot, t0=when the audio starts, *speech.visemes()): from
@@ -77,6 +74,11 @@ def billed_tokens(voice: Voice, text: str) -> int:
     """What speaking `text` costs against an embed key's tokens: a cloud voice (a paid request, billed by
     the character) about one token per four characters; an offline voice nothing."""
     return -(-len(text) // 4) if voice.name.startswith("litellm:") else 0
+
+
+def time_at(words: Sequence[Word], duration: float, offset: int) -> float:
+    """Speech.time_at, for timings kept without their samples."""
+    return next((start for _word, start, _end, at in words if at >= offset), duration)
 
 
 def tokens(text: str) -> list[tuple[str, int]]:

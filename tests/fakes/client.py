@@ -59,6 +59,11 @@ class Client:
             async with self._new:
                 self._new.notify_all()
 
+    @property
+    def close_code(self) -> int | None:
+        """The code the server closed with (None while open)."""
+        return self._ws.close_code if self._ws is not None else None
+
     async def send(self, message: dict[str, Any] | str | bytes) -> None:
         await self._ws.send(message if isinstance(message, str | bytes) else json.dumps(message))
 

@@ -4,12 +4,7 @@ idle at once (counted in frames, the animation's own time)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 from server.app import create_app
@@ -17,6 +12,7 @@ from server.runner import LiveServer
 from tests.fakes.client import Client
 from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
+from tests.fakes.process import MienProcess
 
 
 def test_a_locked_database_fails_the_reply_not_the_session(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
@@ -69,48 +65,6 @@ def test_a_failed_spoken_reply_goes_idle_at_once(mien: LiveServer, fake_llm: Scr
     asyncio.run(main())
 
 
-def _serve(port: int, data: Path, fake_llm: ScriptedOpenAI) -> subprocess.Popen[str]:
-    """`mien serve` in its own process, returned once it listens (uvicorn says so on stderr)."""
-    env = {
-        **os.environ,
-        "MIEN_MODEL": "fake-model",
-        "MIEN_API_BASE": fake_llm.base_url,
-        "MIEN_RETRIES": "0",
-        "MIEN_DATA_DIR": str(data),
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    }
-    mien = Path(sys.executable).parent / "mien"
-    proc = subprocess.Popen(
-        [str(mien), "serve", "--port", str(port), "--log-level", "info"],
-        env=env,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "Uvicorn running" in line:
-            break
-    else:
-        raise AssertionError(f"mien serve exited with {proc.wait()}")
-    stderr = proc.stderr
-
-    def drain() -> None:  # keep reading its log (a full pipe would block it), to the end
-        with stderr:
-            stderr.read()
-
-    drainer = threading.Thread(target=drain, daemon=True)
-    drainer.start()
-    proc.drainer = drainer  # type: ignore[attr-defined]
-    return proc
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    proc.kill()
-    proc.wait()
-    proc.drainer.join()  # type: ignore[attr-defined]
-
-
 def test_a_server_killed_mid_reply_resumes_and_says_the_reply_was_lost(
     fake_llm: ScriptedOpenAI, tmp_path: Path
 ) -> None:
@@ -119,12 +73,9 @@ def test_a_server_killed_mid_reply_resumes_and_says_the_reply_was_lost(
     fake_llm.queue(
         [{"content": "First."}], [{"content": "Half of it"}, {"hold": True}], [{"content": "Again."}]
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"ws://127.0.0.1:{port}/ws"
     data = tmp_path / "data"
-    server = _serve(port, data, fake_llm)
+    server = MienProcess(fake_llm, data).start()
+    url = server.url
     try:
 
         async def before() -> str:
@@ -139,9 +90,8 @@ def test_a_server_killed_mid_reply_resumes_and_says_the_reply_was_lost(
                 return str(sid)
 
         sid = asyncio.run(before())
-        _kill(server)
         fake_llm.release()
-        server = _serve(port, data, fake_llm)
+        server = MienProcess(fake_llm, data, port=server.port).start()
 
         async def after() -> None:
             async with Client(f"{url}?session={sid}") as c:
@@ -159,7 +109,7 @@ def test_a_server_killed_mid_reply_resumes_and_says_the_reply_was_lost(
 
         asyncio.run(after())
     finally:
-        _kill(server)
+        server.kill()
 
 
 def test_a_full_database_fails_the_reply_not_the_session(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:

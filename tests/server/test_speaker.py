@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -17,6 +18,8 @@ from server.runner import LiveServer
 from server.voice.encode import to_ogg_opus
 from server.voice.pieces import LONG, MAX_PIECE, MIN_CLAUSE, first_clause, piece_cut
 from tests.fakes.client import Client
+from tests.fakes.mien import mien_settings
+from tests.fakes.openai_server import ScriptedOpenAI
 
 
 def test_a_spoken_reply_arrives_sentence_by_sentence_on_one_clock(mien: LiveServer) -> None:
@@ -261,3 +264,44 @@ def test_pieces_are_never_longer_than_max_piece(tokens: list[str]) -> None:
     pieces.append(text)
     assert all(len(p.rstrip()) <= MAX_PIECE for p in pieces)
     assert "".join(pieces) == " ".join(tokens)
+
+
+def _say_together(url: str, line: str) -> list[tuple[list[dict], list[bytes]]]:
+    """Two sessions speak `line` at once: each one's speech messages and audio files."""
+
+    async def one() -> tuple[list[dict], list[bytes]]:
+        async with Client(url) as c:
+            await c.send({"type": "set_voice", "enabled": True})
+            await c.send({"type": "speak", "text": line})
+            end = await c.next_message("reply_end")
+            assert end["status"] == "complete"
+            return c.of_type("speech", end["reply_id"]), [ogg for _, _, ogg in c.audio]
+
+    async def main() -> list[tuple[list[dict], list[bytes]]]:
+        return list(await asyncio.gather(one(), one()))
+
+    return asyncio.run(main())
+
+
+def test_a_line_many_sessions_say_is_made_once(mien: LiveServer) -> None:
+    """The voice's audio for a sentence is kept (server/voice/cache.py): a second session saying it at the
+    same time gets the very same file (Piper's timbre noise and Ogg's random stream serial make every fresh
+    synthesis differ, see below), on its own session clock."""
+    line = "[joy] Welcome to the harbour museum. Ask me anything about the lighthouse!"
+    (speech_a, audio_a), (speech_b, audio_b) = _say_together(mien.ws_url, line)
+    assert len(audio_a) == len(speech_a) == 2 and audio_a == audio_b
+    for a, b in zip(speech_a, speech_b, strict=True):
+        assert a["duration_ms"] == b["duration_ms"] and a["audio_bytes"] == b["audio_bytes"]
+        at_a = [w["t_ms"] - a["t_ms"] for w in a["words"]]  # word timings relative to the sentence (ms,
+        at_b = [w["t_ms"] - b["t_ms"] for w in b["words"]]  # each rounded on its own session's clock)
+        assert len(at_a) == len(at_b) and all(abs(x - y) <= 1 for x, y in zip(at_a, at_b, strict=True))
+        assert [c["emotion"] for c in a["cues"]] == [c["emotion"] for c in b["cues"]]
+
+
+def test_without_the_cache_each_session_synthesises(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    from server.app import create_app
+
+    settings = mien_settings(fake_llm, tmp_path, voice_cache_mb=0)
+    with LiveServer(create_app(settings, warm_up=False)) as server:
+        (_, audio_a), (_, audio_b) = _say_together(server.ws_url, "Welcome to the harbour museum.")
+    assert len(audio_a) == len(audio_b) == 1 and audio_a != audio_b

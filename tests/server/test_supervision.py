@@ -81,7 +81,7 @@ def test_a_client_that_stops_reading_then_resets_frees_its_face_and_key(
         assert json.loads(read_frame(sock))["type"] == "hello"  # the last frame this client reads
         (session,) = sessions.values()
         assert isinstance(session, Session)
-        assert services.gate.open_sessions(key) == 1 and animator.faces == 1
+        assert live.call(services.gate.open_sessions(key)) == 1 and animator.faces == 1
 
         async def full() -> bool:
             return session.out.held.is_set() and session.out.pending == session.out.limit
@@ -110,7 +110,7 @@ def test_a_client_that_stops_reading_then_resets_frees_its_face_and_key(
 
         assert session.face is not None and session.face.released_at is not None
         assert session.face.released_at - before <= FEW_FRAMES
-        assert services.gate.open_sessions(key) == 0 and animator.faces == 0 and not sessions
+        assert live.call(services.gate.open_sessions(key)) == 0 and animator.faces == 0 and not sessions
 
         async def next_visitor() -> dict[str, object]:
             async with Client(f"{live.ws_url}?key=site") as c:
@@ -209,7 +209,7 @@ def test_two_hundred_clients_dropping_mid_stream_leave_no_session_behind(fake_ll
             live.call(_all_ended(open_now))
 
         asyncio.run(main())
-        assert not sessions and services.gate.open_sessions() == 0 and services.animator.faces == 0
+        assert not sessions and live.call(services.gate.open_sessions()) == 0 and services.animator.faces == 0
 
 
 async def _all_ended(sessions: list[Session]) -> None:
