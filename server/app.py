@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import socket
 import time
@@ -20,7 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from server import __version__
+from server import __version__, metrics
 from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, avatar_url, embed_page
 from server.face import Animator
 from server.limits import (
@@ -108,6 +109,22 @@ async def _check_redis(shared: RedisCounters, settings: Settings) -> None:
         log.error("Redis at %s can't be reached (%s): sessions are %s until it can", where, e, then)
 
 
+def _gauges(services: Services, sessions: dict[str, Session]) -> None:
+    """This process's gauges and hot-path counts, into the metrics (server/metrics.py)."""
+    slots = services.gateway.slots
+    metrics.MODEL_RUNNING.set(slots.running)
+    metrics.MODEL_WAITING.set(slots.waiting)
+    metrics.QUEUED.set(sum(s.out.pending for s in sessions.values()))
+    metrics.TALLY.flush()
+
+
+async def _watch(services: Services, sessions: dict[str, Session]) -> None:
+    """Every second: a scrape answered by another worker sees this one's figures (at most a second old)."""
+    while True:
+        await asyncio.sleep(1.0)
+        _gauges(services, sessions)
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves Mien (`mien serve` and the tests' LiveServer alike)."""
     return {
@@ -180,7 +197,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         warm = asyncio.create_task(_warm_up(gateway)) if warm_up else None
         await _purge(store, settings.retention_days)  # before the first session: done when serving starts
         retention = asyncio.create_task(_retention(store, settings.retention_days))
+        watch = asyncio.create_task(_watch(services, app.state.sessions))
         yield
+        watch.cancel()
         retention.cancel()
         if warm is not None:
             warm.cancel()
@@ -210,6 +229,21 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         await drain(sessions, gate, settings.shutdown_grace)
 
     app.state.drain = drain_sessions
+
+    readers = [ipaddress.ip_network(n, strict=False) for n in settings.metrics_from]
+
+    @app.get("/metrics")
+    async def metrics_page(request: Request) -> Response:
+        """Prometheus text, every worker's (server/metrics.py); only for `metrics_from` addresses."""
+        try:
+            client = ipaddress.ip_address(request.client.host if request.client else "")
+        except ValueError:
+            client = None
+        if client is None or not any(client in n for n in readers):
+            return Response(status_code=404)
+        _gauges(services, sessions)
+        body, kind = metrics.exposition()
+        return Response(body, media_type=kind)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -14,6 +14,7 @@ An invalid file or value stops start-up with the file, the key and the reason.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -101,6 +102,8 @@ class Settings:
     redis_url: str | None = None  # redis://host:port/db: every limit counted there, across processes
     redis_outage: str = "refuse"  # while Redis can't be reached: refuse (`unavailable`) or count locally
     local_limits: bool = False  # several workers without Redis: each counts its own (limits x workers)
+    # Who may read /metrics (addresses or networks); others get 404. Behind a proxy: see forwarded_allow_ips.
+    metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
 
     @property
     def hosts(self) -> list[str]:
@@ -194,6 +197,7 @@ _ENV = {
     "MIEN_REDIS_URL": "redis_url",
     "MIEN_REDIS_OUTAGE": "redis_outage",
     "MIEN_LOCAL_LIMITS": "local_limits",
+    "MIEN_METRICS_FROM": "metrics_from",
 }
 
 
@@ -218,6 +222,7 @@ _STRINGS = frozenset(
         "redis_outage",
     ]
 )
+_NETWORKS = frozenset({"metrics_from"})
 _CHOICES: dict[str, tuple[str, ...]] = {"redis_outage": ("refuse", "local")}
 _SCHEMES: dict[str, tuple[str, ...]] = {"redis_url": ("redis://", "rediss://", "unix://")}
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -256,6 +261,11 @@ def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
         items = [s.strip() for s in raw.split(",")] if isinstance(raw, str) else raw
         if not isinstance(items, list | tuple) or not all(isinstance(s, str) and s for s in items):
             raise fail("a list of names")
+        if key in _NETWORKS:
+            try:
+                [ipaddress.ip_network(s, strict=False) for s in items]
+            except ValueError as e:
+                raise fail(f"addresses or networks ({e})") from None
         return tuple(items)
     if isinstance(current, bool):
         word = raw.strip().lower() if isinstance(raw, str) else None

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from typing import Any
 
 import uvicorn
+from prometheus_client import multiprocess
 
+from server import metrics
 from server.app import MienServer, create_app, uvicorn_options
 from server.settings import Settings
 
@@ -47,6 +52,9 @@ def serve(settings: Settings, log_level: str) -> int:
     sock = config.bind_socket()  # logs "Uvicorn running on ..."
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     context = multiprocessing.get_context("spawn")
+    # Each worker writes its metrics here; a scrape answered by any of them adds up all (server/metrics.py).
+    shared_metrics = tempfile.mkdtemp(prefix="mien-metrics-")
+    os.environ[metrics.MULTIPROC_DIR] = shared_metrics  # the spawned workers start with it
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -71,6 +79,7 @@ def serve(settings: Settings, log_level: str) -> int:
                 code = 1
                 break
             log.warning("worker %d (pid %d) exited with %s: another starts", i, process.pid, process.exitcode)
+            multiprocess.mark_process_dead(process.pid, shared_metrics)  # its live gauges no longer count
             workers[i] = start(i)
     for process, _ in workers:  # each drains its sessions (replies finish, clients told to reconnect)
         if process.is_alive():
@@ -81,6 +90,7 @@ def serve(settings: Settings, log_level: str) -> int:
             process.kill()
             process.join()
     sock.close()
+    shutil.rmtree(shared_metrics, ignore_errors=True)
     return code
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from animation.arkit import N_CHANNELS
+from server.metrics import TALLY
 from server.protocol.frames import encode_frame
 
 
@@ -87,6 +88,7 @@ class Outbound:
             return
         if self._frame is not None:
             self.frames_dropped += 1
+            TALLY.frames_dropped += 1
         self._frame = frame
         self._ready.set()
 
@@ -126,7 +128,8 @@ async def pump(
             return item
         if isinstance(item, Frame):
             await send_bytes(encode_frame(item.seq, item.t_ms, item.wire, last_sent))
-            last_sent = item.wire
+            last_sent = item.wire.copy()  # a row of the whole step's array: keep 220 B, not the array
+            TALLY.frames_sent += 1
         elif isinstance(item, bytes):
             await send_bytes(item)
         else:

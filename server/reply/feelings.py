@@ -135,7 +135,9 @@ class Feelings:
 
     def infer(self, text: str) -> Inference | None:
         """The sentence's dominant emotion, or None when the text carries no clear one."""
-        return self._remembered(text.strip())
+        text = text.strip()
+        # Sentences and short lines repeat (greetings, scripted answers); long messages rarely do.
+        return self._remembered(text) if len(text) <= 300 else self._infer(text)
 
     def _infer(self, text: str) -> Inference | None:
         if not _english_like(text):

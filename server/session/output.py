@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from server import metrics
 from server.events import Cue, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted, Sentence, Text
 from server.protocol import Error, ReplyEnd, ReplyStart, TextDelta
 from server.session.outlet import Outlet
@@ -59,17 +61,20 @@ class ReplyOutput:
             )
         self._spend = spend
         self._speaking = False
+        self._started = time.monotonic()
 
     async def emit(self, event: ReplyEvent) -> None:
         outlet = self.outlet
         match event:
             case ReplyStarted(source=source):
+                self._started = time.monotonic()
                 # Both at once, never waiting for room: a reply that has started always reaches its end.
                 outlet.send_now(ReplyStart(reply_id=self.reply_id, source=source))
                 outlet.set_state_now("thinking")
             case Text(delta=delta, offset=offset):
                 if not self._speaking:
                     self._speaking = True
+                    metrics.FIRST_TEXT.observe(time.monotonic() - self._started)
                     await outlet.set_state("speaking")
                 await outlet.send(TextDelta(reply_id=self.reply_id, offset=offset, delta=delta))
             case Cue() as cue:
@@ -80,6 +85,7 @@ class ReplyOutput:
                     self._spend(billed_tokens(self.speaker.voice, sentence.text))  # a cloud voice costs too
                     self.speaker.say(sentence)
             case ReplyFailed(code=code, detail=detail):
+                metrics.MODEL_ERRORS.labels(code).inc()
                 # A provider's words may name its internals; ours (busy, internal) are already plain.
                 message = outlet.public_detail(detail) if code == "provider_error" else detail
                 outlet.send_now(Error(code=code, message=message, reply_id=self.reply_id))
@@ -96,6 +102,7 @@ class ReplyOutput:
         cuts the voice. Sent past the queue's bound: the reply may be being torn down."""
         outlet = self.outlet
         self._spend(end.tokens)
+        metrics.REPLIES.labels(end.status).inc()
         if self.speaker is not None and end.status != "complete":
             await asyncio.shield(self.speaker.cancel())
         if end.status == "interrupted":

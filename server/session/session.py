@@ -29,6 +29,7 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from animation.track import TrackWriter
+from server import metrics
 from server.face import FaceHandle
 from server.limits import Admission, EmbedKey, allowed_personas
 from server.limits.pace import Pace
@@ -120,11 +121,14 @@ class Session:
             self.ws.query_params.get("key"), self.ws.headers.get("origin"), own_origin, address
         )
         if admission.refusal is not None:
+            metrics.REFUSED.labels(admission.refusal).inc()
             await self.ws.send_text(Error(code=admission.refusal, message=admission.reason).model_dump_json())
             # Refused for good (1008: a reconnect would not help), or only for now.
             await self.ws.close(code=_REFUSAL_CLOSE.get(admission.refusal, 1008))
             return False
         self.key, self.admission = admission.key, admission
+        metrics.ADMITTED.inc()
+        metrics.SESSIONS.inc()
         if self.key is not None and self.key.persona:
             self.persona = self.services.personas[self.key.persona]
         return True
@@ -220,6 +224,7 @@ class Session:
             self.face.release()
         if self.admission is not None:
             admission, self.admission = self.admission, None
+            metrics.SESSIONS.dec()
             self.services.gate.leave(admission)
 
     def _closed(self, reason: str) -> Closed:

@@ -3,7 +3,9 @@ OpenAI-compatible server, started and waited for through its own log."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -53,7 +55,12 @@ class MienProcess:
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
         self.proc = proc = subprocess.Popen(
-            command, env=self._env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+            command,
+            env=self._env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # its own process group: a kill takes its workers too
         )
         assert proc.stderr is not None
         started, listening = 0, False  # one process: started, then listening; workers: the reverse
@@ -76,9 +83,10 @@ class MienProcess:
         return self
 
     def kill(self) -> None:
-        """SIGKILL, and wait until it is gone."""
+        """SIGKILL to it and its workers, and wait until it is gone."""
         if self.proc is not None:
-            self.proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             assert self._reader is not None
             self._reader.join()

@@ -8,6 +8,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.engines import RedisServer
 from tests.fakes.client import Client
 from tests.fakes.openai_server import ScriptedOpenAI
 from tests.fakes.process import MienProcess, free_port
+from tests.server.test_metrics import scrape
 
 KEYS = """
 [keys.shop]
@@ -66,6 +68,12 @@ def test_a_keys_session_cap_holds_across_processes(
             await asyncio.gather(*(c.closed.wait() for c, _ in opened[3:]))
             assert {c.close_code for c, _ in opened[3:]} == {1008}
             await opened[0][0].__aexit__()  # a session on process a ends: its place is free on b
+            counters = RedisCounters(redis_server.url)
+            for _ in range(200):  # process a removes it when it sees the socket close (its own moment)
+                if await counters.count("open:k:shop") == 2:
+                    break
+                await asyncio.sleep(0.05)
+            await counters.stop()
             c, first = await _open(b.url)
             assert first["type"] == "hello"
             for client, _ in [*opened[1:], (c, first)]:
@@ -210,6 +218,12 @@ def test_workers_share_one_port_and_their_limits_and_stop_together(
         async def main() -> None:
             opened = [await _open(server.url) for _ in range(4)]
             assert [first["type"] for _, first in opened] == ["hello", "hello", "hello", "error"]
+            # Whichever worker answers a scrape, it counts every worker's sessions.
+            base = f"http://127.0.0.1:{server.port}"
+            for _ in range(6):
+                figures = await asyncio.to_thread(scrape, base)
+                assert figures[("mien_sessions", ())] == 3
+                assert figures[("mien_sessions_refused_total", (("code", "too_many_sessions"),))] == 1
             code = await asyncio.to_thread(server.stop)  # SIGTERM to the parent: every worker drains
             assert code == 0
             for c, _ in opened[:3]:
@@ -222,3 +236,25 @@ def test_workers_share_one_port_and_their_limits_and_stop_together(
     finally:
         server.kill()
     assert sum("Application startup complete" in line for line in server.log) == 2
+
+
+def test_token_amounts_sent_twice_count_once(redis_server: RedisServer) -> None:
+    """A batch whose reply was lost to a timeout is sent again: Redis adds it once (its marker)."""
+
+    async def main() -> None:
+        counters = RedisCounters(redis_server.url)
+        counters.add(["tok:shop:1"], 5)
+        await counters.renew()
+        assert await counters.totals(["tok:shop:1"]) == [5]
+        counters.add(["tok:shop:1"], 7)
+        await counters.renew()
+        written = counters._batch  # None: confirmed; now pretend its reply never came and send it again
+        assert written is None
+        batch = ("lost-reply", Counter({"mien:tok:shop:1": 3}))
+        for _ in range(2):
+            counters._batch = batch
+            await counters.renew()
+        assert await counters.totals(["tok:shop:1"]) == [15]
+        await counters.stop()
+
+    asyncio.run(main())
