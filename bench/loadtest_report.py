@@ -107,7 +107,11 @@ def report(
         cpu_window += r["cpu_window"]
         cpu_total += r["cpu_total"]
     fps += [0.0] * (config["sessions"] - len(fps))  # a lost worker's sessions had no frames
-    gap = {q: _hist_rank(gaps, gap_overflow, v, GAP_BIN_MS, 0.5) for q, v in (("p50", 0.5), ("p99", 0.99))}
+    # A bin's midpoint can lie past the largest gap seen in it: a percentile never exceeds the maximum.
+    gap = {
+        q: None if (x := _hist_rank(gaps, gap_overflow, v, GAP_BIN_MS, 0.5)) is None else min(x, gap_max)
+        for q, v in (("p50", 0.5), ("p99", 0.99))
+    }
     media_seen = [float(b) for b, c in enumerate(media) if c] + media_overflow
     fps_p5 = _rank(fps, 0.05)
     lost = counts["text_out_of_order"] + counts["text_mismatch"]

@@ -1,7 +1,4 @@
-"""Real engines for the scale-out tests, started as plain processes (no Docker, no service manager):
-Debian's `redis-server` (installed by `make test`). Each listens on its own unix socket in a temporary
-directory, so parallel runs never fight over a port, and can be stopped and started again at the same
-address (a restart mid-session)."""
+"""Debian's `redis-server` on a unix socket in a temporary directory."""
 
 from __future__ import annotations
 
