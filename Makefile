@@ -76,7 +76,7 @@ $(WIDGET): $(WIDGET_SOURCES) web/node_modules/.package-lock.json
 
 # Browser tests drive Debian's chromium (never a downloaded browser); offscreen renders need Mesa's EGL;
 # the fallback voice is libespeak-ng; the shared-limits tests start their own redis-server processes.
-SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri libespeak-ng1 redis-server
+SYSTEM_PACKAGES := chromium libegl1 libegl-mesa0 libgl1-mesa-dri libespeak-ng1 redis-server postgresql nginx
 $(STAMP)/system: $(STAMP)/venv Makefile
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \

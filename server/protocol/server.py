@@ -239,6 +239,8 @@ ErrorCode = Literal[
     "shutting_down",
     "unavailable",
     "reply_lost",
+    "not_saved",
+    "moved",
     "internal",
 ]
 
