@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -38,7 +38,7 @@ from server.llm import Gateway
 from server.personas import Persona, load_personas
 from server.protocol import MoodInfo, PersonaInfo
 from server.reply.feelings import FEELINGS
-from server.session import Services, Session, drain, serve_session
+from server.session import Relay, Services, Session, drain, post_message, serve_session
 from server.settings import ConfigError, Settings
 from server.store import Store, open_store
 from server.voice import Voices
@@ -125,6 +125,15 @@ async def _watch(services: Services, sessions: dict[str, Session]) -> None:
         _gauges(services, sessions)
 
 
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with Mien's own loggers (sessions, limits, relay, store) beside its own, at
+    `level`: without this only their warnings would reach stderr."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    mien = {"handlers": ["default"], "level": level.upper(), "propagate": False}
+    return {**LOGGING_CONFIG, "loggers": {**LOGGING_CONFIG["loggers"], "mien": mien}}
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves Mien (`mien serve` and the tests' LiveServer alike)."""
     return {
@@ -183,7 +192,10 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     flag = partial(gateway.flagged, settings.moderation_model) if settings.moderation_model else None
     moderation = Moderation(words, flag)
     spoken = spoken_cache(round(settings.voice_cache_mb * 2**20))
-    services = Services(settings, animator, personas, infos, store, gate, gateway, voices, moderation, spoken)
+    relay = Relay(settings.redis_url)
+    services = Services(
+        settings, animator, personas, infos, store, gate, gateway, voices, moderation, spoken, relay
+    )
     widget = Widget(WEB / "dist")
     if not widget.path.is_file():
         log.warning("%s is not built (run `make`): /widget.js and /embed will not work", widget.path)
@@ -194,6 +206,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         if shared is not None:
             await _check_redis(shared, settings)
             shared.start()
+        await relay.start()
         warm = asyncio.create_task(_warm_up(gateway)) if warm_up else None
         await _purge(store, settings.retention_days)  # before the first session: done when serving starts
         retention = asyncio.create_task(_retention(store, settings.retention_days))
@@ -204,6 +217,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         if warm is not None:
             warm.cancel()
         await animator.stop()
+        await relay.stop()
         if shared is not None:
             await shared.stop()
         await store.close()
@@ -220,7 +234,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         log.warning(
             "serving on %s: set allowed_hosts to the names clients use (only loopback answers)", settings.host
         )
-    sessions: dict[str, Session] = {}  # open now, by id
+    sessions = cast(dict[str, Session], relay.held)  # open now, by id
     app.state.settings = settings
     app.state.services = services
     app.state.sessions = sessions
@@ -251,7 +265,12 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:
-        await serve_session(websocket, services, sessions)
+        await serve_session(websocket, services)
+
+    @app.post("/sessions/{session_id}/messages", include_in_schema=False)
+    async def session_message(session_id: str, request: Request) -> Response:
+        """One message for an open session, wherever its socket is (server/session/remote.py)."""
+        return await post_message(request, session_id, relay)
 
     @app.api_route("/widget.js", methods=["GET", "HEAD"], include_in_schema=False)
     async def widget_js(request: Request) -> Response:

@@ -17,7 +17,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server import workers
-    from server.app import MienServer, create_app, uvicorn_options
+    from server.app import MienServer, create_app, log_config, uvicorn_options
     from server.settings import ConfigError
 
     try:
@@ -50,7 +50,8 @@ def _serve(args: argparse.Namespace) -> int:
         del app
         return workers.serve(settings, args.log_level)
     options = uvicorn_options(settings)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=args.log_level, **options)
+    logs = {"log_level": args.log_level, "log_config": log_config(args.log_level)}
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, **logs, **options)
     MienServer(config).run()
     return 0
 

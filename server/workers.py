@@ -27,7 +27,7 @@ import uvicorn
 from prometheus_client import multiprocess
 
 from server import metrics
-from server.app import MienServer, create_app, uvicorn_options
+from server.app import MienServer, create_app, log_config, uvicorn_options
 from server.settings import Settings
 
 log = logging.getLogger("uvicorn.error")
@@ -96,5 +96,6 @@ def serve(settings: Settings, log_level: str) -> int:
 
 def _worker(settings: Settings, sock: socket.socket, log_level: str) -> None:
     app = create_app(settings)
-    config = uvicorn.Config(app, log_level=log_level, **uvicorn_options(settings))
+    logs = {"log_level": log_level, "log_config": log_config(log_level)}
+    config = uvicorn.Config(app, **logs, **uvicorn_options(settings))
     MienServer(config).run(sockets=[sock])

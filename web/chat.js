@@ -6,7 +6,7 @@
 
 import { padTable, paint } from "./colors.js";
 import { renderMarkdown } from "./markdown.js";
-import { IDLE_CLOSE } from "./protocol.js";
+import { IDLE_CLOSE, MOVED_CLOSE } from "./protocol.js";
 
 const CAPTION = "mien-caption"; // the CSS highlight of the word being spoken (style.css ::highlight)
 const CAPTION_HOLD_MS = 1500; // the highlight fades when no word follows for this long
@@ -136,8 +136,11 @@ export class ChatPanel {
     on("connect", (d) => this.#connected(d));
     on("history", (d) => this.#history(d));
     on("disconnect", (d) => {
-      const idle = d.code === IDLE_CLOSE;
-      const note = d.retrying ? "Connection lost; reconnecting…" : idle ? "Paused while idle; send a message to go on." : "Disconnected.";
+      const waiting = {
+        [IDLE_CLOSE]: "Paused while idle; send a message to go on.",
+        [MOVED_CLOSE]: "This conversation went on in another window; send a message to bring it back here.",
+      };
+      const note = d.retrying ? "Connection lost; reconnecting…" : (waiting[d.code] ?? "Disconnected.");
       if (this.#shown) this.#note(note, "warn");
     });
   }

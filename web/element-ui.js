@@ -12,7 +12,7 @@ import { ExpressionControls } from "./controls.js";
 import { ErrorList } from "./errors.js";
 import { FRAME_CSS } from "./frame-css.js";
 import { PresetPanel } from "./presets.js";
-import { IDLE_CLOSE } from "./protocol.js";
+import { IDLE_CLOSE, MOVED_CLOSE } from "./protocol.js";
 import { UI_CSS } from "./ui-css.js";
 
 const WIDE_PX = 600; // narrower than this: the chat goes under the face ("tall")...
@@ -125,7 +125,8 @@ export class ElementUI {
     const on = (type, fn) => el.addEventListener(type, (e) => fn(e.detail));
     on("state", ({ state }) => this.#showState(state));
     on("disconnect", ({ retrying, code }) => {
-      if (!retrying) $("#state").textContent = code === IDLE_CLOSE ? "paused (idle)" : "offline (refused by the server)";
+      const paused = { [IDLE_CLOSE]: "paused (idle)", [MOVED_CLOSE]: "paused (continued elsewhere)" };
+      if (!retrying) $("#state").textContent = paused[code] ?? "offline (refused by the server)";
     });
     on("connect", ({ hello }) => {
       $("#persona-name").textContent = hello.persona.name;

@@ -114,6 +114,9 @@ function nonFinite(message) {
 const RETRY_MIN_MS = 500;
 const POLICY_VIOLATION = 1008; // a refused session (embed key, origin, limits): no reconnect
 export const IDLE_CLOSE = 4000; // closed for idling: reconnect when the user is back (a message, the page shown)
+// Resumed in another window, device or process: reconnecting on a timer would take it back and forth
+// forever, so only the user's next move here takes it back.
+export const MOVED_CLOSE = 4001;
 const RETRY_MAX_MS = 8000;
 const MAX_QUEUED = 64;
 
@@ -273,8 +276,8 @@ export class MienConnection extends EventTarget {
     this.#hello = null;
     this.#emit("close", { code: event.code, reason: event.reason });
     if (this.#closed || event.code === POLICY_VIOLATION) return; // refused: asking again would not help
-    if (event.code === IDLE_CLOSE) {
-      this.#dormant = true; // no one is using it: come back on the user's next move, not on a timer
+    if (event.code === IDLE_CLOSE || event.code === MOVED_CLOSE) {
+      this.#dormant = true; // no one is using it here: come back on the user's next move, not on a timer
       this.#retryMs = RETRY_MIN_MS;
       return;
     }

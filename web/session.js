@@ -4,7 +4,7 @@
 // drawing, the head and the voice to the element through the hooks it is given.
 
 import { FaceSettings } from "./face-settings.js";
-import { IDLE_CLOSE, MienConnection, messageEvent, socketUrl } from "./protocol.js";
+import { IDLE_CLOSE, MOVED_CLOSE, MienConnection, messageEvent, socketUrl } from "./protocol.js";
 import { SessionMemory } from "./session-store.js";
 
 /** Element-level states besides the server's idle / listening / thinking / speaking. */
@@ -166,7 +166,7 @@ export class AvatarSession {
     this.#failExports("disconnected before the history arrived");
     this.setState(OFFLINE);
     const refused = code === REFUSED;
-    const idle = code === IDLE_CLOSE;
+    const idle = code === IDLE_CLOSE || code === MOVED_CLOSE; // both wait for the user, not a timer
     this.#hooks.onClose?.(refused, idle);
     this.#hooks.emit("disconnect", { code, reason, retrying: !refused && !idle });
   }

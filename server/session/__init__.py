@@ -7,10 +7,15 @@ dialogue.py  while open: a client's message -> the face, a reply, or an answer; 
 output.py    a reply's events -> the wire, the face and the voice
 idle.py      when a session is idle (closed, the page reconnects when its user is back)
 drain.py     a graceful stop: replies finish, clients are told to reconnect
+resume.py    which stored conversation a new socket asks for
+relay.py     the open sessions by id: a resume takes one over, messages from elsewhere reach its process
+remote.py    POST /sessions/{id}/messages: stop, controls, a scripted line, from outside the socket
 """
 
 from server.session.drain import drain
+from server.session.relay import Relay
+from server.session.remote import post_message
 from server.session.services import Services
 from server.session.session import Session, serve_session
 
-__all__ = ["Services", "Session", "drain", "serve_session"]
+__all__ = ["Relay", "Services", "Session", "drain", "post_message", "serve_session"]

@@ -9,6 +9,7 @@ from server.limits import Gatekeeper, Moderation
 from server.llm import Gateway
 from server.personas import Persona
 from server.protocol import PersonaInfo
+from server.session.relay import Relay
 from server.settings import Settings
 from server.store import Store
 from server.voice import Voices
@@ -27,3 +28,4 @@ class Services:
     voices: Voices
     moderation: Moderation
     spoken: SpokenCache  # sentences the voices have said, for every session (server/voice/cache.py)
+    relay: Relay  # the open sessions, and messages to them from elsewhere (server/session/relay.py)

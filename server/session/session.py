@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
-import re
 import time
 import uuid
 from collections.abc import Coroutine
@@ -33,23 +33,26 @@ from server import metrics
 from server.face import FaceHandle
 from server.limits import Admission, EmbedKey, allowed_personas
 from server.limits.pace import Pace
-from server.protocol import Error, ProtocolError, Resume, State, parse_client_message
+from server.protocol import Error, ProtocolError, State, parse_client_message
 from server.protocol.outbound import FAIR_SHARE, Outbound, pump
 from server.reply import History
 from server.session.dialogue import Dialogue
 from server.session.hello import hello
 from server.session.idle import idle
 from server.session.outlet import Outlet
+from server.session.relay import Answer
+from server.session.resume import SESSION_ID, Left, resume_request
 from server.session.services import Services
 from server.store import Owner
 
 log = logging.getLogger("mien.session")
-_SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
 CLOSE_IDLE = 4000  # websocket close codes (4000-4999 are the application's): idle, reconnect when back
-RESUME_WAIT = 10.0  # s a `?resume=1` client has to send its resume message
+CLOSE_MOVED = 4001  # resumed elsewhere (another tab, device or process): reconnect only when the user is back
 CLOSE_RESTART = 1012  # "service restart": reconnect (and resume) right away
 CLOSE_TRY_LATER = 1013  # "try again later": the shared limits can't be checked now
 _REFUSAL_CLOSE = {"shutting_down": CLOSE_RESTART, "unavailable": CLOSE_TRY_LATER}  # others: 1008, for good
+# What may be sent to a session from elsewhere (POST /sessions/{id}/messages): its face and its reply.
+RELAYABLE = {"stop", "speak", "set_emotion", "set_gain", "set_expressiveness", "set_control", "set_mood"}
 
 
 class Closed(Exception):
@@ -74,23 +77,26 @@ class Session:
         self._track: TrackWriter | None = None
         self._last_input = asyncio.get_running_loop().time()  # when the client last sent anything
 
-    async def run(self, sessions: dict[str, Session]) -> None:
-        """Serve the socket until either side ends; `sessions` lists the server's open sessions."""
+    @property
+    def key_id(self) -> str:
+        return self.key.id if self.key is not None else ""
+
+    async def run(self) -> None:
+        """Serve the socket until either side ends."""
         await self.ws.accept()
         if not await self._admit():
             return
         opened, reason, failure = time.monotonic(), "closed", None
+        relay = self.services.relay
         try:
-            asked = await self._resume_request() if "resume" in self.ws.query_params else None
-            resumed, warning, conversation = await self._open(asked)
-            sessions[self.id] = self
+            resumed, warning, conversation = await self._open(await resume_request(self.ws))
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 await self._start(conversation, resumed, warning)
                 group.create_task(self._receive(), name=f"mien-receive-{self.id}")
                 group.create_task(self._send(), name=f"mien-send-{self.id}")
                 group.create_task(self._watch_idle(), name=f"mien-idle-{self.id}")
-        except* Closed as closed:
+        except* (Closed, Left) as closed:
             reason = str(closed.exceptions[0])
         except* Exception as failed:
             self._release()
@@ -100,7 +106,7 @@ class Session:
                 await self.ws.close(code=1011)
         finally:
             self._release()
-            sessions.pop(self.id, None)
+            await relay.let_go(self.id, self)
             if self._track is not None:
                 await asyncio.to_thread(self._track.close)
             replies = self.dialogue.replies if self.dialogue else 0
@@ -133,24 +139,6 @@ class Session:
             self.persona = self.services.personas[self.key.persona]
         return True
 
-    async def _resume_request(self) -> str | None:
-        """The session id of the `resume` message a `?resume=1` client sends first; None (a new session, and
-        a typed error) when the first message is something else or does not come within 10 s."""
-        try:
-            message = await asyncio.wait_for(self.ws.receive(), RESUME_WAIT)
-        except TimeoutError:
-            return None
-        if message["type"] == "websocket.disconnect":
-            raise Closed(f"client left ({message.get('code', 1000)})")
-        try:
-            parsed = parse_client_message(message.get("text") or "")
-            if not isinstance(parsed, Resume):
-                raise ProtocolError("invalid_message", f"expected resume first, got {parsed.type}")  # type: ignore[attr-defined]
-            return parsed.session_id
-        except ProtocolError as e:
-            await self.ws.send_text(Error(code=e.code, message=str(e)).model_dump_json())
-            return None
-
     async def _open(self, asked: str | None) -> tuple[bool, Error | None, History]:
         """Choose the persona (among the key's) and resume a stored conversation opened under the same key.
         A conversation of another site, or of Mien's own page, is not found from here."""
@@ -165,16 +153,17 @@ class Session:
             )
         elif wanted is not None:
             self.persona = personas[wanted]
-        key = self.key.id if self.key is not None else ""
-        resume = asked or params.get("session")
-        stored = await store.find(resume) if resume and _SESSION_ID.fullmatch(resume) else None
-        resumed = stored is not None and stored.key == key
+        stored = await store.find(asked) if asked and SESSION_ID.fullmatch(asked) else None
+        resumed = stored is not None and stored.key == self.key_id
         if resumed:
-            self.id = str(resume)
+            self.id = str(asked)
             if stored is not None and stored.persona in allowed and wanted is None:
                 self.persona = personas[stored.persona]
+        # A resume takes the session over: a socket holding it (here or on another process) closes first,
+        # its reply stored, before the history is read.
+        await self.services.relay.hold(self.id, self, take_over=resumed)
         count = self.services.gateway.count_tokens
-        owner = Owner(self.persona.id, key)
+        owner = Owner(self.persona.id, self.key_id)
         conversation = History(store, self.id, count, max_turns=self.settings.max_turns, owner=owner)
         if resumed:
             await conversation.resume()
@@ -235,6 +224,25 @@ class Session:
         assert self._group is not None
         return self._group.create_task(coro)
 
+    async def move(self) -> None:
+        """Resumed elsewhere: close with `moved`, and return once this session has ended."""
+        message = "this conversation continued in another window or device"
+        if self.dialogue is not None:  # its reply ends (stored as interrupted) before the new socket reads
+            await self.dialogue.cancel_reply()
+        self.goodbye(CLOSE_MOVED, Error(code="moved", message=message))
+        await self.ended.wait()
+
+    async def relayed(self, message: dict[str, Any]) -> Answer:
+        """A message sent to this session from elsewhere, handled as if its socket had sent it."""
+        if self.dialogue is None or message.get("type") not in RELAYABLE:
+            kind = str(message.get("type"))[:64]
+            return Answer(False, "not_allowed", f"{kind!r} can't be sent from elsewhere")
+        try:
+            await self.dialogue.handle(parse_client_message(json.dumps(message)))
+        except ProtocolError as e:
+            return Answer(False, e.code, str(e))
+        return Answer(True)
+
     def goodbye(self, code: int, error: Error) -> None:
         """Tell the client why, then close the socket with `code` once everything queued before is sent."""
         self.out.put_now(error.model_dump_json())
@@ -286,6 +294,6 @@ class Session:
             self._outlet.frame(wire, t)
 
 
-async def serve_session(websocket: WebSocket, services: Services, sessions: dict[str, Session]) -> None:
+async def serve_session(websocket: WebSocket, services: Services) -> None:
     with contextlib.suppress(WebSocketDisconnect):  # gone before it was admitted
-        await Session(websocket, services).run(sessions)
+        await Session(websocket, services).run()

@@ -33,6 +33,7 @@ class MienProcess:
     ) -> None:
         self.port = port or free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
+        self.http_url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
         self.log: list[str] = []
         self._env = {
