@@ -5,7 +5,8 @@ X-Forwarded-For is what tells them apart.
 
 What must hold: the websocket upgrade and the frame stream pass through, /healthz does and /metrics does
 not (nginx refuses the public, Mien refuses readers outside metrics_from); an embed key's session cap and a
-visitor's message rate hold across the processes; a process stopped (SIGTERM) or killed outright (SIGKILL)
+visitor's message rate hold across the processes; a stop for a session reaches the process holding its
+socket, sent to any; a process stopped (SIGTERM) or killed outright (SIGKILL)
 costs the visitor nothing but a reconnect: new connections skip it, and its conversation resumes on another
 process with every turn."""
 
@@ -257,6 +258,37 @@ def test_a_visitors_message_rate_holds_across_the_processes(deploy: Deployment) 
             await c.send({"type": "user_message", "text": "Hello."})
             assert (await c.next_message("reply_end"))["status"] == "complete"
             assert not c.of_type("error")
+
+    asyncio.run(main())
+
+
+def test_a_stop_sent_to_any_process_reaches_the_one_holding_the_socket(deploy: Deployment) -> None:
+    """A site's backend (or a control panel) stops the reply or poses the face through whichever process it
+    reaches: each of the three takes a control for the session, and a stop through nginx ends the reply
+    streaming from the one process that holds the socket."""
+    deploy.llm.queue([{"content": "[joy] Let me think"}, {"hold": True}, {"content": " about that."}])
+
+    async def main() -> None:
+        async with Visitor(deploy.nginx) as c:
+            sid = (await c.next_message("hello"))["session_id"]
+            await c.send({"type": "user_message", "text": "Hm?"})
+            await c.next_message("text")
+            held = await asyncio.to_thread(deploy.sessions)
+            assert sorted(held) == [0, 0, 1], held
+            path = f"/sessions/{sid}/messages"
+            control = {"type": "set_control", "name": "expressiveness", "value": 1.4}
+            try:
+                async with httpx.AsyncClient() as http:  # every process, the two without the socket too
+                    for p in deploy.processes:
+                        answer = await http.post(f"http://127.0.0.1:{p.port}{path}", json=control)
+                        assert (answer.status_code, answer.json()) == (202, {"delivered": True}), p.port
+                async with httpx.AsyncClient(verify=deploy.nginx.ssl_context()) as http:
+                    answer = await http.post(deploy.nginx.https_url + path, json={"type": "stop"})
+                assert answer.status_code == 202, answer.text
+                ended = await c.next_message("reply_end")
+                assert ended["status"] == "interrupted" and ended["text"] == "Let me think"
+            finally:
+                deploy.llm.release()
 
     asyncio.run(main())
 
