@@ -8,7 +8,6 @@ import gc
 import ipaddress
 import logging
 import socket
-import time
 from collections.abc import AsyncIterator
 from functools import partial
 from pathlib import Path
@@ -40,7 +39,8 @@ from server.protocol import MoodInfo, PersonaInfo
 from server.reply.feelings import FEELINGS
 from server.session import Relay, Services, Session, drain, post_message, serve_session
 from server.settings import ConfigError, Settings
-from server.store import Store, open_store
+from server.store import open_store
+from server.store.retention import purge, retention
 from server.voice import Voices
 from server.voice.speaker import spoken_cache
 
@@ -72,28 +72,6 @@ def _persona_info(persona: Persona, voices: Voices) -> PersonaInfo:
         mood=MoodInfo(emotion=persona.mood.emotion, intensity=persona.mood.intensity),
         voice=str(voices.resolve(persona.voice)),
     )
-
-
-PURGE_EVERY = 3600.0  # s between retention passes
-
-
-async def _purge(store: Store, days: float) -> None:
-    """Delete conversations idle for longer than `days` (0: keep them): one pass per server, at start-up
-    and then hourly, never per connection."""
-    if days <= 0:
-        return
-    try:
-        purged = await store.purge(time.time() - days * 86400)
-        if purged:
-            log.info("retention: %d conversations older than %g days deleted", purged, days)
-    except Exception:  # a locked or full database: try again next time
-        log.exception("retention pass failed")
-
-
-async def _retention(store: Store, days: float) -> None:
-    while days > 0:
-        await asyncio.sleep(PURGE_EVERY)
-        await _purge(store, days)
 
 
 async def _check_redis(shared: RedisCounters, settings: Settings) -> None:
@@ -186,7 +164,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     # While Redis is away: new sessions and messages refused (`unavailable`), or counted here meanwhile.
     fallback = LocalCounters() if shared is not None and settings.redis_outage == "local" else None
     gate = Gatekeeper(keys, limits, shared, fallback)
-    store = open_store(settings.data_dir)
+    store = open_store(settings.data_dir, settings.database_url)
     infos = {p.id: _persona_info(p, voices) for p in personas.values()}
     words = read_words(Path(settings.blocked_words)) if settings.blocked_words else []
     flag = partial(gateway.flagged, settings.moderation_model) if settings.moderation_model else None
@@ -208,12 +186,12 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
             shared.start()
         await relay.start()
         warm = asyncio.create_task(_warm_up(gateway)) if warm_up else None
-        await _purge(store, settings.retention_days)  # before the first session: done when serving starts
-        retention = asyncio.create_task(_retention(store, settings.retention_days))
+        await purge(store, settings.retention_days)  # before the first session: done when serving starts
+        purging = asyncio.create_task(retention(store, settings.retention_days))
         watch = asyncio.create_task(_watch(services, app.state.sessions))
         yield
         watch.cancel()
-        retention.cancel()
+        purging.cancel()
         if warm is not None:
             warm.cancel()
         await animator.stop()
@@ -221,6 +199,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         if shared is not None:
             await shared.stop()
         await store.close()
+        await gateway.aclose()
 
     docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="Mien", version=__version__, lifespan=lifespan, **docs)
@@ -261,7 +240,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__, "model": settings.model})
+        # While draining (SIGTERM), 503: a balancer's health check sends new visitors elsewhere at once.
+        status, code = ("draining", 503) if gate.closing else ("ok", 200)
+        return JSONResponse({"status": status, "version": __version__, "model": settings.model}, code)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:

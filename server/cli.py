@@ -1,4 +1,4 @@
-"""`mien serve | chat | render | avatar | view | say | lipsync`."""
+"""`mien serve | chat | render | avatar | view | say | lipsync | emotion | db`."""
 
 from __future__ import annotations
 
@@ -160,6 +160,45 @@ def _emotion(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db(args: argparse.Namespace) -> int:
+    """`mien db migrate` and `mien db migrate-sqlite PATH`, on the PostgreSQL at `database_url`."""
+    from server.settings import ConfigError
+
+    try:
+        settings = Settings.load()
+        if args.config:
+            settings = settings.with_file(Path(args.config))
+        settings = settings.with_overrides(database_url=args.database_url)
+    except ConfigError as e:
+        print(f"mien db: {e}", file=sys.stderr)
+        return 2
+    if not settings.database_url:
+        print("mien db: no database_url (MIEN_DATABASE_URL, or database_url in mien.toml)", file=sys.stderr)
+        return 2
+    return asyncio.run(_db_run(args, settings.database_url))
+
+
+async def _db_run(args: argparse.Namespace, url: str) -> int:
+    from server.store import StoreUnavailable
+    from server.store.copy import copy_sqlite
+    from server.store.postgres import PostgresStore
+
+    store = PostgresStore(url, timeout=120.0)  # an operator's command: long migrations, big sessions
+    try:
+        if args.db_command == "migrate":
+            await store.start()  # migrates, under the lock other processes take too
+            done = ", ".join(store.migrated)
+            print(f"{store.where}: " + (f"applied {done}" if done else "up to date"))
+        else:
+            print(f"{args.path} -> {store.where}: {await copy_sqlite(Path(args.path), store)}")
+    except (StoreUnavailable, OSError, ValueError) as e:
+        print(f"mien db: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mien", description="Mien: an expressive chatbot with a 3D face")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +245,17 @@ def main(argv: list[str] | None = None) -> int:
     say.add_argument("--fps", type=float, default=30.0, help="track frame rate (default 30)")
     say.add_argument("--timings", metavar="TIMINGS.json", help="also write the phoneme and word timings")
     say.set_defaults(run=_say)
+    db = sub.add_parser("db", help="conversations in PostgreSQL (database_url): migrations, moving SQLite in")
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--config", help="a TOML settings file (default: $MIEN_CONFIG or ./mien.toml)")
+    where.add_argument("--database-url", help="postgresql://... (default: the database_url setting)")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("migrate", parents=[where], help="apply the schema's migrations (serve does too)")
+    copy = db_sub.add_parser(
+        "migrate-sqlite", parents=[where], help="copy a SQLite conversations file in (safe to repeat)"
+    )
+    copy.add_argument("path", metavar="PATH", help="e.g. ~/.local/share/mien/conversations.sqlite3")
+    db.set_defaults(run=_db)
     # Commands other packages add (`mien loadtest` from bench/) through the `mien.commands` entry points:
     # the server never imports them.
     for entry in metadata.entry_points(group="mien.commands"):

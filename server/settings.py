@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -58,6 +59,8 @@ class Settings:
     retries: int = 1  # extra attempts per model on 429/5xx/connection errors before the reply starts
     model_concurrency: int = 32  # replies using a remote model at once (the embedded one: one at a time)
     model_queue: int = 16  # replies waiting for the model beyond those; one more gets a `busy` error
+    model_rpm: int = 0  # the provider's requests a minute for `model` (0: none; llm/quota.py); over: `busy`
+    model_tpm: int = 0  # ... and tokens a minute; counted in Redis with redis_url, shared by every process
     fps: float = 30.0
     persona: str = "mien"  # the default persona (models/personas/<id>.toml); clients may pick another
     # Conversations are stored here (SQLite); None keeps them in memory only.
@@ -102,6 +105,8 @@ class Settings:
     redis_url: str | None = None  # redis://host:port/db: every limit counted there, across processes
     redis_outage: str = "refuse"  # while Redis can't be reached: refuse (`unavailable`) or count locally
     local_limits: bool = False  # several workers without Redis: each counts its own (limits x workers)
+    # Conversations in PostgreSQL, shared by every process and machine (server/store/postgres.py).
+    database_url: str | None = None  # postgresql://user:password@host:port/db; None: SQLite in data_dir
     # Who may read /metrics (addresses or networks); others get 404. Behind a proxy: see forwarded_allow_ips.
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
 
@@ -151,80 +156,15 @@ class Settings:
         )
 
 
-_ENV = {
-    "HOST": "host",
-    "PORT": "port",
-    "MIEN_MODEL": "model",
-    "MIEN_FALLBACKS": "fallbacks",
-    "MIEN_API_BASE": "api_base",
-    "MIEN_API_KEY": "api_key",
-    "MIEN_TEMPERATURE": "temperature",
-    "MIEN_MAX_TOKENS": "max_tokens",
-    "MIEN_TIMEOUT": "timeout",
-    "MIEN_RETRIES": "retries",
-    "MIEN_MODEL_CONCURRENCY": "model_concurrency",
-    "MIEN_MODEL_QUEUE": "model_queue",
-    "MIEN_PERSONA": "persona",
-    "MIEN_EMOTION_MODEL": "emotion_model",
-    "MIEN_DATA_DIR": "data_dir",
-    "MIEN_RETENTION_DAYS": "retention_days",
-    "MIEN_RECORD_DIR": "record_dir",
-    "MIEN_EMBED_KEYS": "embed_keys",
-    "MIEN_VOICE": "voice",
-    "MIEN_VOICE_API_BASE": "voice_api_base",
-    "MIEN_VOICE_API_KEY": "voice_api_key",
-    "MIEN_VOICE_TIMEOUT": "voice_timeout",
-    "MIEN_VOICE_CACHE_MB": "voice_cache_mb",
-    "MIEN_REQUIRE_KEY": "require_key",
-    "MIEN_MAX_CONNECTIONS": "max_connections",
-    "MIEN_CONNECTIONS_PER_VISITOR": "connections_per_visitor",
-    "MIEN_MESSAGES_PER_MINUTE": "messages_per_minute",
-    "MIEN_ALLOWED_HOSTS": "allowed_hosts",
-    "MIEN_FORWARDED_ALLOW_IPS": "forwarded_allow_ips",
-    "MIEN_ERROR_DETAILS": "error_details",
-    "MIEN_API_DOCS": "api_docs",
-    "MIEN_WS_COMPRESSION": "ws_compression",
-    "MIEN_MAX_TURNS": "max_turns",
-    "MIEN_IDLE_TIMEOUT": "idle_timeout",
-    "MIEN_MODERATION_MODEL": "moderation_model",
-    "MIEN_BLOCKED_WORDS": "blocked_words",
-    "MIEN_SHUTDOWN_GRACE": "shutdown_grace",
-    "MIEN_HIDDEN_IDLE_TIMEOUT": "hidden_idle_timeout",
-    "MIEN_OUTBOUND_BYTES": "outbound_bytes",
-    "MIEN_EXPORTS_PER_MINUTE": "exports_per_minute",
-    "MIEN_CLIENT_MESSAGES_PER_SECOND": "client_messages_per_second",
-    "MIEN_WORKERS": "workers",
-    "MIEN_REDIS_URL": "redis_url",
-    "MIEN_REDIS_OUTAGE": "redis_outage",
-    "MIEN_LOCAL_LIMITS": "local_limits",
-    "MIEN_METRICS_FROM": "metrics_from",
+# Every setting from MIEN_<NAME> (HOST and PORT as most servers name them).
+_ENV = {"HOST": "host", "PORT": "port"} | {
+    f"MIEN_{f.name.upper()}": f.name for f in fields(Settings) if f.name not in ("host", "port")
 }
-
-
-_STRINGS = frozenset(
-    [
-        "api_base",
-        "api_key",
-        "host",
-        "model",
-        "persona",
-        "data_dir",
-        "record_dir",
-        "emotion_model",
-        "embed_keys",
-        "voice",
-        "voice_api_base",
-        "voice_api_key",
-        "forwarded_allow_ips",
-        "moderation_model",
-        "blocked_words",
-        "redis_url",
-        "redis_outage",
-    ]
-)
+_STRINGS = frozenset(f.name for f in fields(Settings) if f.type in ("str", "str | None"))
 _NETWORKS = frozenset({"metrics_from"})
 _CHOICES: dict[str, tuple[str, ...]] = {"redis_outage": ("refuse", "local")}
 _SCHEMES: dict[str, tuple[str, ...]] = {"redis_url": ("redis://", "rediss://", "unix://")}
+_SCHEMES["database_url"] = ("postgresql://", "postgres://")
 _LIMITS: dict[str, tuple[float, float]] = {
     "port": (0, 65535),
     "temperature": (0.0, 2.0),
@@ -233,6 +173,8 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "retries": (0, 10),
     "model_concurrency": (1, 100_000),
     "model_queue": (0, 100_000),
+    "model_rpm": (0, 10_000_000),
+    "model_tpm": (0, 10_000_000_000),
     "fps": (1.0, 120.0),
     "outbound_limit": (16, 1_000_000),
     "outbound_bytes": (65_536, 1 << 30),
@@ -254,8 +196,9 @@ _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", 
 
 
 def _coerce(key: str, raw: Any, current: Any, source: str) -> Any:
-    def fail(reason: str) -> ConfigError:
-        return ConfigError(f"{source}: {key}: {reason} (got {raw!r})")
+    def fail(reason: str) -> ConfigError:  # the value is echoed, never a URL's password
+        shown = re.sub(r"//([^/@:]*):[^/]*@", r"//\1:***@", raw) if isinstance(raw, str) else raw
+        return ConfigError(f"{source}: {key}: {reason} (got {shown!r})")
 
     if isinstance(current, tuple):  # a list; in the environment, comma-separated
         items = [s.strip() for s in raw.split(",")] if isinstance(raw, str) else raw

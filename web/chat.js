@@ -132,7 +132,10 @@ export class ChatPanel {
     on("emotion", (d) => this.#cue(d));
     on("replyend", (d) => this.#endReply(d));
     on("caption", (d) => this.#caption(d));
-    on("error", (d) => d.replyId != null && this.#reply(d.replyId)?.item.classList.add("failed"));
+    // A turn not stored yet (`not_saved`) was still shown and spoken: the reply did not fail.
+    on("error", (d) => {
+      if (d.replyId != null && d.code !== "not_saved") this.#reply(d.replyId)?.item.classList.add("failed");
+    });
     on("connect", (d) => this.#connected(d));
     on("history", (d) => this.#history(d));
     on("disconnect", (d) => {

@@ -24,6 +24,7 @@ const PLAIN = {
   internal: "Something went wrong on the server.",
   unavailable: "The server cannot take this right now; please try again in a moment.",
   moved: "This conversation went on in another window. Send a message here to bring it back.",
+  not_saved: "This conversation is not being saved right now; it will be once the database is back.",
   not_connected: "Not connected, so that was not sent.",
   bad_frame: "A face update arrived damaged and was skipped.",
   bad_server: "The server address is not valid.",

@@ -6,7 +6,8 @@ touches the network unless the configured model is remote.
 
 A Gateway streams one configured model (and its fallbacks), counts tokens the way that model does, and,
 when an annotator model is configured, tags plain sentences with emotions. Cloud voices reach litellm's
-speech API through `speech`.
+speech API through `speech`. With `model_rpm`/`model_tpm`, each request to the configured model is counted
+against the provider's quota first (quota.py), in Redis when `redis_url` is set.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
+from server.llm.quota import QuotaReached, quota_for
 from server.llm.slots import ModelSlots
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -43,6 +45,10 @@ class ModelOptions:
     retries: int = 1  # extra attempts per model on 429/5xx/connection errors before the reply starts
     model_concurrency: int = 32  # replies using a remote model at once (the embedded one runs one at a time)
     model_queue: int = 16  # replies waiting for a turn beyond those; one more is refused (`busy`)
+    # The provider's quota for `model` (0: none), counted before each request (quota.py); over it, `busy`.
+    model_rpm: int = 0
+    model_tpm: int = 0
+    redis_url: str | None = None  # where the quota is counted, shared by every process (else per process)
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -99,6 +105,15 @@ class Gateway:
         self.annotator = annotator
         concurrency = 1 if options.is_local else options.model_concurrency
         self.slots = ModelSlots(concurrency, options.model_queue)  # held by each reply (reply/reply.py)
+        # The provider's quota for the model (none for the embedded one), counted before each request.
+        rpm, tpm = (0, 0) if options.model == LOCAL_MODEL else (options.model_rpm, options.model_tpm)
+        name = f"{options.litellm_model()}@{options.api_base or ''}"
+        self.quota = quota_for(name, rpm, tpm, options.redis_url)
+
+    async def aclose(self) -> None:
+        """Close the quota's connections to Redis, if any (at shutdown)."""
+        if self.quota is not None:
+            await self.quota.aclose()
 
     async def warm_up(self) -> None:
         """Import litellm off the event loop (and load the embedded model) so the first reply is quick."""
@@ -113,13 +128,25 @@ class Gateway:
 
         Each model (the model, then its fallbacks) gets `1 + retries` attempts until one starts streaming;
         once text has flowed, a failure ends the reply (ProviderError; the partial text is kept upstream).
+        Over its quota, the model is not asked (nor retried) and the next fallback is; with none left that
+        answers, QuotaReached when the quota was the only failure.
         """
         options = self.options
         # Importing litellm takes seconds: never on the event loop, or every session's frames would stall.
         litellm = _litellm if _litellm is not None else await asyncio.to_thread(load_litellm)
         failures: list[str] = []
+        over: QuotaReached | None = None
+        cost: int | None = None
         for model in options.models:
             for attempt in range(1 + options.retries):
+                if self.quota is not None and model == options.model:
+                    if cost is None:  # the prompt's tokens and the longest reply (0 without model_tpm)
+                        cost = await self._cost(messages) if options.model_tpm else 0
+                    wait = await self.quota.take(cost)
+                    if wait is not None:
+                        over = QuotaReached(wait)
+                        failures.append(f"{model}: {over}")
+                        break  # the next fallback, if any
                 try:
                     response = await _started(litellm.acompletion(**_request(model, messages, options)))
                 except Exception as e:
@@ -145,7 +172,13 @@ class Gateway:
                 finally:
                     with suppress(Exception):
                         await response.aclose()
+        if over is not None and len(failures) == 1:
+            raise over
         raise ProviderError("; ".join(failures) or "no model configured")
+
+    async def _cost(self, messages: list[dict[str, str]]) -> int:
+        """What a request costs in the provider's tokens per minute: its prompt and `max_tokens`."""
+        return await asyncio.to_thread(self.count_tokens, messages) + self.options.max_tokens
 
     async def annotate(self, sentence: str, emotions: list[str]) -> str:
         """The sentence with emotion tags added by the annotator model."""
@@ -157,6 +190,8 @@ class Gateway:
             temperature=0.0,
             max_tokens=max(32, len(sentence)),
             retries=0,
+            model_rpm=0,  # the quota is the reply model's (and a Gateway per call would not share one)
+            model_tpm=0,
         )
         prompt = ANNOTATOR_PROMPT.format(emotions=", ".join(e for e in emotions if e != "neutral"))
         messages = [{"role": "system", "content": prompt}, {"role": "user", "content": sentence}]

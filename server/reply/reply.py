@@ -35,6 +35,7 @@ class Reply:
     history: History
     sink: Sink
     scripted: bool = field(default=False, kw_only=True)  # a line spoken as written (tags allowed), no model
+    reply_id: int | None = field(default=None, kw_only=True)  # the session's number for it (turns not saved)
     _annotation_tokens: int = field(default=0, init=False)
 
     async def run(self, text: str) -> None:
@@ -49,7 +50,7 @@ class Reply:
             if self.scripted:
                 chunks: AsyncIterator[str] = scripted(text)
             else:
-                await self.history.add(Turn("user", text))
+                await self.history.add(Turn("user", text), reply_id=self.reply_id)
                 await self._listen(text)
             # The whole pipeline (annotator calls too) holds one model slot; the face listens meanwhile.
             async with contextlib.nullcontext() if self.scripted else self.gateway.slots.hold():
@@ -85,13 +86,15 @@ class Reply:
     async def _end(self, status: Status, full: str, cues: list[Cue], prompt_tokens: int) -> None:
         """Scripted lines (greetings too) are part of what the avatar said: the model sees them as its own
         turns and a resumed chat shows them. Stored before ReplyEnded (a client may resume right after it),
-        even when cancelled; ReplyEnded goes out even if storing fails or is cancelled."""
+        even when cancelled; ReplyEnded goes out even if storing fails or is cancelled. A store that can't
+        be reached is no failure of the reply: the history holds the turn and writes it later (the session
+        tells its user, `not_saved`)."""
         reply_tokens = 0
         try:
             if full or not self.scripted:
                 turn = Turn("assistant", full, status, tuple(cues), scripted=self.scripted)
-                reply_tokens = await self.history.add(turn)
-        except Exception:
+                reply_tokens = await self.history.add(turn, reply_id=self.reply_id)
+        except Exception:  # a bug: the turn is not kept
             log.exception("the reply could not be stored")
             if status == "complete":  # shown whole but not kept: a resumed chat would miss it, so say so
                 status = "error"

@@ -8,6 +8,7 @@ output.py    a reply's events -> the wire, the face and the voice
 idle.py      when a session is idle (closed, the page reconnects when its user is back)
 drain.py     a graceful stop: replies finish, clients are told to reconnect
 resume.py    which stored conversation a new socket asks for
+stored.py    what a resume reads from the store (its owner, its history), or `unavailable`
 relay.py     the open sessions by id: a resume takes one over, messages from elsewhere reach its process
 remote.py    POST /sessions/{id}/messages: stop, controls, a scripted line, from outside the socket
 """

@@ -28,6 +28,7 @@ from server.session.services import Services
 from server.voice import Voice, VoiceUnavailable
 
 log = logging.getLogger("mien.session")
+NOT_SAVED = "This conversation is not being saved right now; it will be when the database is back."
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 
@@ -57,6 +58,10 @@ class Dialogue:
         self.quiet_since = 0.0  # when the last reply ended (loop clock): idleness counts from then too
         self._exports = MinuteWindow()  # when this minute's exports were answered
         self._reply: asyncio.Task[None] | None = None
+        # Turns the store can't take are held and written later (server/reply/history.py): say so, once.
+        # Their retries run in the session's group, and end with it (what is still held then is logged).
+        conversation.on_unsaved = self._not_saved
+        spawn(conversation.keep())
 
     async def handle(self, message: BaseModel) -> None:
         face, outlet = self.face, self.outlet
@@ -138,7 +143,13 @@ class Dialogue:
         voicing = Voicing(voice, self.voice_lane, self.spawn, services.spoken) if voice is not None else None
         output = ReplyOutput(self.outlet, reply_id, voicing, self._spend)
         reply = Reply(
-            self.services.gateway, self.persona, self.face, self.conversation, output, scripted=scripted
+            self.services.gateway,
+            self.persona,
+            self.face,
+            self.conversation,
+            output,
+            scripted=scripted,
+            reply_id=reply_id,
         )
         try:
             await reply.run(text)
@@ -154,6 +165,11 @@ class Dialogue:
         finally:
             self.outlet.idle()
             self.quiet_since = asyncio.get_running_loop().time()
+
+    def _not_saved(self, reply_id: int | None) -> None:
+        """The first turn of a store outage is held: the user learns that the conversation is not being
+        saved (a resume elsewhere would miss it), before that reply's end."""
+        self.outlet.send_now(Error(code="not_saved", message=NOT_SAVED, reply_id=reply_id))
 
     def _check_export_rate(self) -> None:
         """A whole conversation per export: a client asking again and again would make the server copy it

@@ -86,6 +86,7 @@ class Relay:
         self._listener = asyncio.create_task(self._listen(), name="mien-relay")
 
     async def stop(self) -> None:
+        self._up.clear()  # sessions still letting go don't write to a closing connection
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

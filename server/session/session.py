@@ -41,8 +41,9 @@ from server.session.hello import hello
 from server.session.idle import idle
 from server.session.outlet import Outlet
 from server.session.relay import Answer
-from server.session.resume import SESSION_ID, Left, resume_request
+from server.session.resume import Left, resume_request
 from server.session.services import Services
+from server.session.stored import find_stored, read_history
 from server.store import Owner
 
 log = logging.getLogger("mien.session")
@@ -153,7 +154,7 @@ class Session:
             )
         elif wanted is not None:
             self.persona = personas[wanted]
-        stored = await store.find(asked) if asked and SESSION_ID.fullmatch(asked) else None
+        stored = await find_stored(store, asked, self.ws)  # unreachable: `unavailable`, try later
         resumed = stored is not None and stored.key == self.key_id
         if resumed:
             self.id = str(asked)
@@ -166,7 +167,7 @@ class Session:
         owner = Owner(self.persona.id, self.key_id)
         conversation = History(store, self.id, count, max_turns=self.settings.max_turns, owner=owner)
         if resumed:
-            await conversation.resume()
+            await read_history(conversation, self.ws)
         return resumed, warning, conversation
 
     @property

@@ -1,5 +1,6 @@
 """Conversations in SQLite (stdlib, WAL) under the data directory. SQLite calls block, so each one runs in
-a worker thread; one connection, serialised by a lock."""
+a worker thread; one connection, serialised by a lock. A locked, full or unwritable database raises
+StoreUnavailable (it may work again later); anything else is a bug."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from server.events import Cue, Turn
+from server.store.errors import StoreUnavailable
 from server.store.owner import Owner
 
 T = TypeVar("T")
+# SQLite's primary result codes that mean "not now" rather than "wrong": busy or locked (another process
+# holds the write lock past the 5 s wait), out of memory, read-only, I/O error, full disk, can't open.
+_TRANSIENT = frozenset({5, 6, 7, 8, 10, 13, 14})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -68,7 +73,15 @@ class SqliteStore:
             with self._lock:
                 return fn(self._db)
 
-        return await asyncio.to_thread(locked)
+        try:
+            return await asyncio.to_thread(locked)
+        except sqlite3.OperationalError as e:
+            if (getattr(e, "sqlite_errorcode", 0) & 0xFF) in _TRANSIENT:
+                raise StoreUnavailable(f"SQLite {self.path}: {e}") from e
+            raise
+
+    async def start(self) -> None:
+        """Nothing to do: the file and its schema are made when the store is."""
 
     async def close(self) -> None:
         await self._run(lambda db: db.close())
@@ -153,7 +166,8 @@ class SqliteStore:
             ],
         }
 
-    async def purge(self, older_than: float) -> int:
+    async def purge(self, older_than: float, every: float = 0.0) -> int:
+        # One file, one machine's processes: each pass is cheap (an index range), `every` is not needed.
         return await self._run(
             lambda db: db.execute("DELETE FROM sessions WHERE updated < ?", (older_than,)).rowcount
         )

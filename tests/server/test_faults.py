@@ -15,30 +15,46 @@ from tests.fakes.openai_server import ScriptedOpenAI
 from tests.fakes.process import MienProcess
 
 
-def test_a_locked_database_fails_the_reply_not_the_session(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
-    fake_llm.queue([{"content": "Back again."}])
+def test_a_locked_database_holds_the_turns_and_writes_them_when_it_is_free(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """SQLite's "database is locked" is an outage, not a failure: the reply streams whole, the user is told
+    once that the conversation is not being saved, and once the lock is gone every held turn is written,
+    in order."""
+    fake_llm.queue([{"content": "I will."}], [{"content": "Back again."}])
     app = create_app(mien_settings(fake_llm, tmp_path), warm_up=False)
+    store = app.state.services.store
     with LiveServer(app) as live:
 
         async def main() -> None:
             async with Client(live.ws_url) as c:
-                await c.next_message("hello")
+                sid = (await c.next_message("hello"))["session_id"]
                 # Another process holds the conversation database's write lock (a real SQLite lock).
                 other = sqlite3.connect(tmp_path / "conversations.sqlite3", isolation_level=None)
                 other.execute("BEGIN EXCLUSIVE")
                 await c.send({"type": "user_message", "text": "Will you remember this?"})
                 end = await c.next_message("reply_end")
-                assert end["status"] == "error"
+                assert end["status"] == "complete" and end["text"] == "I will."
                 error = await c.next_message("error")
-                assert error["code"] == "internal" and error["reply_id"] == end["reply_id"]
+                assert error["code"] == "not_saved" and error["reply_id"] == end["reply_id"]
+                assert c.index(error) < c.index(end)  # told before the reply ends
                 await c.next_message("state", after=c.index(end), state="idle")
                 other.execute("ROLLBACK")
                 other.close()
-                # Same socket, next message: the session never went away.
+                # Same socket, next message: the held turns are written first, then the new ones.
                 await c.send({"type": "user_message", "text": "Hello again."})
                 again = await c.next_message("reply_end", reply_id=end["reply_id"] + 1)
                 assert again["status"] == "complete" and again["text"] == "Back again."
+                assert [e["code"] for e in c.of_type("error")] == ["not_saved"]  # once per outage
                 assert not c.closed.is_set()
+
+            stored = live.call(store.turns(sid))
+            assert [(t.role, t.content) for t in stored] == [
+                ("user", "Will you remember this?"),
+                ("assistant", "I will."),
+                ("user", "Hello again."),
+                ("assistant", "Back again."),
+            ]
 
         asyncio.run(main())
 
@@ -112,9 +128,11 @@ def test_a_server_killed_mid_reply_resumes_and_says_the_reply_was_lost(
         server.kill()
 
 
-def test_a_full_database_fails_the_reply_not_the_session(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+def test_a_full_database_holds_the_reply_until_there_is_room(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
     """SQLite's "database or disk is full" (a page cap stands in for a full disk): the reply that could not
-    be stored ends in a typed error, and once there is room the same session goes on."""
+    be stored is held (the user told, `not_saved`), and once there is room the same session writes it."""
     fake_llm.queue([{"content": "Fine."}], [{"content": "Too much to keep. " * 3000}], [{"content": "Kept."}])
     app = create_app(mien_settings(fake_llm, tmp_path), warm_up=False)
     store = app.state.services.store
@@ -129,7 +147,7 @@ def test_a_full_database_fails_the_reply_not_the_session(fake_llm: ScriptedOpenA
 
         async def main() -> None:
             async with Client(live.ws_url) as c:
-                await c.next_message("hello")
+                sid = (await c.next_message("hello"))["session_id"]
                 await c.send({"type": "user_message", "text": "First, a short one."})
                 end = await c.next_message("reply_end")  # the session's row and first turns exist now
                 cap(None)  # no page more than it has now
@@ -137,12 +155,21 @@ def test_a_full_database_fails_the_reply_not_the_session(fake_llm: ScriptedOpenA
                 await c.send({"type": "user_message", "text": "Now something long."})
                 end = await c.next_message("reply_end", after=n)
                 error = await c.next_message("error", after=n)
-                assert end["status"] == "error" and error["code"] == "internal"
+                assert end["status"] == "complete" and error["code"] == "not_saved"
                 assert error["reply_id"] == end["reply_id"]
                 cap(1 << 30)
                 n = len(c.messages)
                 await c.send({"type": "user_message", "text": "And now?"})
                 again = await c.next_message("reply_end", after=n)
                 assert again["status"] == "complete" and again["text"] == "Kept."
+            stored = [t.content[:20] for t in live.call(store.turns(sid))]
+            assert stored == [
+                "First, a short one.",
+                "Fine.",
+                "Now something long.",
+                "Too much to keep. To",
+                "And now?",
+                "Kept.",
+            ]
 
         asyncio.run(main())

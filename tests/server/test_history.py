@@ -1,17 +1,22 @@
-"""A conversation's history within a token budget (each turn counted once), and a reply's event path:
-text, cues and finished sentences carrying their cues."""
+"""A conversation's history within a token budget (each turn counted once), stored in SQLite and in
+PostgreSQL, and held while the store can't be reached; and a reply's event path: text, cues and finished
+sentences carrying their cues."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from server.events import Cue, Sentence, Text, Turn
 from server.llm import rough_tokens
 from server.reply.feelings import Inference
 from server.reply.history import History
 from server.reply.sentences import reply_events
+from server.store import Store
 from server.store.sqlite import SqliteStore
+
+pytest_plugins = ["tests.engines.postgres_fixtures"]
+OpenStore = Callable[[], Store]
 
 
 def history(turns: list[Turn], budget: int = 1500, count=rough_tokens) -> History:  # type: ignore[no-untyped-def]
@@ -58,15 +63,17 @@ def test_interrupted_turns_are_marked() -> None:
     assert h.messages("s")[0][1]["content"] == "Cut …"
 
 
-def test_turns_are_stored_and_resumed() -> None:
+def test_turns_are_stored_and_resumed(open_store: OpenStore) -> None:
     async def main() -> list[Turn]:
-        store = SqliteStore()
+        store = open_store()
         h = History(store, "s", rough_tokens)
         cue = Cue("joy", 0.5, 0, "tag")
         await h.add(Turn("user", "Hi"))
         await h.add(Turn("assistant", "Hello!", "complete", (cue,)))
-        again = History(store, "s", rough_tokens)
+        again = History(open_store(), "s", rough_tokens)  # another process, or after a restart
         await again.resume()
+        await store.close()
+        await again.store.close()
         return again.turns
 
     assert asyncio.run(main()) == [
@@ -142,15 +149,19 @@ def test_cues_the_persona_never_shows_are_dropped_and_nothing_is_inferred_instea
     assert next(s.cues for s in events if isinstance(s, Sentence)) == ()
 
 
-def test_a_long_conversation_keeps_its_newest_turns_in_memory_and_all_in_the_store() -> None:
+def test_a_long_conversation_keeps_its_newest_turns_in_memory_and_all_in_the_store(
+    open_store: OpenStore,
+) -> None:
     async def main() -> tuple[list[Turn], list[Turn], int]:
-        store = SqliteStore()
+        store = open_store()
         h = History(store, "s", rough_tokens, max_turns=10)
         for i in range(25):
             await h.add(Turn("user", f"turn {i}"))
         again = History(store, "s", rough_tokens, max_turns=10)
         await again.resume()
-        return h.turns, again.turns, len(await store.turns("s"))
+        stored = len(await store.turns("s"))
+        await store.close()
+        return h.turns, again.turns, stored
 
     kept, resumed, stored = asyncio.run(main())
     assert [t.content for t in kept] == [f"turn {i}" for i in range(15, 25)] == [t.content for t in resumed]

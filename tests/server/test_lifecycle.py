@@ -7,16 +7,19 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
+import pytest
 import websockets
 
 from server.app import create_app
 from server.events import Turn
 from server.runner import LiveServer
-from server.store import Owner
-from server.store.sqlite import SqliteStore
+from server.store import Owner, open_store
 from tests.fakes.client import Client
 from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
+
+pytest_plugins = ["tests.engines.postgres_fixtures"]
 
 
 async def close_code(c: Client) -> int | None:
@@ -59,14 +62,19 @@ def test_a_hidden_page_is_closed_sooner(fake_llm: ScriptedOpenAI) -> None:
         asyncio.run(main())
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Where a server keeps its conversations: SQLite in its data directory (None), or PostgreSQL."""
+    return str(request.getfixturevalue("pg_url")) if request.param == "postgres" else None
+
+
 def test_sessions_are_stored_from_their_first_turn_and_old_ones_purged_at_start(
-    fake_llm: ScriptedOpenAI, tmp_path: Path
+    fake_llm: ScriptedOpenAI, tmp_path: Path, database_url: str | None
 ) -> None:
     data = tmp_path / "data"
-    db = data / "conversations.sqlite3"
 
     async def seed() -> None:
-        store = SqliteStore(db)
+        store = open_store(str(data), database_url)
         await store.append(
             "0ld0ld0ld0ld", Turn("user", "long ago"), Owner("mien"), now=time.time() - 90 * 86400
         )
@@ -75,15 +83,16 @@ def test_sessions_are_stored_from_their_first_turn_and_old_ones_purged_at_start(
 
     asyncio.run(seed())
     fake_llm.queue([{"content": "Hi."}])
-    app = create_app(mien_settings(fake_llm, data, retention_days=30), warm_up=False)
+    settings = mien_settings(fake_llm, data, retention_days=30, database_url=database_url)
+    app = create_app(settings, warm_up=False)
     store = app.state.services.store
     with LiveServer(app) as live:
 
         async def main() -> None:
+            async with Client(live.ws_url) as c:  # answered once start-up (and its purge) is done
+                silent = (await c.next_message("hello"))["session_id"]
             assert await store.find("0ld0ld0ld0ld") is None  # purged before the first session
             assert await store.find("4ecent4ecent") == Owner("mien")
-            async with Client(live.ws_url) as c:
-                silent = (await c.next_message("hello"))["session_id"]
             async with Client(live.ws_url) as c:
                 talked = (await c.next_message("hello"))["session_id"]
                 await c.send({"type": "user_message", "text": "Hello"})
@@ -120,6 +129,9 @@ def test_a_graceful_stop_lets_the_reply_finish_and_the_next_server_resumes_it(
                 assert '"shutting_down"' in str(refusal)
                 await late.wait_closed()
                 assert late.close_code == 1012
+            async with httpx.AsyncClient() as http:  # a balancer's health check sends visitors elsewhere
+                health = await http.get(f"{live.http_url}/healthz")
+            assert (health.status_code, health.json()["status"]) == (503, "draining")
             fake_llm.release()
             end = await c.next_message("reply_end")
             assert end["status"] == "complete" and end["text"] == "Half way and done."
