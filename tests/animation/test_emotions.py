@@ -48,10 +48,10 @@ def test_emfacs_prototypes_use_the_cited_action_units() -> None:
         "joy": {"6", "12"},
         "sadness": {"1", "4", "15", "17", "54"},  # the EMFACS variant 1+4+15B+17 with 54 (head down)
         "surprise": {"1", "2", "5", "26"},
-        "fear": {"1", "2", "4", "5", "20", "26"},
-        # 4+5+7 with the mouths of the variants 4+5+7+10+23 and 4+5+7+17+24; 54 is Mien's glower
-        "anger": {"4", "5", "7", "10", "17", "23", "24", "54"},
-        "disgust": {"9", "15", "16"},
+        "fear": {"1", "2", "4", "5", "7", "20", "26"},  # the full 1+2+4+5+7+20+26 (Matsumoto et al. 2008)
+        "anger": {"4", "5", "7", "23", "24", "54"},  # 4+5+7+23 with 24 (pressed lips); 54: Mien's glower
+        # 9 and 10 with 15+16 (EMFACS 9+15+16 and 10+15+16 in one face); 4 is the lowered brow (Mien's)
+        "disgust": {"4", "9", "10", "15", "16"},
         "contempt": {"R12", "R14"},
     }
     for name, aus in expected.items():
