@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from animation import blinks, checks, dynamics, gaze, speech
+from animation import blinks, checks, dynamics, gaze, gestures, speech
 from animation import states as st
 from animation.controls import CONTROL_INDEX, GAIN, lookup
 from animation.emotions import EMOTION_INDEX, EMOTIONS, N_EMOTIONS, NEUTRAL
@@ -149,6 +149,24 @@ class FaceBank(Faces):
         row = self._row(slot)
         t = checks.time(t)
         speech.clear(self._speech, row, max(t, float(self._t[row])))
+
+    # -- gestures ------------------------------------------------------------------------------
+
+    def gesture(self, slot: int, name: str, t: float, intensity: float = 1.0) -> None:
+        """Make gesture `name` (animation.gestures.GESTURES: nod, shake, tilt, wink, ...) from time t, its
+        size scaled by intensity (0..1). A t earlier than the face's last step is taken as that step's."""
+        row = self._row(slot)
+        if not isinstance(name, str) or name not in gestures.GESTURE_INDEX:
+            raise ValueError(f"unknown gesture {name!r}; expected one of {', '.join(gestures.GESTURES)}")
+        level = checks.number("intensity", intensity, 0.0, 1.0)
+        now = float(self._t[row])
+        t = max(checks.time(t), now)
+        gestures.schedule(self._gestures, row, gestures.GESTURE_INDEX[name], t, level, now)
+
+    def clear_gestures(self, slot: int, t: float) -> None:
+        """Drop the gestures due after time t (a cut reply's); one under way finishes smoothly."""
+        row = self._row(slot)
+        gestures.drop_pending(self._gestures, row, max(checks.time(t), float(self._t[row])))
 
     @staticmethod
     def _emotion(emotion: str) -> int:

@@ -10,7 +10,8 @@ Layer order, per step, for all faces at once (details and region masks in animat
                  bilabials close the lips
     3. idle      gaze owns eyeLook* (plus the emotion's eye direction as a bias); blinks by soft union
                  with the expression's eye closure; head sway + breathing + gaze-following head
-                 + the emotions' head posture (FACS head codes, followed slowly)
+                 + the emotions' head posture (FACS head codes, followed slowly); gestures ([nod],
+                 [wink]: animation.gestures) add their shapes before, and their head and eyes here
     4. clip      each layer keeps its range; mouth and head are clipped where layers combine
 
 Time always comes in as an argument (seconds, any origin, one clock per bank); the bank never reads a
@@ -28,7 +29,7 @@ import math
 
 import numpy as np
 
-from animation import blinks, checks, dynamics, gaze, head, mixer, modulation, speech
+from animation import blinks, checks, dynamics, gaze, gestures, head, mixer, modulation, speech
 from animation import states as st
 from animation.arkit import N_CHANNELS
 from animation.controls import Settings
@@ -88,6 +89,7 @@ class Faces:
         self._gaze = gaze.Gaze.empty(cap)
         self._head = head.Head.empty(cap, sway)
         self._speech = speech.Speech.empty(cap)
+        self._gestures = gestures.Gestures.empty(cap)
         self._derive_all()
 
     # -- slots ---------------------------------------------------------------------------------
@@ -159,7 +161,8 @@ class Faces:
         on = np.ones(n, bool)
         rows, shape, aux = speech.step_speech(self._speech.view(n), t, on)
         mixer.blend_speech(frame, rows, shape, aux)
-        self._idle_layer(frame, n, on, t, dt)
+        moves = self._gesture_layer(frame, n, t, rows, aux)
+        self._idle_layer(frame, n, on, t, dt, moves)
         return self._slots.scatter(frame)
 
     def _emotion_layer(self, n: int, t0: np.ndarray, t: float | np.ndarray, dt: np.ndarray) -> np.ndarray:
@@ -182,12 +185,28 @@ class Faces:
         frame = a @ self._mix.au_to_frame
         return clip(frame, 0.0, 1.0, out=frame)
 
-    def _idle_layer(self, frame: np.ndarray, n: int, on: np.ndarray, t: float, dt: np.ndarray) -> None:
+    def _gesture_layer(
+        self, frame: np.ndarray, n: int, t: float, speaking: np.ndarray | slice, aux: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Add the gestures' shapes (yielding the mouth to speech); their (rows, head, eyes) for later."""
+        rows, shapes, head_add, eyes_add = gestures.step_gestures(self._gestures.view(n), t)
+        if rows.size:
+            activity = np.zeros(n, np.float32)
+            activity[speaking] = aux[:, 0]
+            mixer.add_gestures(frame, rows, shapes, activity)
+        return rows, head_add, eyes_add
+
+    def _idle_layer(
+        self, frame: np.ndarray, n: int, on: np.ndarray, t: float, dt: np.ndarray, moves: tuple
+    ) -> None:
         state, rng = self._state[:n], self._rng
         eyes, lids, sway = self._gaze.view(n), self._blinks.view(n), self._head.view(n)
+        moved, head_add, eyes_add = moves
         pose = gaze.step_gaze(eyes, t, on, state, rng)  # eye h, v and head h, v, degrees
         # The emotion's own eye direction (read before gaze overwrites eyeLook*) biases the gaze.
-        mixer.apply_gaze(frame, pose[:, :2] + frame @ mixer.EYE_BIAS)
+        direction = pose[:, :2] + frame @ mixer.EYE_BIAS
+        direction[moved] += eyes_add  # an eyeroll sweeps on top of the gaze
+        mixer.apply_gaze(frame, direction)
 
         def closure(rows: np.ndarray) -> np.ndarray:
             return clip(frame[rows] @ mixer.CLOSURE, 0.0, 1.0)
@@ -198,6 +217,7 @@ class Faces:
         posture = self._shown[:n] @ self._mix.au_to_head  # the emotions' head codes (sadness hangs the head)
         head_pose = head.step_head(sway, t, dt, st.HEAD_SCALE[state], self._head_params, posture)
         head_pose += pose @ _GAZE_TO_HEAD
+        head_pose[moved] += head_add
         mixer.set_head(frame, head_pose)
 
     # -- internals -----------------------------------------------------------------------------
@@ -207,7 +227,7 @@ class Faces:
         return self._slots.row(slot)
 
     def _layers(self) -> tuple:
-        return self._settings, self._env, self._blinks, self._gaze, self._head, self._speech
+        return self._settings, self._env, self._blinks, self._gaze, self._head, self._speech, self._gestures
 
     def _derive(self, row: int) -> None:
         """Refresh the per-face arrays the step reads, after a control of `row` changed."""

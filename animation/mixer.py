@@ -19,6 +19,10 @@ Every frame is built bottom-up, for all faces at once (FaceBank.step):
                  blink due over nearly shut eyes is skipped); eyeWide relaxes during a blink.
                  Head: sway + breathing + the head's share of gaze shifts + the emotions' posture
                  (FACS head codes 51-56, followed slowly: animation.head).
+    3b. gestures  ([nod], [wink], [laugh]: animation.gestures) add on top, before blinks and gaze: their
+                 blendshapes are added (speech keeps the jaw and lips it owns: on speech channels a gesture
+                 gets only the share speech leaves the emotion), their eye direction adds to the gaze's
+                 and their head rotation to the head's, so a blink still closes over a wink.
     4. clip      every layer keeps its own range, so the frame is already in [0, 1] (blendshapes) and
                  [-HEAD_RANGE, HEAD_RANGE] (head); the mouth and head are clipped where they combine.
 
@@ -88,6 +92,19 @@ def blend_speech(frame: np.ndarray, rows: slice | np.ndarray, shape: np.ndarray,
     clip(mouth, 0.0, 1.0, out=mouth)
     frame[rows, MOUTH] = mouth[:, :_N_MOUTH]
     frame[rows, TONGUE] = mouth[:, -1]
+
+
+def add_gestures(frame: np.ndarray, rows: np.ndarray, shapes: np.ndarray, activity: np.ndarray) -> None:
+    """Add gesture blendshapes [len(rows), 52] to the listed rows in place; `activity` [n]: how much speech
+    owns each face's mouth (0..1), which the gesture's jaw and lips yield to as the emotion's do."""
+    if rows.size == 0:
+        return
+    add = shapes.copy()
+    speaking = activity[rows].astype(np.float32)[:, None]
+    add[:, MOUTH] *= 1.0 - speaking * OWN[:_N_MOUTH]
+    add[:, TONGUE] = 0.0
+    blend = frame[rows, :N_BLENDSHAPES] + add
+    frame[rows, :N_BLENDSHAPES] = clip(blend, 0.0, 1.0, out=blend)
 
 
 def _eye_bias() -> np.ndarray:

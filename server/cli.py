@@ -84,6 +84,8 @@ async def _chat_once(url: str, text: str, as_json: bool, speak: bool) -> int:
                 print(msg["delta"], end="", flush=True)
             elif kind == "emotion" and msg["source"] != "user":
                 print(f"⟨{msg['emotion']} {msg['intensity']:.2f}⟩", end="", flush=True)
+            elif kind == "gesture":
+                print(f"⟨{msg['gesture']}⟩", end="", flush=True)
             elif kind == "error":
                 print(f"\nerror [{msg['code']}]: {msg['message']}", file=sys.stderr, flush=True)
             if kind == "reply_start":

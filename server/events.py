@@ -1,7 +1,8 @@
 """The typed events of Mien's data path, one type per concept, used from end to end:
 
-    model chunks -> reply.tags -> Text, Cue -> reply.sentences -> Cue (inferred), Sentence
-    -> the session's output: Text and Cue to the wire, Cue to the face, Sentence to the voice
+    model chunks -> reply.tags -> Text, Cue, Gesture -> reply.sentences -> Cue (inferred), Sentence
+    -> the session's output: Text, Cue and Gesture to the wire, Cue and Gesture to the face (at their
+       word's audio time when the voice speaks), Sentence to the voice
 
 A reply announces itself with ReplyStarted and ends with ReplyEnded (ReplyFailed before it when it failed).
 A conversation's record is a list of Turn, each keeping its reply's cues (a resumed chat shows them again).
@@ -51,6 +52,20 @@ class Cue:
         }
 
 
+GestureSource = Literal["tag", "stage"]
+
+
+@dataclass(frozen=True)
+class Gesture:
+    """A gesture ([nod], *shakes head*) before the word at `offset`: one of animation.gestures.GESTURES,
+    its size scaled by `intensity` (0..1)."""
+
+    gesture: str
+    offset: int = 0
+    intensity: float = 1.0
+    source: GestureSource = "tag"
+
+
 @dataclass(frozen=True)
 class Sentence:
     """A finished sentence of the visible text, with every cue that colours it (after inference)."""
@@ -84,7 +99,7 @@ class ReplyEnded:
     tokens: int = 0  # what the reply cost: its prompt's tokens and the reply's
 
 
-ReplyEvent = ReplyStarted | Text | Cue | Sentence | ReplyFailed | ReplyEnded
+ReplyEvent = ReplyStarted | Text | Cue | Gesture | Sentence | ReplyFailed | ReplyEnded
 
 
 class Sink(Protocol):

@@ -16,7 +16,7 @@ import numpy as np
 
 from animation.engine import FaceBank
 from animation.phonemes import Visemes
-from server.events import Cue
+from server.events import Cue, Gesture
 from server.protocol.frames import quantize
 
 # (channels as floats, the same quantized for the wire, animation time): quantized once per step for every
@@ -110,9 +110,16 @@ class FaceHandle:
             self._bank.cue(self.slot, cue.emotion, cue.intensity, t, hold=cue.hold)
 
     def clear(self) -> None:
-        """Let every emotion decay back to the mood, now."""
+        """Let every emotion decay back to the mood, now, and drop the gestures not yet begun."""
         if self.slot is not None:
             self._bank.clear(self.slot, self.now())
+            self._bank.clear_gestures(self.slot, self.now())
+
+    def gesture(self, gesture: Gesture, at: float | None = None) -> None:
+        """Make the gesture from `at` (animation time; default now)."""
+        if self.slot is not None:
+            t = self.now() if at is None else at
+            self._bank.gesture(self.slot, gesture.gesture, t, gesture.intensity)
 
     def set_state(self, state: str) -> None:
         if self.slot is not None:
@@ -141,8 +148,10 @@ class FaceHandle:
             self._bank.visemes(self.slot, t0, keys.times, keys.visemes, keys.weights)
 
     def clear_speech(self) -> None:
+        """The mouth stops, and the gestures timed to words not yet spoken are dropped."""
         if self.slot is not None:
             self._bank.clear_speech(self.slot, self.now())
+            self._bank.clear_gestures(self.slot, self.now())
 
     def release(self) -> None:
         """Give the slot back (idempotent)."""

@@ -23,9 +23,17 @@ function captionHighlight() {
   return captions;
 }
 
-/** A cue's chip: the emotion's name, its source and confidence on hover ("tag · 100%"). */
+/** A cue's chip: the emotion's name, its source and confidence on hover ("tag · 100%"); a gesture's
+ * chip (`cue.gesture`: nod, shake, …) looks different: a movement, not a feeling. */
 export function chip(cue, pad) {
   const el = document.createElement("span");
+  if (cue.gesture) {
+    el.className = "chip gesture";
+    el.textContent = cue.gesture;
+    el.title = `gesture · ${cue.source}`;
+    el.dataset.gesture = cue.gesture;
+    return el;
+  }
   el.className = "chip";
   el.textContent = cue.emotion;
   const confidence = `${Math.round((cue.confidence ?? 1) * 100)}%`;
@@ -102,7 +110,7 @@ class ReplyView {
   #draw() {
     this.#map = renderMarkdown(this.#body, this.text, {
       cues: this.#cues,
-      chip: (cue) => chip(cue, this.#padOf(cue.emotion)),
+      chip: (cue) => chip(cue, cue.gesture ? null : this.#padOf(cue.emotion)),
       tone: (cue) => tone(cue, this.#padOf(cue.emotion)),
     });
   }
@@ -130,6 +138,7 @@ export class ChatPanel {
     on("reply", (d) => this.#startReply(d));
     on("text", (d) => this.#reply(d.replyId)?.addText(d.offset, d.delta));
     on("emotion", (d) => this.#cue(d));
+    on("gesture", (d) => this.#reply(d.replyId)?.addCue(d));
     on("replyend", (d) => this.#endReply(d));
     on("caption", (d) => this.#caption(d));
     // A turn not stored yet (`not_saved`) was still shown and spoken: the reply did not fail.

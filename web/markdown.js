@@ -129,6 +129,7 @@ class Writer {
   chip(parent) {
     const cue = this.#cues[this.#k++];
     if (this.#chip) parent.append(this.#chip(cue));
+    if (cue.gesture) return; // a gesture's chip leaves the text's tone as it is
     this.#toneCue = cue;
     this.#toneSpan = null;
   }

@@ -81,6 +81,10 @@ export function messageEvent(m) {
       const { reply_id: replyId, emotion, intensity, offset, source, confidence = 1 } = m;
       return ["emotion", { replyId, emotion, intensity, offset, source, confidence }];
     }
+    case "gesture": {
+      const { reply_id: replyId, gesture, intensity = 1, offset, source } = m;
+      return ["gesture", { replyId, gesture, intensity, offset, source }];
+    }
     case "reply_end":
       return ["replyend", { replyId: m.reply_id, status: m.status, text: m.text }];
     case "speech": {

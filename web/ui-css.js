@@ -65,6 +65,11 @@ export const UI_CSS = String.raw`
   color: oklch(var(--soft-l) calc(var(--chroma) * .6) var(--hue));
 }
 .chip[data-source="inferred"] { border-style: dotted; }
+/* A gesture ([nod], *shakes head*): a neutral, square-cornered chip in italics, a movement not a feeling. */
+.chip.gesture {
+  border-radius: calc(.25 * var(--u)); font-style: italic; font-weight: 500;
+  color: inherit; background: transparent; border: 1px solid currentColor; opacity: .75;
+}
 .tone { color: oklch(var(--tone-l) calc(var(--chroma) * .3) var(--hue, 60)); }
 .tone:not([style]) { color: inherit; }
 

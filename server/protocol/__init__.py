@@ -54,6 +54,7 @@ from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's
     Error,
     ErrorCode,
     FrameFormat,
+    GestureCue,
     Hello,
     History,
     HistoryCue,

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, create_model
 
 from animation.controls import Control
-from server.events import CueSource, ReplySource, Role, Status
+from server.events import CueSource, GestureSource, ReplySource, Role, Status
 from server.protocol.common import _Message
 
 # ---------------------------------------------------------------- server -> client
@@ -97,6 +97,9 @@ class Hello(_Message):
     channels: list[str]
     emotions: list[str]
     emotion_info: list[EmotionInfo]
+    gestures: list[str] = Field(
+        default_factory=list, description="The gestures a reply may make (`gesture` messages): nod, shake, …"
+    )
     controls: list[ControlInfo]
     gain: ControlInfo
     persona: PersonaInfo
@@ -152,6 +155,19 @@ class EmotionCue(_Message):
     tempered_by: str | None = Field(
         None, description="A correction: the words read as this emotion, so the cue's intensity was lowered."
     )
+
+
+class GestureCue(_Message):
+    """A gesture (`[nod]`, `*shakes head*`) placed before the word starting at `offset` (code points of the
+    visible text); one of `hello.gestures`. The face makes it (at the word's audio time when the voice
+    speaks): the frames carry the movement, this message is for the chat (a chip)."""
+
+    type: Literal["gesture"] = "gesture"
+    reply_id: int | None
+    gesture: str
+    intensity: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    offset: int
+    source: GestureSource
 
 
 class ReplyEnd(_Message):
@@ -255,7 +271,16 @@ class Error(_Message):
 
 
 ServerMessage = Annotated[
-    Hello | State | ReplyStart | TextDelta | EmotionCue | SpeechMessage | ReplyEnd | History | Error,
+    Hello
+    | State
+    | ReplyStart
+    | TextDelta
+    | EmotionCue
+    | GestureCue
+    | SpeechMessage
+    | ReplyEnd
+    | History
+    | Error,
     Field(discriminator="type"),
 ]
 SERVER_ADAPTER: TypeAdapter[Any] = TypeAdapter(ServerMessage)

@@ -1,6 +1,7 @@
-"""What shapes a reply beyond the user's words: the persona's prompt, the emotion-tag instructions, notes
-that make the words match the face asked for (gains, mood lock: the session's FaceRequests, set by the
-user, the site's embed key or the persona), and the empathic face shown while the model thinks."""
+"""What shapes a reply beyond the user's words: the persona's prompt, the emotion- and gesture-tag
+instructions, notes that make the words match the face asked for (gains, mood lock: the session's
+FaceRequests, set by the user, the site's embed key or the persona), and the empathic face shown while the
+model thinks."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
+from animation.gestures import GESTURES
 from server.events import Cue
 from server.face import FaceRequests
 from server.personas import Persona
@@ -28,7 +30,12 @@ def system_prompt(persona_prompt: str, emotions: Sequence[str], notes: Sequence[
         if tags
         else "Do not use emotion tags."
     )
-    return f"{persona_prompt.strip()}\n\n{instructions}" + "".join(f"\n{note}" for note in notes)
+    gestures = ", ".join(f"[{g}]" for g in GESTURES)
+    body = (
+        "You can also move your head and face with a gesture tag before a word, e.g. [nod] Yes, exactly. "
+        f"Gesture tags: {gestures}. Use them sparingly."
+    )
+    return f"{persona_prompt.strip()}\n\n{instructions}\n{body}" + "".join(f"\n{note}" for note in notes)
 
 
 def prompt_for(persona: Persona, face: FaceRequests) -> str:

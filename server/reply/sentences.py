@@ -1,6 +1,7 @@
 """A reply's path from model chunks to typed events, sentence by sentence:
 
-    chunks -> tags.TagParser -> Text, Cue (tag, stage)
+    chunks -> tags.TagParser -> Text, Cue (tag, stage), Gesture (passed on as they come: a gesture picks no
+              sentence's feeling)
            -> at each sentence's end: Cue (annotator or inferred) for an untagged sentence, or corrections of
               tags its words clearly contradict; then the Sentence itself, carrying every cue that colours it
 
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
 from animation.emotions import EMOTION_INDEX, PAD
-from server.events import Cue, Sentence, Text
+from server.events import Cue, Gesture, Sentence, Text
 from server.reply.feelings import FEELINGS, Inference
 from server.reply.tags import TagParser
 
@@ -39,7 +40,7 @@ async def reply_events(
     classify: Classifier = FEELINGS.infer,
     annotate: Annotator | None = None,
     keep: Callable[[str], bool] = lambda emotion: True,
-) -> AsyncIterator[Text | Cue | Sentence]:
+) -> AsyncIterator[Text | Cue | Gesture | Sentence]:
     """Text, Cue and Sentence events for a reply stream. Cues whose emotion `keep` refuses (the persona
     never shows it) are dropped."""
     parser = TagParser()
@@ -70,14 +71,16 @@ class _Sentences:
         self._cues: list[Cue] = []  # the model's own cues in the current sentence
         self._tagged = False  # the model tagged it (perhaps only with emotions the persona never shows)
 
-    async def feed(self, event: Text | Cue) -> list[Text | Cue | Sentence]:
+    async def feed(self, event: Text | Cue | Gesture) -> list[Text | Cue | Gesture | Sentence]:
+        if isinstance(event, Gesture):
+            return [event]
         if isinstance(event, Cue):
             self._tagged = True  # the model chose this sentence's feeling: nothing is inferred for it
             if not self._keep(event.emotion):
                 return []
             self._cues.append(event)
             return [event]
-        out: list[Text | Cue | Sentence] = [event]
+        out: list[Text | Cue | Gesture | Sentence] = [event]
         self._text += event.delta
         while m := SENTENCE_END.search(self._text):
             rest = self._text[m.end() :]

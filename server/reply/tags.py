@@ -1,13 +1,16 @@
-"""Streaming emotion-tag parser: model chunks in, visible text deltas and emotion cues out.
+"""Streaming emotion-tag parser: model chunks in, visible text deltas, emotion cues and gestures out.
 
 Grammar (documented in docs/protocol.md):
 - tags ``[emotion]`` / ``[emotion:0.6]`` (intensity 0..1, clipped); several in a row make a blend;
 - stage directions ``*smiles*``, ``*laughs softly*``, ``(sighs)`` whose words name an emotion through the
-  alias table, or a plain gesture (``*nods*``), and emoji from ``server/reply/data/stage.toml``.
-All of these become cues (or nothing) and leave the visible text. Text inside backtick code spans and
-fences is never touched. Brackets that are not tags (``[1]``, ``[x]``, ``[see above]``, links ``[a](b)``),
-emphasis (``*really*``) and asides (``(see above)``) stay text. A tag word with no alias is dropped from
-the text (the face falls back to inference).
+  alias table, or a plain gesture (``*nods*``), and emoji from ``server/reply/data/stage.toml``;
+- gestures in the same grammar: ``[nod]``, ``[shake:0.5]``, ``*shakes head*``, ``*rolls eyes*`` (names and
+  aliases in ``animation/data/gestures.toml``). A word that is both (``[laugh]``, ``*sighs*``) gives the
+  emotion's cue and the gesture.
+All of these become cues, gestures (or nothing) and leave the visible text. Text inside backtick code
+spans and fences is never touched. Brackets that are not tags (``[1]``, ``[x]``, ``[see above]``, links
+``[a](b)``), emphasis (``*really*``) and asides (``(see above)``) stay text. A tag word with no alias
+(emotion or gesture) is dropped from the text (the face falls back to inference).
 
 Anything that could still become a tag, direction or code fence is held back until it resolves, so a
 split across chunks parses exactly like the whole. Whitespace around removed text collapses to one space,
@@ -23,7 +26,8 @@ from pathlib import Path
 from typing import Literal
 
 from animation.emotions import resolve as resolve_alias
-from server.events import Cue, Text
+from animation.gestures import resolve as resolve_gesture
+from server.events import Cue, Gesture, Text
 
 Resolver = Callable[[str], "tuple[str, float] | None"]
 CueSource = Literal["tag", "stage"]
@@ -45,7 +49,7 @@ _CLOSING_PUNCT = frozenset(".,!?;:)…")
 _STAGE_CLOSER = {"*": "*", "(": ")"}
 
 
-Event = Text | Cue
+Event = Text | Cue | Gesture
 
 
 class TagParser:
@@ -60,6 +64,7 @@ class TagParser:
         self._code = 0  # length of the backtick run that opened the current code span (0: not in code)
         self._skip_modifiers = False  # drop the selectors trailing a removed emoji
         self._pending: list[tuple[str, float, CueSource]] = []  # cues waiting for the next word
+        self._gestures: list[tuple[str, float, CueSource]] = []  # and gestures
         self._visible = 0
         self._out: list[Event] = []
         self._text: list[str] = []
@@ -142,7 +147,12 @@ class TagParser:
             return 0
         word, number = m.group(1), m.group(2)
         resolved = self._resolve(word)
-        if resolved is None:
+        gesture = resolve_gesture(word)
+        if gesture is not None:
+            self._gestures.append((gesture, _unit(float(number) if number is not None else 1.0), "tag"))
+        if resolved is None and gesture is not None:
+            self._removed(None, 0.0, "tag")
+        elif resolved is None:
             # An invented emotion word is dropped; short or acronym-like brackets stay text.
             if len(word) < 3 or not (word.islower() or word.istitle()):
                 return 0
@@ -171,9 +181,12 @@ class TagParser:
         # an adjective ("(happy to help)") or emphasis ("*really*") is ordinary text.
         verb = words.split()[0]
         resolved = self._resolve(verb) if verb.endswith(("s", "ing", "ed")) else None
+        gesture = resolve_gesture(verb) or resolve_gesture("-".join(words.split()[:2]))
+        if gesture is not None:
+            self._gestures.append((gesture, 1.0, "stage"))
         if resolved is not None:
             self._removed(resolved[0], resolved[1], "stage")
-        elif verb in ACTIONS:
+        elif verb in ACTIONS or gesture is not None:
             self._removed(None, 0.0, "stage")
         else:
             return 0
@@ -191,7 +204,7 @@ class TagParser:
 
     def _removed(self, emotion: str | None, intensity: float, source: CueSource) -> None:
         if emotion is not None:
-            self._pending.append((emotion, min(1.0, max(0.0, intensity)), source))
+            self._pending.append((emotion, _unit(intensity), source))
         if not self._after_tag:
             self._ws_before_tag = len(self._held_ws)
         self._after_tag = True
@@ -214,11 +227,14 @@ class TagParser:
         self._append(c)
 
     def _emit_pending_cues(self) -> None:
-        if self._pending:
+        if self._pending or self._gestures:
             self._close_text()
             for emotion, intensity, source in self._pending:
                 self._out.append(Cue(emotion, intensity, self._visible, source, CONFIDENCE[source]))
+            for gesture, intensity, source in self._gestures:
+                self._out.append(Gesture(gesture, self._visible, intensity, source))
             self._pending.clear()
+            self._gestures.clear()
 
     def _append(self, s: str) -> None:
         self._text.append(s)
@@ -234,3 +250,7 @@ class TagParser:
         self._close_text()
         out, self._out = self._out, []
         return out
+
+
+def _unit(x: float) -> float:
+    return min(1.0, max(0.0, x))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from animation.arkit import ARKIT_52, HEAD_CHANNELS
 from animation.controls import CONTROLS, GAIN
 from animation.emotions import EMOTIONS, PAD
+from animation.gestures import GESTURES
 from server import __version__
 from server.personas import Persona
 from server.protocol import (
@@ -46,6 +47,7 @@ def hello(
         channels=list(HEAD_CHANNELS),
         emotions=list(EMOTIONS),
         emotion_info=EMOTION_INFO,
+        gestures=list(GESTURES),
         controls=[ControlInfo(**c.as_dict(), value=controls.get(c.name)) for c in CONTROLS],
         gain=ControlInfo(**GAIN.as_dict()),
         persona=services.persona_infos[persona.id],

@@ -8,9 +8,9 @@ from dataclasses import asdict
 import numpy as np
 from pydantic import BaseModel
 
-from server.events import Cue, Turn
+from server.events import Cue, Gesture, Turn
 from server.face import FaceHandle
-from server.protocol import EmotionCue, History, HistoryTurn, SpeechMessage, State
+from server.protocol import EmotionCue, GestureCue, History, HistoryTurn, SpeechMessage, State
 from server.protocol.outbound import Frame, Outbound
 
 
@@ -66,6 +66,12 @@ class Outlet:
         if on_face:
             self.face.cue(cue)
         await self.send(cue_message(cue, reply_id))
+
+    async def gesture(self, gesture: Gesture, reply_id: int | None, *, on_face: bool = True) -> None:
+        """Make the gesture (unless the voice will, on its word) and tell the client."""
+        if on_face:
+            self.face.gesture(gesture)
+        await self.send(GestureCue(reply_id=reply_id, **asdict(gesture)))
 
     async def set_state(self, state: str) -> None:
         self.face.set_state(state)

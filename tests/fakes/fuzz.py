@@ -265,7 +265,8 @@ HUGE = ("1e308", "-1e308", "1.7976931348623157e308", "1e309", "-1e400", "1" + "0
 ODD = ("\ud800", "\udfff", "\udc00\ud800", "\ud800\ud800", "\ud83d\ude00", "\x00", "\u202e", "\ufeff",
        "\uffff", "\U0010ffff", "e\u0301", "\u2028", "\ufffd", "\U000e0001", "\x7f")  # fmt: skip
 ODD_KEYS = ("", "Type", "TYPE", "type ", "__proto__", "constructor", "reply_id", "extra", "\ud800")
-SERVER_TYPES = ("hello", "error", "state", "reply_start", "reply_end", "text", "emotion", "history", "speech")
+SERVER_TYPES = ("hello", "error", "state", "reply_start", "reply_end", "text", "emotion", "gesture",
+                "history", "speech")  # fmt: skip
 JUNK = ("", " ", "{", "}", "{'type': 'stop'}", '{"type":"stop",}', '"stop"', "undefined", "NaN", "[]", "null",
         "0", '{"type":"stop"} {}', '\ufeff{"type":"stop"}', ' {"type":"stop"} \n', "{}", '{"type"}',
         '{"type":"stop"', "\x00", "true")  # fmt: skip
@@ -600,7 +601,7 @@ def marker_value(i: int) -> float:
 def _reply_bound(m: dict[str, Any]) -> bool:
     """Messages that belong to a reply (they arrive whenever the reply runs, not in the case's turn)."""
     return m["type"] in ("reply_start", "text", "speech", "reply_end", "<audio>") or (
-        m["type"] in ("emotion", "error") and m.get("reply_id") is not None
+        m["type"] in ("emotion", "gesture", "error") and m.get("reply_id") is not None
     )
 
 

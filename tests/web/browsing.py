@@ -39,8 +39,8 @@ const trackPeaks = () => {
   requestAnimationFrame(trackPeaks);
 };
 requestAnimationFrame(trackPeaks);
-for (const type of ["ready", "connect", "disconnect", "state", "reply", "text", "emotion", "replyend",
-                    "error", "usermessage", "history", "settings"]) {
+for (const type of ["ready", "connect", "disconnect", "state", "reply", "text", "emotion", "gesture",
+                    "replyend", "error", "usermessage", "history", "settings"]) {
   document.addEventListener(type, (e) => {
     if (e.target?.localName === "mien-avatar") window.__mien.events.push({ type, detail: e.detail });
   }, true);

@@ -1,0 +1,115 @@
+"""The gesture layer: [nod]/[shake] swing the head far more than the same line untagged, additively,
+yielding the jaw to speech and never fighting blinks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from animation import gestures
+from animation.arkit import INDEX
+from animation.engine import FaceBank
+from server.events import Gesture
+from server.reply.tags import TagParser
+from tests.animation.helpers import HEAD, run
+
+YAW, PITCH = HEAD.start, HEAD.start + 1
+LINE = "Yes, that is exactly what I meant to say."
+SPACING = 0.09  # s per viseme key: the line takes about as long as spoken
+
+
+def speak_line(tagged: str, seed: int = 3) -> np.ndarray:
+    """Frames of one face saying LINE (as visemes) from t=1, with the gestures the tagged text asks for at
+    their word's time (chars spread evenly over the line). The frames over the line's time."""
+    parser = TagParser()
+    events = parser.push(tagged) + parser.flush()
+    bank = FaceBank(seed=seed)
+    slot = bank.add(0.0)
+    run(bank, 0.0, 1.0)
+    bank.set_state(slot, "speaking")
+    keys = ["PP", "aa", "E", "DD", "ih", "nn", "oh", "SS"] * 6
+    duration = len(keys) * SPACING
+    bank.visemes(slot, 1.0, np.arange(len(keys) + 1) * SPACING, [*keys, "sil"])
+    for e in events:
+        if isinstance(e, Gesture):
+            bank.gesture(slot, e.gesture, 1.0 + duration * e.offset / len(LINE), e.intensity)
+    _, frames = run(bank, 1.0, 1.0 + duration + 0.5)
+    return frames[:, slot]
+
+
+def swing(frames: np.ndarray, channel: int) -> float:
+    """How far the head travels on one axis over the line (radians of path): a gesture's back-and-forth
+    counts every swing, where the untagged line's head moves with sway, breathing and gaze shifts."""
+    return float(np.abs(np.diff(frames[:, channel])).sum())
+
+
+@pytest.mark.parametrize(("tag", "channel"), [("nod", PITCH), ("shake", YAW)])
+@pytest.mark.parametrize("seed", range(8))
+def test_nod_and_shake_swing_the_head_far_more_than_the_untagged_line(
+    tag: str, channel: int, seed: int
+) -> None:
+    plain = speak_line(LINE, seed)
+    tagged = speak_line(f"[{tag}] {LINE}", seed)
+    assert swing(tagged, channel) >= 2.5 * swing(plain, channel)
+    # Only the gesture differs: the mouth says the same line.
+    assert np.allclose(tagged[:, INDEX["jawOpen"]], plain[:, INDEX["jawOpen"]], atol=1e-6)
+
+
+def test_tilt_rolls_and_eyeroll_looks_up() -> None:
+    plain, tilted = speak_line(LINE), speak_line(f"[tilt] {LINE}")
+    assert np.abs(tilted[:, HEAD.start + 2]).max() > 0.1 > 2 * np.abs(plain[:, HEAD.start + 2]).max()
+    rolled = speak_line(f"[eyeroll] {LINE}")
+    up = INDEX["eyeLookUpLeft"]
+    assert rolled[:, up].max() > plain[:, up].max() + 0.3
+
+
+def test_wink_closes_one_eye_and_blinks_still_close_over_it() -> None:
+    bank = FaceBank(seed=5)
+    slot = bank.add(0.0)
+    run(bank, 0.0, 1.0)
+    bank.gesture(slot, "wink", 1.0)
+    _, frames = run(bank, 1.0, 1.6)
+    left, right = frames[:, slot, INDEX["eyeBlinkLeft"]], frames[:, slot, INDEX["eyeBlinkRight"]]
+    assert left.max() > 0.95 and right.max() < left.max()
+    assert np.all(frames[:, slot, :52] >= 0.0) and np.all(frames[:, slot, :52] <= 1.0)
+
+
+def test_laugh_yields_the_jaw_to_speech_but_keeps_a_smile() -> None:
+    plain = speak_line(LINE)
+    laughing = speak_line(f"[laugh] {LINE}")
+    smile = INDEX["mouthSmileLeft"]
+    assert laughing[:, smile].max() > plain[:, smile].max() + 0.1
+    # While the line is spoken, the laugh's jaw pulses are speech's to drop.
+    speaking = slice(3, 30)
+    assert np.abs(laughing[speaking, INDEX["jawOpen"]] - plain[speaking, INDEX["jawOpen"]]).max() < 0.05
+    # Silent, the laugh opens the jaw in pulses.
+    bank = FaceBank(seed=1)
+    slot = bank.add(0.0)
+    bank.gesture(slot, "laugh", 0.5)
+    _, frames = run(bank, 0.0, 2.0)
+    assert frames[:, slot, INDEX["jawOpen"]].max() > 0.25
+
+
+def test_gestures_end_and_cleared_ones_never_start() -> None:
+    bank = FaceBank(seed=2)
+    slot = bank.add(0.0)
+    bank.gesture(slot, "shake", 0.5)
+    bank.gesture(slot, "nod", 5.0)
+    bank.clear_gestures(slot, 1.0)  # the shake under way finishes; the nod never comes
+    _, frames = run(bank, 0.0, 7.0)
+    quiet = frames[int(2.0 * 30) :, slot]
+    baseline = FaceBank(seed=2)
+    base_slot = baseline.add(0.0)
+    _, base = run(baseline, 0.0, 7.0)
+    assert np.allclose(quiet, base[int(2.0 * 30) :, base_slot], atol=1e-6)
+    assert not (bank._gestures.kind >= 0).any()
+
+
+def test_bad_gestures_are_refused() -> None:
+    bank = FaceBank(seed=0)
+    slot = bank.add(0.0)
+    with pytest.raises(ValueError, match="unknown gesture"):
+        bank.gesture(slot, "backflip", 0.0)
+    with pytest.raises(ValueError):
+        bank.gesture(slot, "nod", 0.0, 1.5)
+    assert gestures.resolve("Nods") == "nod" and gestures.resolve("cartwheel") is None
