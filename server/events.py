@@ -52,13 +52,14 @@ class Cue:
         }
 
 
-GestureSource = Literal["tag", "stage"]
+GestureSource = Literal["tag", "stage", "inferred"]
 
 
 @dataclass(frozen=True)
 class Gesture:
     """A gesture ([nod], *shakes head*) before the word at `offset`: one of animation.gestures.GESTURES,
-    its size scaled by `intensity` (0..1)."""
+    its size scaled by `intensity` (0..1). `inferred`: a nod, shake or tilt the words of a sentence the
+    model gave no gesture call for (server.reply.head_moves)."""
 
     gesture: str
     offset: int = 0

@@ -32,6 +32,7 @@ export function chip(cue, pad) {
     el.textContent = cue.gesture;
     el.title = `gesture · ${cue.source}`;
     el.dataset.gesture = cue.gesture;
+    el.dataset.source = cue.source; // an inferred one is dotted, as an inferred emotion's chip
     return el;
   }
   el.className = "chip";

@@ -70,6 +70,7 @@ export const UI_CSS = String.raw`
   border-radius: calc(.25 * var(--u)); font-style: italic; font-weight: 500;
   color: inherit; background: transparent; border: 1px solid currentColor; opacity: .75;
 }
+.chip.gesture[data-source="inferred"] { border-style: dotted; } /* the words called for it */
 .tone { color: oklch(var(--tone-l) calc(var(--chroma) * .3) var(--hue, 60)); }
 .tone:not([style]) { color: inherit; }
 

@@ -3,9 +3,12 @@
     chunks -> tags.TagParser -> Text, Cue (tag, stage), Gesture (passed on as they come: a gesture picks no
               sentence's feeling)
            -> at each sentence's end: Cue (annotator or inferred) for an untagged sentence, or corrections of
-              tags its words clearly contradict; then the Sentence itself, carrying every cue that colours it
+              tags its words clearly contradict; a Gesture (inferred: nod, shake, tilt, head_moves) its
+              words call for if the model gave it no gesture; then the Sentence itself, carrying every cue
+              that colours it
 
-Everything is yielded in order: a sentence's Text before its inferred cues, those before the Sentence.
+Everything is yielded in order: a sentence's Text before its inferred cues and gesture, those before the
+Sentence (so a voice has the gesture before it speaks the sentence).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import replace
 
 from animation.emotions import EMOTION_INDEX, PAD
 from server.events import Cue, Gesture, Sentence, Text
+from server.reply import head_moves
 from server.reply.feelings import FEELINGS, Inference
 from server.reply.tags import TagParser
 
@@ -52,7 +56,7 @@ async def reply_events(
     for event in parser.flush():
         for out in await sentences.feed(event):
             yield out
-    for out in await sentences.close(""):
+    for out in await sentences.close("", final=True):
         yield out
 
 
@@ -70,9 +74,12 @@ class _Sentences:
         self._start = 0
         self._cues: list[Cue] = []  # the model's own cues in the current sentence
         self._tagged = False  # the model tagged it (perhaps only with emotions the persona never shows)
+        self._gestures: list[int] = []  # offsets of the model's gestures not in a finished sentence
+        self._code = 0  # a backtick code span or fence left open by the sentences so far (head_moves.prose)
 
     async def feed(self, event: Text | Cue | Gesture) -> list[Text | Cue | Gesture | Sentence]:
         if isinstance(event, Gesture):
+            self._gestures.append(event.offset)
             return [event]
         if isinstance(event, Cue):
             self._tagged = True  # the model chose this sentence's feeling: nothing is inferred for it
@@ -88,20 +95,27 @@ class _Sentences:
             out += await self.close(rest)
         return out
 
-    async def close(self, rest: str) -> list[Text | Cue | Sentence]:
-        """End the current sentence; `rest` (text already past its end) starts the next one."""
+    async def close(self, rest: str, final: bool = False) -> list[Text | Cue | Gesture | Sentence]:
+        """End the current sentence; `rest` (text already past its end) starts the next one; `final`: the
+        reply's last."""
         text, start, cues, tagged = self._text, self._start, self._cues, self._tagged
         self._text, self._start, self._cues, self._tagged = rest, start + len(text), [], False
+        words, self._code = head_moves.prose(text, self._code)  # code never nods or shakes
         if not text.strip():
             return [Sentence(start, text, tuple(cues))] if cues else []  # a trailing tag: cues, no words
+        # A gesture before this sentence's end is the model's (one after its last word, at the reply's end).
+        end = start + len(text) + (1 if final else 0)
+        gestured = any(o < end for o in self._gestures)
+        self._gestures = [o for o in self._gestures if o >= end]
+        moves = [] if gestured else _head_move(words, start)
         if tagged:
             if not cues:
-                return [Sentence(start, text)]
+                return [*moves, Sentence(start, text)]
             corrected = _cross_check(cues, await asyncio.to_thread(self._classify, text))
             found = [c for c in corrected if c.tempered_by is not None]
-            return [*found, Sentence(start, text, tuple(corrected))]
+            return [*found, *moves, Sentence(start, text, tuple(corrected))]
         found = [c for c in await self._found(text, start) if self._keep(c.emotion)]
-        return [*found, Sentence(start, text, tuple(found))]
+        return [*found, *moves, Sentence(start, text, tuple(found))]
 
     async def _found(self, text: str, start: int) -> list[Cue]:
         """Cues for an untagged sentence: the annotator's when it has some, else the classifier's."""
@@ -138,6 +152,14 @@ class _Sentences:
                 at = positions[solid] if solid < len(positions) else len(sentence)
                 out.append(Cue(e.emotion, e.intensity, start + at, "annotator", 0.9))
         return out
+
+
+def _head_move(text: str, start: int) -> list[Gesture]:
+    """The nod, shake or tilt the sentence's words call for (none, or one), smaller than a tag's."""
+    move = head_moves.infer(text)
+    if move is None:
+        return []
+    return [Gesture(move.gesture, start + move.offset, head_moves.INTENSITY, "inferred")]
 
 
 def _cross_check(cues: list[Cue], inferred: Inference | None) -> list[Cue]:

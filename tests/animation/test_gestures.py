@@ -3,6 +3,8 @@ yielding the jaw to speech and never fighting blinks."""
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from animation import gestures
 from animation.arkit import INDEX
 from animation.engine import FaceBank
 from server.events import Gesture
-from server.reply.tags import TagParser
+from server.reply.sentences import reply_events
 from tests.animation.helpers import HEAD, run
 
 YAW, PITCH = HEAD.start, HEAD.start + 1
@@ -19,10 +21,17 @@ SPACING = 0.09  # s per viseme key: the line takes about as long as spoken
 
 
 def speak_line(tagged: str, seed: int = 3) -> np.ndarray:
-    """Frames of one face saying LINE (as visemes) from t=1, with the gestures the tagged text asks for at
-    their word's time (chars spread evenly over the line). The frames over the line's time."""
-    parser = TagParser()
-    events = parser.push(tagged) + parser.flush()
+    """Frames of one face saying LINE (as visemes) from t=1, with the gestures the reply's path gives it at
+    their word's time (chars spread evenly over the line): the tags', or, untagged, those its words call
+    for (server/reply/head_moves.py: "Yes, ..." nods by itself). The frames over the line's time."""
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        yield tagged
+
+    async def collect() -> list[object]:
+        return [e async for e in reply_events(chunks(), classify=lambda _t: None)]
+
+    events = asyncio.run(collect())
     bank = FaceBank(seed=seed)
     slot = bank.add(0.0)
     run(bank, 0.0, 1.0)

@@ -54,8 +54,10 @@ def test_spoken_gesture_moves_the_head_at_its_word(mien: LiveServer) -> None:
             await c.send({"type": "set_voice", "enabled": True})
             await c.send({"type": "speak", "text": text})
             end = await c.next_message("reply_end")
-            (gesture,) = c.of_type("gesture", end["reply_id"])
-            assert gesture["gesture"] == "shake"
+            gestures = c.of_type("gesture", end["reply_id"])
+            # The first sentence's words ("I see") call for a nod of their own: a pitch, not a yaw.
+            assert [(g["gesture"], g["source"]) for g in gestures] == [("nod", "inferred"), ("shake", "tag")]
+            gesture = gestures[1]
             words = [w for s in c.of_type("speech", end["reply_id"]) for w in s["words"]]
             t_word = next(w["t_ms"] for w in words if w["offset"] == gesture["offset"])
             await c.wait_for(lambda cl: cl.frames and cl.frames[-1][1] > t_word + 1500, "the shake to pass")
