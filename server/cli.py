@@ -13,6 +13,14 @@ import animation.commands
 from server.settings import Settings
 
 
+def _settings(config: str | None, **overrides: object) -> Settings:
+    """The settings (environment, `--config` or ./mien.toml), then the command line's (ConfigError if bad)."""
+    settings = Settings.load()
+    if config:
+        settings = settings.with_file(Path(config))
+    return settings.with_overrides(**overrides)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -21,10 +29,8 @@ def _serve(args: argparse.Namespace) -> int:
     from server.settings import ConfigError
 
     try:
-        settings = Settings.load()
-        if args.config:
-            settings = settings.with_file(Path(args.config))
-        settings = settings.with_overrides(
+        settings = _settings(
+            args.config,
             host=args.host,
             port=args.port,
             model=args.model,
@@ -167,10 +173,7 @@ def _db(args: argparse.Namespace) -> int:
     from server.settings import ConfigError
 
     try:
-        settings = Settings.load()
-        if args.config:
-            settings = settings.with_file(Path(args.config))
-        settings = settings.with_overrides(database_url=args.database_url)
+        settings = _settings(args.config, database_url=args.database_url)
     except ConfigError as e:
         print(f"mien db: {e}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from server.limits.counters import WINDOW, CountersUnavailable
+from server.redis_client import redis_client
 
 log = logging.getLogger("mien.limits")
 
@@ -81,14 +82,7 @@ class RedisCounters:
         clock: Callable[[], float] = time.time,
         prefix: str = "mien:",
     ) -> None:
-        import redis.asyncio as redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        # One retry: a pooled connection that died with a restarted Redis fails once, then reconnects.
-        self._redis: Any = redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 1)
-        )
+        self._redis: Any = redis_client(url, timeout)
         self._open = self._redis.register_script(_OPEN)
         self._hit = self._redis.register_script(_HIT)
         self._tokens = self._redis.register_script(_TOKENS)

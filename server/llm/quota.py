@@ -30,6 +30,7 @@ from collections import deque
 from typing import Any
 
 from server.llm.slots import Busy
+from server.redis_client import redis_client
 
 log = logging.getLogger("mien.llm")
 
@@ -167,17 +168,7 @@ class RedisQuota:
         loop = asyncio.get_running_loop()
         if self._redis is not None and self._loop is loop:
             return
-        import redis.asyncio as redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-
-        # One retry: a pooled connection that died with a restarted Redis fails once, then reconnects.
-        self._redis = redis.from_url(
-            self.url,
-            socket_timeout=self.timeout,
-            socket_connect_timeout=self.timeout,
-            retry=Retry(NoBackoff(), 1),
-        )
+        self._redis = redis_client(self.url, self.timeout)
         self._script = self._redis.register_script(_TAKE)
         self._loop = loop
 

@@ -12,6 +12,8 @@ from server.protocol import Error, ProtocolError, Resume, parse_client_message
 
 SESSION_ID = re.compile(r"[0-9a-f]{12,32}")
 RESUME_WAIT = 10.0  # s a `?resume=1` client has to send its resume message
+# "Try again later": what a session can't be opened without (the shared limits, the store) is unreachable.
+CLOSE_TRY_LATER = 1013
 
 
 class Left(Exception):

@@ -41,7 +41,7 @@ from server.session.hello import hello
 from server.session.idle import idle
 from server.session.outlet import Outlet
 from server.session.relay import Answer
-from server.session.resume import Left, resume_request
+from server.session.resume import CLOSE_TRY_LATER, Left, resume_request
 from server.session.services import Services
 from server.session.stored import find_stored, read_history
 from server.store import Owner
@@ -50,7 +50,6 @@ log = logging.getLogger("mien.session")
 CLOSE_IDLE = 4000  # websocket close codes (4000-4999 are the application's): idle, reconnect when back
 CLOSE_MOVED = 4001  # resumed elsewhere (another tab, device or process): reconnect only when the user is back
 CLOSE_RESTART = 1012  # "service restart": reconnect (and resume) right away
-CLOSE_TRY_LATER = 1013  # "try again later": the shared limits can't be checked now
 _REFUSAL_CLOSE = {"shutting_down": CLOSE_RESTART, "unavailable": CLOSE_TRY_LATER}  # others: 1008, for good
 # What may be sent to a session from elsewhere (POST /sessions/{id}/messages): its face and its reply.
 RELAYABLE = {"stop", "speak", "set_emotion", "set_gain", "set_expressiveness", "set_control", "set_mood"}

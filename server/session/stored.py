@@ -11,11 +11,10 @@ from fastapi import WebSocket
 
 from server.protocol import Error
 from server.reply import History
-from server.session.resume import SESSION_ID, Left
+from server.session.resume import CLOSE_TRY_LATER, SESSION_ID, Left
 from server.store import Owner, Store, StoreUnavailable
 
 log = logging.getLogger("mien.session")
-CLOSE_TRY_LATER = 1013  # "try again later" (as session.py's, for a refused admission)
 DOWN = "this conversation can't be loaded right now; please try again in a moment"
 
 

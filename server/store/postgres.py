@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from server.events import Cue, Turn
+from server.events import Turn
 from server.store.errors import StoreUnavailable
 from server.store.owner import Owner
+from server.store.rows import exported, turn_of
 from server.store.schema import LOCK_SPACE, PURGE_LOCK, migrate
 
 T = TypeVar("T")
@@ -152,17 +153,7 @@ class PostgresStore:
         return await self._call(lambda db: db.fetch(_ROWS, session_id))
 
     async def turns(self, session_id: str) -> list[Turn]:
-        rows = await self._rows(session_id)
-        return [
-            Turn(
-                r["role"],
-                r["content"],
-                r["status"],
-                tuple(Cue(**c) for c in json.loads(r["cues"])),
-                r["scripted"],
-            )
-            for r in rows
-        ]
+        return [turn_of(r) for r in await self._rows(session_id)]
 
     async def clear(self, session_id: str) -> int:
         status = await self._call(
@@ -174,24 +165,7 @@ class PostgresStore:
         row = await self._call(
             lambda db: db.fetchrow("SELECT persona, created, updated FROM sessions WHERE id = $1", session_id)
         )
-        rows = await self._rows(session_id)
-        return {
-            "session_id": session_id,
-            "persona": row["persona"] if row else None,
-            "created": row["created"] if row else None,
-            "updated": row["updated"] if row else None,
-            "turns": [
-                {
-                    "role": r["role"],
-                    "content": r["content"],
-                    "status": r["status"],
-                    "at": r["at"],
-                    "cues": json.loads(r["cues"]),
-                    "scripted": r["scripted"],
-                }
-                for r in rows
-            ],
-        }
+        return exported(session_id, row, await self._rows(session_id))
 
     async def purge(self, older_than: float, every: float = 0.0) -> int:
         """One pass for the whole deployment per `every` seconds: a process that finds another purging

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from server.events import Cue, Turn
+from server.events import Turn
 from server.store.errors import StoreUnavailable
 from server.store.owner import Owner
+from server.store.rows import exported, turn_of
 
 T = TypeVar("T")
 # SQLite's primary result codes that mean "not now" rather than "wrong": busy or locked (another process
@@ -133,8 +134,7 @@ class SqliteStore:
         )
 
     async def turns(self, session_id: str) -> list[Turn]:
-        rows = await self._rows(session_id)
-        return [Turn(r[0], r[1], r[2], tuple(Cue(**c) for c in json.loads(r[4])), bool(r[5])) for r in rows]
+        return [turn_of(r) for r in await self._rows(session_id)]
 
     async def clear(self, session_id: str) -> int:
         return await self._run(
@@ -147,24 +147,7 @@ class SqliteStore:
                 "SELECT persona, created, updated FROM sessions WHERE id = ?", (session_id,)
             ).fetchone()
         )
-        rows = await self._rows(session_id)
-        return {
-            "session_id": session_id,
-            "persona": row[0] if row else None,
-            "created": row[1] if row else None,
-            "updated": row[2] if row else None,
-            "turns": [
-                {
-                    "role": r[0],
-                    "content": r[1],
-                    "status": r[2],
-                    "at": r[3],
-                    "cues": json.loads(r[4]),
-                    "scripted": bool(r[5]),
-                }
-                for r in rows
-            ],
-        }
+        return exported(session_id, row, await self._rows(session_id))
 
     async def purge(self, older_than: float, every: float = 0.0) -> int:
         # One file, one machine's processes: each pass is cheap (an index range), `every` is not needed.

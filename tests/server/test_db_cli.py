@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from server.store.postgres import PostgresStore
 from server.store.schema import migrations
 from server.store.sqlite import SqliteStore
 from tests.engines.postgres import PostgresServer
+from tests.server.test_memory import old_sqlite_file
 
 pytest_plugins = ["tests.engines.postgres_fixtures"]
 
@@ -87,17 +87,7 @@ def test_migrate_sqlite_copies_a_real_file_once(tmp_path: Path, pg_url: str) -> 
 def test_migrate_sqlite_reads_an_old_file_and_adds_what_is_new(tmp_path: Path, pg_url: str) -> None:
     """A file from before cues, scripted lines and embed keys; then, copied again after it grew, only the
     new turns and sessions come over."""
-    source = tmp_path / "old.sqlite3"
-    with sqlite3.connect(source) as old:
-        old.executescript(
-            "CREATE TABLE sessions (id TEXT PRIMARY KEY, persona TEXT NOT NULL, created REAL NOT NULL,"
-            " updated REAL NOT NULL);"
-            "CREATE TABLE turns (session_id TEXT NOT NULL, seq INTEGER NOT NULL, role TEXT NOT NULL,"
-            " content TEXT NOT NULL, status TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (session_id, seq));"
-            "INSERT INTO sessions VALUES ('s', 'guide', 0, 0);"
-            "INSERT INTO turns VALUES ('s', 1, 'user', 'Hi', 'complete', 0);"
-        )
-    old.close()
+    source = old_sqlite_file(tmp_path / "old.sqlite3")
     assert "copied 1 sessions and 1 turns" in mien_db("migrate-sqlite", str(source), url=pg_url).stdout
 
     async def grow() -> None:

@@ -135,9 +135,10 @@ def test_sqlite_purges_through_an_index() -> None:
     assert "sessions_updated" in plan  # a range scan of the index, not a pass over every session
 
 
-def test_an_old_sqlite_store_gains_the_columns(tmp_path: Path) -> None:
-    db = tmp_path / "old.sqlite3"
-    old = sqlite3.connect(db)
+def old_sqlite_file(path: Path) -> Path:
+    """A conversations file from before cues, scripted lines and embed keys: session 's' (persona guide)
+    with one turn, the user's 'Hi'."""
+    old = sqlite3.connect(path)
     old.executescript(
         "CREATE TABLE sessions (id TEXT PRIMARY KEY, persona TEXT NOT NULL, created REAL NOT NULL,"
         " updated REAL NOT NULL);"
@@ -147,6 +148,11 @@ def test_an_old_sqlite_store_gains_the_columns(tmp_path: Path) -> None:
         "INSERT INTO turns VALUES ('s', 1, 'user', 'Hi', 'complete', 0);"
     )
     old.close()
+    return path
+
+
+def test_an_old_sqlite_store_gains_the_columns(tmp_path: Path) -> None:
+    db = old_sqlite_file(tmp_path / "old.sqlite3")
 
     async def main() -> None:
         store = SqliteStore(db)
