@@ -11,17 +11,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from animation.engine import FaceBank
 from animation.phonemes import Visemes
 from server.events import Cue, Gesture
-from server.protocol.frames import quantize
+from server.protocol.frames import encode_deltas, quantize
 
-# (channels as floats, the same quantized for the wire, animation time): quantized once per step for every
-# face together, not per session.
-FrameSink = Callable[[np.ndarray, np.ndarray, float], None]
+
+class StepFrame(NamedTuple):  # a tuple: made per face per step, and a tuple is the cheapest to make
+    """One face's frame of one step, worked out once per step for every face together, not per session:
+    its channels as floats, the same quantized for the wire, the animation time, the step's number, and
+    the wire body of its change since the step before (valid for a writer that sent that step's frame)."""
+
+    channels: np.ndarray
+    wire: np.ndarray
+    t: float
+    step: int
+    delta: bytes
+
+
+FrameSink = Callable[[StepFrame], None]
 
 
 class Animator:
@@ -32,6 +44,7 @@ class Animator:
         self._sinks: dict[int, FrameSink] = {}
         self._task: asyncio.Task[None] | None = None
         self._t0 = 0.0
+        self._last_wire = np.zeros((0, 0), np.int32)  # the step before's, by slot: what deltas are against
 
     def now(self) -> float:
         """Animation time in seconds (monotonic, since the animator started)."""
@@ -51,7 +64,7 @@ class Animator:
             await asyncio.gather(self._task, return_exceptions=True)
 
     def open(self, sink: FrameSink) -> FaceHandle:
-        """A new face (a slot in the bank) whose frames go to `sink(channels, wire, t)` from the next step."""
+        """A new face (a slot in the bank) whose frames go to `sink` from the next step."""
         slot = self.bank.add(self.now())
         self._sinks[slot] = sink
         return FaceHandle(self, slot)
@@ -59,6 +72,18 @@ class Animator:
     def _close(self, slot: int) -> None:
         self._sinks.pop(slot, None)
         self.bank.remove(slot)
+
+    def _previous(self, wire: np.ndarray) -> np.ndarray:
+        """The step before's wire rows laid out like `wire` (slots keep their rows; the slot space may have
+        grown or shrunk since)."""
+        last = self._last_wire
+        if last.shape == wire.shape:
+            return last
+        previous = np.zeros_like(wire)
+        rows = min(len(last), len(wire))
+        if last.size:
+            previous[:rows] = last[:rows]
+        return previous
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -70,8 +95,10 @@ class Animator:
                 t = self.now()
                 frames = self.bank.step(t)
                 wire = quantize(frames)  # fresh each step: a session may keep its row until it is sent
+                deltas = encode_deltas(wire, self._previous(wire))
+                self._last_wire = wire
                 for slot, sink in list(self._sinks.items()):
-                    sink(frames[slot], wire[slot], t)
+                    sink(StepFrame(frames[slot], wire[slot], t, self.frames, deltas[slot]))
             self.frames += 1
             delay = deadline - loop.time()
             if delay < -period:  # fell behind (machine stalled): skip ahead instead of bursting

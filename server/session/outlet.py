@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import asdict
 
-import numpy as np
 from pydantic import BaseModel
 
 from server.events import Cue, Gesture, Turn
-from server.face import FaceHandle
+from server.face import FaceHandle, StepFrame
 from server.protocol import EmotionCue, GestureCue, History, HistoryTurn, SpeechMessage, State
 from server.protocol.outbound import Frame, Outbound
 
@@ -54,12 +53,12 @@ class Outlet:
         await self.send(message)
         self.out.put_now(audio)  # right behind its speech message, even when the queue is full
 
-    def frame(self, wire: np.ndarray, t: float) -> None:
-        """The face's newest frame (latest-wins; `wire`: quantized channels), unless the page is hidden."""
+    def frame(self, frame: StepFrame) -> None:
+        """The face's newest frame (latest-wins), unless the page is hidden."""
         if not self.hidden:
             self._seq += 1
-            t_ms = max(0, round((t - self.t_start) * 1000))
-            self.out.offer_frame(Frame(self._seq, t_ms, wire))
+            t_ms = max(0, round((frame.t - self.t_start) * 1000))
+            self.out.offer_frame(Frame(self._seq, t_ms, frame.wire, frame.step, frame.delta))
 
     async def show(self, cue: Cue, reply_id: int | None, *, on_face: bool = True) -> None:
         """Cue the face (unless the voice will, on the cue's word) and tell the client."""

@@ -24,13 +24,12 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from animation.track import TrackWriter
 from server import metrics
-from server.face import FaceHandle
+from server.face import FaceHandle, StepFrame
 from server.limits import Admission, EmbedKey, allowed_personas
 from server.limits.pace import Pace
 from server.protocol import Error, ProtocolError, State, parse_client_message
@@ -287,11 +286,11 @@ class Session:
             raise self._closed(f"send failed: {e!r}") from None
         raise self._closed(f"closed by the server ({goodbye.reason})")
 
-    def _on_frame(self, channels: np.ndarray, wire: np.ndarray, t: float) -> None:
+    def _on_frame(self, frame: StepFrame) -> None:
         if self._track is not None:
-            self._track.add(t, channels)
+            self._track.add(frame.t, frame.channels)
         if self._outlet is not None:
-            self._outlet.frame(wire, t)
+            self._outlet.frame(frame)
 
 
 async def serve_session(websocket: WebSocket, services: Services) -> None:
