@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 import animation.commands
+import server.hearing.command
 from server.settings import Settings
 
 
@@ -232,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     chat.add_argument("--speak", action="store_true", help="speak the text as a scripted line (no model)")
     chat.set_defaults(run=_chat)
     animation.commands.register(sub)  # render, avatar, view, lipsync
+    server.hearing.command.register(sub)  # transcribe
     emotion = sub.add_parser("emotion", help="read lines on stdin, print each line's emotions as JSON")
     emotion.add_argument("--eval", metavar="TSV", help="score a labelled file (sentence<TAB>emotion) instead")
     emotion.set_defaults(run=_emotion)

@@ -1,0 +1,51 @@
+"""`mien transcribe FILE`: a recording through the same hearing a microphone gets (turns, then Whisper)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from server.hearing import asr
+
+
+def _transcribe(args: argparse.Namespace) -> int:
+    from server.hearing.ear import hear_file
+
+    try:
+        heard = hear_file(args.file, args.model)
+    except asr.AsrUnavailable as e:
+        print(f"mien transcribe: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as e:  # not a file soundfile reads, or unreadable
+        print(f"mien transcribe: cannot read {args.file}: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        turns = [
+            {
+                "start": round(h.start, 3),
+                "end": round(h.end, 3),
+                "text": h.transcript.text,
+                "words": [  # times in the file, not in the turn's audio
+                    {**asdict(w), "start": round(h.offset + w.start, 3), "end": round(h.offset + w.end, 3)}
+                    for w in h.transcript.words
+                ],
+                "dropped": list(h.transcript.dropped),
+            }
+            for h in heard
+        ]
+        print(json.dumps({"file": str(args.file), "model": args.model, "turns": turns}))
+    else:
+        for h in heard:
+            if h.transcript.text:
+                print(f"[{h.start:7.2f}-{h.end:7.2f}] {h.transcript.text}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("transcribe", help="print what is said in a recording (WAV, FLAC, OGG, MP3), offline")
+    p.add_argument("file")
+    p.add_argument("--model", default=asr.DEFAULT_MODEL, help=f"speech model (default {asr.DEFAULT_MODEL})")
+    p.add_argument("--json", action="store_true", help="turns with words and times, as one JSON object")
+    p.set_defaults(run=_transcribe)

@@ -1,0 +1,211 @@
+"""Hearing: voice activity, turns and recognition on real recorded speech (tests/server/data/speech)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from server.hearing import asr
+from server.hearing.ear import Ear, hear_file, read_audio, resample
+from server.hearing.turns import Discarded, Paused, SpeechStarted, TurnEnded, TurnRules, Turns
+from server.hearing.vad import CHUNK, SAMPLE_RATE, Listener
+
+SPEECH = Path(__file__).parent / "data" / "speech"
+TEXTS = dict(line.split("\t") for line in (SPEECH / "transcripts.tsv").read_text().splitlines()[1:])
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z']+", text.lower())
+
+
+def wer(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edits, reference words): Levenshtein over words."""
+    ref, hyp = words(reference), words(hypothesis)
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+    return d[len(hyp)], len(ref)
+
+
+def test_the_speech_model_is_the_pinned_one() -> None:
+    _package, _getter, sha = asr.MODELS["tiny.en"]
+    digest = hashlib.sha256((asr.model_dir("tiny.en") / "model.bin").read_bytes()).hexdigest()
+    assert digest == sha
+
+
+def test_an_unknown_model_is_a_clear_error() -> None:
+    with pytest.raises(asr.AsrUnavailable, match="unknown speech model"):
+        asr.model_dir("whisper-huge-from-the-internet")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(1, 3000), min_size=1, max_size=12))
+def test_voice_activity_is_the_same_however_the_audio_is_cut(cuts: list[int]) -> None:
+    audio = read_audio(SPEECH / "tt-weasels.flac")[: 16 * CHUNK]
+    whole = Listener().feed(audio)[1]
+    pieces, listener, at = [], Listener(), 0
+    for n in [*cuts, len(audio)]:
+        pieces.append(listener.feed(audio[at : at + n])[1])
+        at += n
+    assert np.allclose(np.concatenate(pieces), whole, atol=1e-5)
+
+
+def test_speech_is_voiced_and_silence_is_not() -> None:
+    speech = read_audio(SPEECH / "demo-echodone.flac")
+    probs = Listener().feed(np.concatenate([np.zeros(SAMPLE_RATE, np.float32), speech]))[1]
+    per_second = SAMPLE_RATE // CHUNK
+    assert probs[:per_second].max() < 0.1  # a second of silence first
+    assert np.mean(probs[per_second:] > 0.5) > 0.5
+
+
+def chunks_of(probs: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    audio = np.repeat(np.arange(len(probs), dtype=np.float32)[:, None], CHUNK, axis=1)  # chunk i holds i
+    return audio, np.array(probs, np.float32)
+
+
+def ms(n: int) -> int:
+    return round(n * 1000 * CHUNK / SAMPLE_RATE)
+
+
+def test_turn_rules_known_answers() -> None:
+    rules = TurnRules()
+    turns = Turns(rules)
+    # 20 quiet chunks, a one-chunk click, 10 voiced, 10 quiet (a 320 ms pause), 10 voiced, 30 quiet.
+    probs = [0.0] * 20 + [0.9] + [0.0] * 5 + [0.9] * 10 + [0.1] * 10 + [0.8] * 10 + [0.0] * 30
+    events = turns.feed(*chunks_of(probs))
+    kinds = [type(e) for e in events]
+    assert kinds == [SpeechStarted, Paused, Paused, TurnEnded]  # the click started nothing
+    start, pause, last_pause, end = events
+    assert last_pause.sample == 56 * CHUNK
+    assert start.sample == 26 * CHUNK  # the first chunk of the onset
+    assert pause.sample == 36 * CHUNK and ms(10) >= rules.pause_ms  # where the silence began
+    assert isinstance(end, TurnEnded) and end.reason == "silence" and end.speech_end == 56 * CHUNK
+    preroll = rules.chunks(rules.preroll_ms)
+    assert end.start == (26 - preroll) * CHUNK
+    assert end.audio[0] == 26 - preroll and end.audio[-1] == 55  # pre-roll in, the trailing silence out
+
+
+def test_a_judge_that_hears_an_unfinished_thought_holds_the_turn() -> None:
+    asked: list[int] = []
+
+    def mid_thought(audio: np.ndarray) -> float:
+        asked.append(len(audio))
+        return 0.1
+
+    rules = TurnRules()
+    probs = [0.9] * 10 + [0.0] * (rules.chunks(rules.hold_ms) + 5)
+    held = Turns(rules, judge=mid_thought).feed(*chunks_of(probs))
+    assert [type(e) for e in held] == [SpeechStarted, Paused, TurnEnded]
+    assert held[-1].reason == "hold" and len(asked) == 1  # asked once, at end_ms of silence
+    finished = Turns(rules, judge=lambda audio: 0.9).feed(*chunks_of(probs))
+    assert finished[-1].reason == "judged"
+
+
+def test_a_cough_is_not_a_turn_and_a_long_turn_is_cut() -> None:
+    events = Turns().feed(*chunks_of([0.9] * 3 + [0.0] * 40))
+    assert [type(e) for e in events] == [SpeechStarted, Discarded]
+    rules = TurnRules(max_s=1.0)
+    long = Turns(rules).feed(*chunks_of([0.9] * 60))
+    assert [type(e) for e in long] == [
+        SpeechStarted,
+        TurnEnded,
+        SpeechStarted,
+    ]  # the talk goes on: a new turn
+    assert long[1].reason == "max" and len(long[1].audio) == rules.chunks(1000) * CHUNK
+
+
+def onset(audio: np.ndarray) -> int:
+    """The first sample louder than -40 dBFS: where the speech truly begins, whatever the detector says."""
+    return int(np.argmax(np.abs(audio) > 0.01))
+
+
+@pytest.mark.parametrize("name", ["auth-thankyou.flac", "tt-weasels.flac", "followme-sorry.flac"])
+def test_no_first_syllable_is_lost(name: str) -> None:
+    speech = read_audio(SPEECH / name)
+    lead = SAMPLE_RATE  # a second of room noise before
+    rng = np.random.default_rng(1)
+    audio = np.concatenate([rng.normal(0, 0.001, lead), speech, np.zeros(SAMPLE_RATE)]).astype(np.float32)
+    ear = Ear()
+    events = [e for i in range(0, len(audio), 320) for e in ear.feed(audio[i : i + 320])]
+    (turn,) = [e for e in events if isinstance(e, TurnEnded)]
+    truth = lead + onset(speech)
+    assert turn.start <= truth - 0.4 * SAMPLE_RATE  # at least 400 ms of audio before the true onset
+
+
+def test_real_speech_is_transcribed() -> None:
+    edits = total = 0
+    for name, text in TEXTS.items():
+        heard = asr.transcribe(read_audio(SPEECH / name))
+        e, n = wer(text, heard.text)
+        edits, total = edits + e, total + n
+    assert edits / total <= 0.08  # the issue's target for the default model on real recordings
+
+
+def test_whispers_inventions_on_noise_are_dropped_and_a_real_thank_you_is_kept() -> None:
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * SAMPLE_RATE) / SAMPLE_RATE
+    for audio in (
+        np.zeros(3 * SAMPLE_RATE, np.float32),
+        rng.normal(0, 0.05, 3 * SAMPLE_RATE).astype(np.float32),
+        (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+    ):
+        heard = asr.transcribe(audio)
+        assert heard.text == "" and heard.dropped  # and why is reported
+    kept = asr.transcribe(read_audio(SPEECH / "auth-thankyou.flac"))
+    assert words(kept.text) == ["thank", "you"]
+
+
+def test_a_recording_gives_its_turns_with_times(tmp_path: Path) -> None:
+    first, second = read_audio(SPEECH / "tt-weasels.flac"), read_audio(SPEECH / "auth-thankyou.flac")
+    gap = np.zeros(SAMPLE_RATE, np.float32)
+    path = tmp_path / "two.wav"
+    soundfile.write(path, np.concatenate([gap, first, gap, second, gap]), 48_000 // 3)  # 16 kHz WAV
+    heard = hear_file(path)
+    assert [words(h.transcript.text) for h in heard] == [words(TEXTS["tt-weasels.flac"]), ["thank", "you"]]
+    second_at = (2 * len(gap) + len(first) + onset(second)) / SAMPLE_RATE
+    first_at = 1.0 + onset(first) / SAMPLE_RATE
+    assert heard[0].offset < first_at < heard[0].end < second_at < heard[1].end  # the audio has each onset
+    assert abs(heard[0].start - first_at) < 0.15 and abs(heard[1].start - second_at) < 0.15
+
+
+def test_any_rate_is_resampled_to_16k() -> None:
+    t = np.arange(44_100) / 44_100
+    out = resample(np.sin(2 * np.pi * 1000 * t).astype(np.float32), 44_100)
+    assert abs(len(out) - SAMPLE_RATE) <= 64
+    spectrum = np.abs(np.fft.rfft(out[1000:15000]))
+    peak_hz = np.argmax(spectrum) * SAMPLE_RATE / 14000
+    assert abs(peak_hz - 1000) < 5
+
+
+def test_mien_transcribe(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "server.cli", "transcribe", str(SPEECH / "tt-monkeysintro.flac"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    (turn,) = json.loads(run.stdout)["turns"]
+    assert words(turn["text"]) == words(TEXTS["tt-monkeysintro.flac"])
+    assert turn["words"] and all(turn["start"] - 0.6 <= w["start"] <= w["end"] for w in turn["words"])
+    bad = tmp_path / "not-audio.wav"
+    bad.write_text("hello")
+    refused = subprocess.run(
+        [sys.executable, "-m", "server.cli", "transcribe", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "cannot read" in refused.stderr
