@@ -1,5 +1,5 @@
-"""Gestures: short head, eye and face movements the model asks for ([nod], [shake], [laugh], ...), for many
-faces at once.
+"""Gestures: short head, eye and face movements the model asks for ([nod], [shake], [laugh], ...) and the
+voice's beats on stressed words, for many faces at once.
 
 The curves are data (data/gestures.toml, one formula with a row of numbers per gesture, sources there).
 Each face holds up to SLOTS scheduled gestures (gesture, start, intensity); a step evaluates only the faces
@@ -22,12 +22,16 @@ from animation.rows import RowArrays
 
 _TABLE = load_table("gestures.toml")["gesture"]
 
-GESTURES: tuple[str, ...] = tuple(_TABLE)
-GESTURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(GESTURES)}
+MOVES: tuple[str, ...] = tuple(_TABLE)  # every movement the layer makes (the voice's beat too)
+GESTURE_INDEX: dict[str, int] = {name: i for i, name in enumerate(MOVES)}
+# The gestures a reply may ask for (tags, stage directions, hello.gestures); a beat is the voice's own.
+GESTURES: tuple[str, ...] = tuple(name for name, g in _TABLE.items() if g.get("tag", True))
 ALIASES: dict[str, str] = {
-    alias: name for name, g in _TABLE.items() for alias in (name, *g.get("aliases", ()))
+    alias: name for name in GESTURES for alias in (name, *_TABLE[name].get("aliases", ()))
 }
-SLOTS = 4  # gestures a face can have scheduled or under way at once
+# Gestures a face can have scheduled or under way at once: a spoken sentence's beats (a few) and gestures,
+# for the several sentences a fast reply's voice may have scheduled ahead.
+SLOTS = 16
 
 
 def _column(key: str, default: float = 0.0) -> np.ndarray:
@@ -39,7 +43,7 @@ def _vectors(key: str, width: int) -> np.ndarray:
 
 
 def _shapes(key: str) -> np.ndarray:
-    out = np.zeros((len(GESTURES), N_BLENDSHAPES), np.float32)
+    out = np.zeros((len(MOVES), N_BLENDSHAPES), np.float32)
     for i, g in enumerate(_TABLE.values()):
         for channel, weight in g.get(key, {}).items():
             out[i, INDEX[channel]] = weight
@@ -56,6 +60,7 @@ SHAPES = _shapes("shapes")
 PULSE = _shapes("pulse")
 PULSE_HZ = _column("pulse_hz")
 EYE_RADIUS = _column("eye_radius")
+YIELDS = np.array([bool(g.get("yields", False)) for g in _TABLE.values()])  # gives way when slots are full
 LONGEST = float(DURATION.max())
 assert all(d > a + r > 0 for d, a, r in zip(DURATION, ATTACK, RELEASE, strict=True)), "gestures.toml timings"
 
@@ -83,11 +88,20 @@ class Gestures(RowArrays):
 
 
 def schedule(g: Gestures, row: int, kind: int, t: float, level: float, now: float) -> None:
-    """Start gesture `kind` at time t: in a free slot (or one whose gesture has ended by now), else in
-    place of the one that started first."""
-    ends = np.where(g.kind[row] >= 0, g.start[row] + DURATION[g.kind[row]], -np.inf)
+    """Start gesture `kind` at time t: in a free slot (or one whose gesture has ended by now). When every
+    slot is taken, the most expendable of the new one and those not yet begun gives way: one that yields
+    (a beat) before one that doesn't, then the latest; with none waiting, the one that started first."""
+    kinds, starts = g.kind[row], g.start[row]
+    ends = np.where(kinds >= 0, starts + DURATION[kinds], -np.inf)
     free = np.flatnonzero(ends <= now)
-    k = int(free[0]) if free.size else int(np.argmin(g.start[row]))
+    if free.size:
+        k = int(free[0])
+    elif (waiting := np.flatnonzero(starts > now)).size:
+        k = int(max(waiting, key=lambda i: (YIELDS[kinds[i]], starts[i])))
+        if (YIELDS[kind], t) > (YIELDS[kinds[k]], starts[k]):
+            return  # the new one is the most expendable
+    else:
+        k = int(np.argmin(starts))
     g.kind[row, k], g.start[row, k], g.level[row, k] = kind, t, level
 
 

@@ -1,11 +1,13 @@
 """The typed events of Mien's data path, one type per concept, used from end to end:
 
-    model chunks -> reply.tags -> Text, Cue, Gesture -> reply.sentences -> Cue (inferred), Sentence
-    -> the session's output: Text, Cue and Gesture to the wire, Cue and Gesture to the face (at their
-       word's audio time when the voice speaks), Sentence to the voice
+    model chunks -> reply.tags -> Text, Cue, Gesture -> reply.sentences -> Cue, Gesture (inferred), Sentence
+    -> the session's output: Text, Cue and Gesture to the wire, Cue and Gesture to the face (at once
+       without a voice), Sentence (carrying its cues and gestures) to the voice, which puts them on the
+       face at their words' audio times
 
 A reply announces itself with ReplyStarted and ends with ReplyEnded (ReplyFailed before it when it failed).
-A conversation's record is a list of Turn, each keeping its reply's cues (a resumed chat shows them again).
+A conversation's record is a list of Turn, each keeping its reply's cues and gestures (a resumed chat shows
+them again).
 Offsets count Unicode code points of the reply's visible text (tags removed).
 """
 
@@ -53,27 +55,41 @@ class Cue:
 
 
 GestureSource = Literal["tag", "stage", "inferred"]
+BeatSource = Literal["beat"]  # the voice's own beat on a stressed word (server/voice/beats.py)
 
 
 @dataclass(frozen=True)
 class Gesture:
     """A gesture ([nod], *shakes head*) before the word at `offset`: one of animation.gestures.GESTURES,
     its size scaled by `intensity` (0..1). `inferred`: a nod, shake or tilt the words of a sentence the
-    model gave no gesture call for (server.reply.head_moves)."""
+    model gave no gesture call for (server.reply.head_moves); `beat`: the voice's beat on a stressed word,
+    never a reply's event."""
 
     gesture: str
     offset: int = 0
     intensity: float = 1.0
-    source: GestureSource = "tag"
+    source: GestureSource | BeatSource = "tag"
+
+    def stored(self) -> dict[str, Any]:
+        """What a conversation keeps of the gesture (Gesture(**stored) reads it back)."""
+        return {
+            "gesture": self.gesture,
+            "intensity": self.intensity,
+            "offset": self.offset,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
 class Sentence:
-    """A finished sentence of the visible text, with every cue that colours it (after inference)."""
+    """A finished sentence of the visible text, with every cue that colours it and every gesture made on
+    its words (after inference; a gesture after the reply's last word is its last sentence's)."""
 
     start: int
     text: str
     cues: tuple[Cue, ...] = ()
+    gestures: tuple[Gesture, ...] = ()
+    code: tuple[tuple[int, int], ...] = ()  # spans (start, end offsets) of code in it: no beat falls there
 
     @property
     def end(self) -> int:
@@ -122,3 +138,4 @@ class Turn:
     status: Status = "complete"
     cues: tuple[Cue, ...] = ()
     scripted: bool = False  # a line the client had the avatar say (`speak`), not the model's own words
+    gestures: tuple[Gesture, ...] = ()

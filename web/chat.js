@@ -223,7 +223,7 @@ export class ChatPanel {
     if (reason === "resume") this.#skipResume = false;
   }
 
-  #restore({ role, content, status, cues = [] }) {
+  #restore({ role, content, status, cues = [], gestures = [] }) {
     if (role === "user") {
       this.#message("user", content).classList.add("restored");
       return;
@@ -231,7 +231,11 @@ export class ChatPanel {
     const item = this.#item("mien");
     item.classList.add("restored");
     const view = new ReplyView(this.#add(item), this.#pad);
-    view.restoreCues(cues.map((c) => ({ ...c, replyId: null, confidence: c.confidence ?? 1 })));
+    const shown = [
+      ...cues.map((c) => ({ ...c, replyId: null, confidence: c.confidence ?? 1 })),
+      ...gestures.map((g) => ({ ...g, replyId: null })), // drawn as gesture chips, as they were live
+    ];
+    view.restoreCues(shown.sort((a, b) => a.offset - b.offset)); // in text order, as they streamed
     this.#finishView(view, status, content);
   }
 

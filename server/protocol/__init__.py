@@ -1,7 +1,7 @@
 """Mien's wire protocol, defined once.
 
-JSON messages are pydantic models discriminated on ``type`` (client.py, server.py); blendshape frames and
-audio are binary (frames.py); outbound.py is one connection's queue and its back-pressure policy.
+JSON messages are pydantic models discriminated on ``type`` (client.py, server.py, history.py); blendshape
+frames and audio are binary (frames.py); outbound.py is one connection's queue and its back-pressure policy.
 ``python -m server.protocol`` rewrites the committed JSON Schema (``server/protocol.schema.json``); a test
 fails when that file is stale. ``docs/protocol.md`` documents every message with an example.
 """
@@ -43,6 +43,12 @@ from server.protocol.common import (  # noqa: F401  (re-exported: the protocol's
     _Message,
 )
 from server.protocol.frames import FRAME_HEADER_BYTES, FRAME_KIND, HEAD_SCALE
+from server.protocol.history import (  # noqa: F401  (re-exported: the protocol's names)
+    History,
+    HistoryCue,
+    HistoryGesture,
+    HistoryTurn,
+)
 from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's names)
     SERVER_ADAPTER,
     AudioInfo,
@@ -56,9 +62,6 @@ from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's
     FrameFormat,
     GestureCue,
     Hello,
-    History,
-    HistoryCue,
-    HistoryTurn,
     Limits,
     MoodInfo,
     PersonaInfo,
@@ -66,6 +69,7 @@ from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's
     ReplyStart,
     ServerMessage,
     SpeechCue,
+    SpeechGesture,
     SpeechMessage,
     SpeechWord,
     State,

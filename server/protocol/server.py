@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, create_model
 
 from animation.controls import Control
-from server.events import CueSource, GestureSource, ReplySource, Role, Status
+from server.events import BeatSource, CueSource, GestureSource, ReplySource, Status
 from server.protocol.common import _Message
+from server.protocol.history import History
 
 # ---------------------------------------------------------------- server -> client
 
@@ -191,6 +192,19 @@ class SpeechCue(_Message):
     t_ms: int  # the audio time of the word the cue precedes
 
 
+class SpeechGesture(_Message):
+    """A gesture of the sentence (the same as its `gesture` message: `gesture`, `offset`, `source`) and
+    when the face makes it: the audio time of the word it precedes, the piece's end after its last word.
+    Or the voice's own `beat` (source `beat`, in no `gesture` message) on a stressed word, starting so
+    that its apex meets the stressed vowel."""
+
+    gesture: str
+    intensity: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    offset: int
+    source: GestureSource | BeatSource
+    t_ms: int
+
+
 class SpeechMessage(_Message):
     """A sentence about to be spoken: its audio follows as a binary `audio` message. Times are on the
     frames' clock (`t_ms`), so a client plays audio, mouth and captions on one timeline."""
@@ -204,30 +218,8 @@ class SpeechMessage(_Message):
     duration_ms: int
     words: list[SpeechWord]
     cues: list[SpeechCue]
+    gestures: list[SpeechGesture] = Field(default_factory=list)
     audio_bytes: int
-
-
-class HistoryCue(_Message):
-    emotion: str
-    intensity: float
-    offset: int
-    source: EmotionSource
-
-
-class HistoryTurn(_Message):
-    role: Role
-    content: str
-    status: Status
-    cues: list[HistoryCue] = Field(default_factory=list)
-    scripted: bool = Field(False, description="A line the client had the avatar say (`speak`).")
-
-
-class History(_Message):
-    """The conversation so far: sent after `hello` when a session resumes, and on `export_history`."""
-
-    type: Literal["history"] = "history"
-    reason: Literal["resume", "export", "clear"]
-    turns: list[HistoryTurn]
 
 
 ErrorCode = Literal[

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from server.events import Cue, ReplyEnded, ReplyFailed, ReplyStarted, Sink, Status, Text, Turn
+from server.events import Cue, Gesture, ReplyEnded, ReplyFailed, ReplyStarted, Sink, Status, Text, Turn
 from server.face import FaceHandle
 from server.llm import ANNOTATOR_PROMPT, Busy, Gateway, ProviderError, rough_tokens
 from server.personas import Persona
@@ -44,6 +44,7 @@ class Reply:
         await self.sink.emit(ReplyStarted("script" if self.scripted else "model"))
         visible: list[str] = []
         cues: list[Cue] = []  # kept with the turn, so a resumed chat shows them again
+        gestures: list[Gesture] = []  # likewise
         status: Status = "complete"
         prompt_tokens = 0
         try:
@@ -63,6 +64,8 @@ class Reply:
                         visible.append(event.delta)
                     elif isinstance(event, Cue) and event.tempered_by is None:
                         cues.append(event)
+                    elif isinstance(event, Gesture):
+                        gestures.append(event)
                     await self.sink.emit(event)
             await self.sink.settle()
         except asyncio.CancelledError:
@@ -81,9 +84,11 @@ class Reply:
             status = "error"
             await self.sink.emit(ReplyFailed("internal", "the reply failed unexpectedly"))
         finally:
-            await self._end(status, "".join(visible), cues, prompt_tokens)
+            await self._end(status, "".join(visible), cues, gestures, prompt_tokens)
 
-    async def _end(self, status: Status, full: str, cues: list[Cue], prompt_tokens: int) -> None:
+    async def _end(
+        self, status: Status, full: str, cues: list[Cue], gestures: list[Gesture], prompt_tokens: int
+    ) -> None:
         """Scripted lines (greetings too) are part of what the avatar said: the model sees them as its own
         turns and a resumed chat shows them. Stored before ReplyEnded (a client may resume right after it),
         even when cancelled; ReplyEnded goes out even if storing fails or is cancelled. A store that can't
@@ -92,7 +97,9 @@ class Reply:
         reply_tokens = 0
         try:
             if full or not self.scripted:
-                turn = Turn("assistant", full, status, tuple(cues), scripted=self.scripted)
+                turn = Turn(
+                    "assistant", full, status, tuple(cues), scripted=self.scripted, gestures=tuple(gestures)
+                )
                 reply_tokens = await self.history.add(turn, reply_id=self.reply_id)
         except Exception:  # a bug: the turn is not kept
             log.exception("the reply could not be stored")

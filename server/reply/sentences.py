@@ -5,7 +5,7 @@
            -> at each sentence's end: Cue (annotator or inferred) for an untagged sentence, or corrections of
               tags its words clearly contradict; a Gesture (inferred: nod, shake, tilt, head_moves) its
               words call for if the model gave it no gesture; then the Sentence itself, carrying every cue
-              that colours it
+              that colours it and every gesture on its words (the voice makes them as the words sound)
 
 Everything is yielded in order: a sentence's Text before its inferred cues and gesture, those before the
 Sentence (so a voice has the gesture before it speaks the sentence).
@@ -14,6 +14,7 @@ Sentence (so a voice has the gesture before it speaks the sentence).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -74,12 +75,12 @@ class _Sentences:
         self._start = 0
         self._cues: list[Cue] = []  # the model's own cues in the current sentence
         self._tagged = False  # the model tagged it (perhaps only with emotions the persona never shows)
-        self._gestures: list[int] = []  # offsets of the model's gestures not in a finished sentence
+        self._gestures: list[Gesture] = []  # the model's gestures not in a finished sentence yet
         self._code = 0  # a backtick code span or fence left open by the sentences so far (head_moves.prose)
 
     async def feed(self, event: Text | Cue | Gesture) -> list[Text | Cue | Gesture | Sentence]:
         if isinstance(event, Gesture):
-            self._gestures.append(event.offset)
+            self._gestures.append(event)
             return [event]
         if isinstance(event, Cue):
             self._tagged = True  # the model chose this sentence's feeling: nothing is inferred for it
@@ -101,21 +102,27 @@ class _Sentences:
         text, start, cues, tagged = self._text, self._start, self._cues, self._tagged
         self._text, self._start, self._cues, self._tagged = rest, start + len(text), [], False
         words, self._code = head_moves.prose(text, self._code)  # code never nods or shakes
-        if not text.strip():
-            return [Sentence(start, text, tuple(cues))] if cues else []  # a trailing tag: cues, no words
         # A gesture before this sentence's end is the model's (one after its last word, at the reply's end).
         end = start + len(text) + (1 if final else 0)
-        gestured = any(o < end for o in self._gestures)
-        self._gestures = [o for o in self._gestures if o >= end]
-        moves = [] if gestured else _head_move(words, start)
+        gestures = [g for g in self._gestures if g.offset < end]
+        self._gestures = [g for g in self._gestures if g.offset >= end]
+        if not text.strip():  # a trailing tag: cues and gestures, no words
+            return [Sentence(start, text, tuple(cues), tuple(gestures))] if cues or gestures else []
+        moves = [] if gestures else _head_move(words, start)
+        gestures += moves
+        code = _code_spans(text, words, start)
+
+        def sentence(cues: list[Cue]) -> Sentence:
+            return Sentence(start, text, tuple(cues), tuple(gestures), code)
+
         if tagged:
             if not cues:
-                return [*moves, Sentence(start, text)]
+                return [*moves, sentence([])]
             corrected = _cross_check(cues, await asyncio.to_thread(self._classify, text))
             found = [c for c in corrected if c.tempered_by is not None]
-            return [*found, *moves, Sentence(start, text, tuple(corrected))]
+            return [*found, *moves, sentence(corrected)]
         found = [c for c in await self._found(text, start) if self._keep(c.emotion)]
-        return [*found, *moves, Sentence(start, text, tuple(found))]
+        return [*found, *moves, sentence(found)]
 
     async def _found(self, text: str, start: int) -> list[Cue]:
         """Cues for an untagged sentence: the annotator's when it has some, else the classifier's."""
@@ -152,6 +159,18 @@ class _Sentences:
                 at = positions[solid] if solid < len(positions) else len(sentence)
                 out.append(Cue(e.emotion, e.intensity, start + at, "annotator", 0.9))
         return out
+
+
+def _code_spans(text: str, prose: str, start: int) -> tuple[tuple[int, int], ...]:
+    """The (start, end) offsets of the code in a sentence: where its prose (head_moves.prose) blanked it."""
+    changed = [a != b for a, b in zip(text, prose, strict=True)]
+    spans, i = [], 0
+    for is_code, run in itertools.groupby(changed):
+        n = len(list(run))
+        if is_code:
+            spans.append((start + i, start + i + n))
+        i += n
+    return tuple(spans)
 
 
 def _head_move(text: str, start: int) -> list[Gesture]:

@@ -85,16 +85,7 @@ class Outlet:
         self.set_state_now("idle")
 
     async def history(self, reason: str, turns: list[Turn]) -> None:
-        sent = [
-            HistoryTurn(
-                role=t.role,
-                content=t.content,
-                status=t.status,
-                cues=[c.stored() for c in t.cues],
-                scripted=t.scripted,
-            )
-            for t in turns
-        ]
+        sent = [HistoryTurn.of(t) for t in turns]
         await self.send(History(reason=reason, turns=sent))  # type: ignore[arg-type]
 
     def public_detail(

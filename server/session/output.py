@@ -1,12 +1,10 @@
 """Where one reply's events go (its Sink): text and cues to the wire, cues to the face, sentences to the
 voice, and the conversation state the face and the client show (thinking, speaking, idle).
 
-With the voice on, a cue reaches the face when its word is spoken (the Sentence carries it to the
-speaker), and so does a gesture: each `speech` message the speaker sends passes through here, and the
-gestures before that piece's end go to the face at their word's audio time, by the speaker's own rule
-(`time_at`); a gesture past the last spoken word comes as the voice ends. The wire learns of both at once
-either way. The listening expression and the user's own poses
-are not tied to words: they show now.
+With the voice on, cues and gestures reach the face when their words are spoken: the Sentence carries
+them to the speaker, which places them on the audio's clock (server/voice/speaker.py). Without it they show
+at once. The wire learns of both at once either way. The listening expression and the user's own poses are
+not tied to words: they show now.
 """
 
 from __future__ import annotations
@@ -20,12 +18,11 @@ from typing import Any
 
 from server import metrics
 from server.events import Cue, Gesture, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted, Sentence, Text
-from server.protocol import Error, ReplyEnd, ReplyStart, SpeechMessage, TextDelta
+from server.protocol import Error, ReplyEnd, ReplyStart, TextDelta
 from server.session.outlet import Outlet
 from server.voice import Voice, billed_tokens
 from server.voice.cache import SpokenCache
 from server.voice.speaker import Speaker
-from server.voice.speech import time_at
 
 log = logging.getLogger("mien.session")
 
@@ -58,14 +55,12 @@ class ReplyOutput:
                 voice.voice,
                 outlet.face,
                 outlet.t_start,
-                self._speak,
+                outlet.speak,
                 voice.lane,
                 voice.spawn,
                 voice.cache,
             )
         self._spend = spend
-        self._gestures: list[Gesture] = []  # with the voice: waiting for their word's audio
-        self._voice_ends: float | None = None  # when the last piece sent stops sounding
         self._speaking = False
         self._started = time.monotonic()
 
@@ -87,8 +82,6 @@ class ReplyOutput:
                 on_face = self.speaker is None or cue.source in NOT_WORD_BOUND
                 await outlet.show(cue, self.reply_id, on_face=on_face)
             case Gesture() as gesture:
-                if self.speaker is not None:
-                    self._gestures.append(gesture)
                 await outlet.gesture(gesture, self.reply_id, on_face=self.speaker is None)
             case Sentence() as sentence:
                 if self.speaker is not None:
@@ -106,30 +99,6 @@ class ReplyOutput:
         """Every sentence scheduled and sent (before reply_end); a voice that failed raises."""
         if self.speaker is not None:
             await self.speaker.finish()
-            for gesture in self._gestures:  # past the last spoken word: as the voice ends
-                self.outlet.face.gesture(gesture, self._voice_ends)
-            self._gestures.clear()
-
-    async def _speak(self, message: SpeechMessage, audio: bytes) -> None:
-        """The speaker's way out: the gestures in this piece go to the face at their words' times."""
-        t0 = self.outlet.t_start + message.t_ms / 1000
-        duration = message.duration_ms / 1000
-        words = [
-            (
-                "",
-                (w.t_ms - message.t_ms) / 1000,
-                (w.end_ms - message.t_ms) / 1000,
-                w.offset - message.text_start,
-            )
-            for w in message.words
-        ]
-        due = [g for g in self._gestures if g.offset < message.text_end]
-        self._gestures = [g for g in self._gestures if g.offset >= message.text_end]
-        for gesture in due:
-            at = t0 + time_at(words, duration, max(0, gesture.offset - message.text_start))
-            self.outlet.face.gesture(gesture, at)
-        self._voice_ends = t0 + duration
-        await self.outlet.speak(message, audio)
 
     async def _end(self, end: ReplyEnded) -> None:
         """What the reply cost is counted first (nothing below can skip it); a reply that did not complete

@@ -12,9 +12,9 @@ from pathlib import Path
 from server.store.postgres import PostgresStore
 
 _TURNS = (
-    "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted)"
+    "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted, gestures)"
     " SELECT $1, * FROM unnest($2::integer[], $3::text[], $4::text[], $5::text[], $6::float8[],"
-    " $7::jsonb[], $8::boolean[])"
+    " $7::jsonb[], $8::boolean[], $9::jsonb[])"
     " ON CONFLICT (session_id, seq) DO NOTHING RETURNING seq"
 )
 
@@ -45,12 +45,13 @@ def _read(path: Path) -> list[tuple[tuple[str, str, float, float, str], list[tup
         key = "key" if "key" in has["sessions"] else "''"
         cues = "cues" if "cues" in has["turns"] else "'[]'"
         scripted = "scripted" if "scripted" in has["turns"] else "0"
+        gestures = "gestures" if "gestures" in has["turns"] else "'[]'"
         sessions = db.execute(f"SELECT id, persona, created, updated, {key} FROM sessions ORDER BY id")
         return [
             (
                 session,
                 db.execute(
-                    f"SELECT seq, role, content, status, at, {cues}, {scripted} FROM turns"
+                    f"SELECT seq, role, content, status, at, {cues}, {scripted}, {gestures} FROM turns"
                     " WHERE session_id = ? ORDER BY seq",
                     (session[0],),
                 ).fetchall(),
@@ -73,11 +74,11 @@ async def copy_sqlite(path: Path, store: PostgresStore) -> Copied:
                 " ON CONFLICT (id) DO NOTHING RETURNING true",
                 sid, persona, created, updated, key,
             )  # fmt: skip
-            columns = list(zip(*turns, strict=True)) if turns else [()] * 7
-            seq, role, content, status, at, cues, scripted = columns
+            columns = list(zip(*turns, strict=True)) if turns else [()] * 8
+            seq, role, content, status, at, cues, scripted, gestures = columns
             written = await db.fetch(
                 _TURNS, sid, list(seq), list(role), list(content), list(status), list(at), list(cues),
-                [bool(s) for s in scripted],
+                [bool(s) for s in scripted], list(gestures),
             )  # fmt: skip
         copied.sessions += bool(made)
         copied.skipped_sessions += not made

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
@@ -20,7 +19,7 @@ import asyncpg
 from server.events import Turn
 from server.store.errors import StoreUnavailable
 from server.store.owner import Owner
-from server.store.rows import exported, turn_of
+from server.store.rows import exported, stored, turn_of
 from server.store.schema import LOCK_SPACE, PURGE_LOCK, migrate
 
 T = TypeVar("T")
@@ -46,12 +45,13 @@ _UPSERT = (
 # appending to the same session waits for that lock, then (READ COMMITTED: each statement sees what was
 # committed before it) reads this turn's seq and takes the next. The primary key backs it up.
 _APPEND = (
-    "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted)"
-    " SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6::jsonb, $7 FROM turns WHERE session_id = $1"
+    "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted, gestures)"
+    " SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb FROM turns"
+    " WHERE session_id = $1"
 )
 _ROWS = (
-    "SELECT role, content, status, at, cues::text AS cues, scripted FROM turns WHERE session_id = $1"
-    " ORDER BY seq"
+    "SELECT role, content, status, at, cues::text AS cues, scripted, gestures::text AS gestures FROM turns"
+    " WHERE session_id = $1 ORDER BY seq"
 )
 
 
@@ -138,13 +138,21 @@ class PostgresStore:
 
     async def append(self, session_id: str, turn: Turn, owner: Owner, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        cues = json.dumps([c.stored() for c in turn.cues])
+        cues, gestures = stored(turn)
 
         async def append(db: asyncpg.Connection) -> None:
             async with db.transaction():
                 await db.execute(_UPSERT, session_id, owner.persona, now, owner.key)
                 await db.execute(
-                    _APPEND, session_id, turn.role, turn.content, turn.status, now, cues, turn.scripted
+                    _APPEND,
+                    session_id,
+                    turn.role,
+                    turn.content,
+                    turn.status,
+                    now,
+                    cues,
+                    turn.scripted,
+                    gestures,
                 )
 
         await self._call(append)

@@ -5,7 +5,6 @@ StoreUnavailable (it may work again later); anything else is a bug."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
@@ -16,7 +15,7 @@ from typing import Any, TypeVar
 from server.events import Turn
 from server.store.errors import StoreUnavailable
 from server.store.owner import Owner
-from server.store.rows import exported, turn_of
+from server.store.rows import exported, stored, turn_of
 
 T = TypeVar("T")
 # SQLite's primary result codes that mean "not now" rather than "wrong": busy or locked (another process
@@ -40,6 +39,7 @@ CREATE TABLE IF NOT EXISTS turns (
     at REAL NOT NULL,
     cues TEXT NOT NULL DEFAULT '[]',
     scripted INTEGER NOT NULL DEFAULT 0,
+    gestures TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (session_id, seq)
 );
 """
@@ -63,6 +63,8 @@ class SqliteStore:
                 self._db.execute("ALTER TABLE turns ADD COLUMN cues TEXT NOT NULL DEFAULT '[]'")
             if "scripted" not in columns:  # ... or before scripted lines were told apart
                 self._db.execute("ALTER TABLE turns ADD COLUMN scripted INTEGER NOT NULL DEFAULT 0")
+            if "gestures" not in columns:  # ... or before gestures were kept
+                self._db.execute("ALTER TABLE turns ADD COLUMN gestures TEXT NOT NULL DEFAULT '[]'")
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(sessions)")}
             if "key" not in columns:  # a store written before sessions were bound to embed keys
                 self._db.execute("ALTER TABLE sessions ADD COLUMN key TEXT NOT NULL DEFAULT ''")
@@ -95,7 +97,7 @@ class SqliteStore:
 
     async def append(self, session_id: str, turn: Turn, owner: Owner, now: float | None = None) -> None:
         now = time.time() if now is None else now
-        cues = json.dumps([c.stored() for c in turn.cues])
+        cues, gestures = stored(turn)
 
         def append(db: sqlite3.Connection) -> None:
             db.execute("BEGIN IMMEDIATE")  # the write lock first: a locked database fails here, cleanly
@@ -110,9 +112,19 @@ class SqliteStore:
                     "SELECT COALESCE(MAX(seq), 0) + 1 FROM turns WHERE session_id = ?", (session_id,)
                 ).fetchone()[0]
                 db.execute(
-                    "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (session_id, seq, turn.role, turn.content, turn.status, now, cues, int(turn.scripted)),
+                    "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted, gestures)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        session_id,
+                        seq,
+                        turn.role,
+                        turn.content,
+                        turn.status,
+                        now,
+                        cues,
+                        int(turn.scripted),
+                        gestures,
+                    ),
                 )
             except BaseException:
                 # Never leave the one connection inside a failed transaction (SQLite has already rolled
@@ -127,7 +139,7 @@ class SqliteStore:
     async def _rows(self, session_id: str) -> list[tuple[Any, ...]]:
         return await self._run(
             lambda db: db.execute(
-                "SELECT role, content, status, at, cues, scripted FROM turns WHERE session_id = ?"
+                "SELECT role, content, status, at, cues, scripted, gestures FROM turns WHERE session_id = ?"
                 " ORDER BY seq",
                 (session_id,),
             ).fetchall()

@@ -6,6 +6,7 @@ speech.py    what every voice gives (Speech) and the Voice interface
 prosody.py   each sentence's emotion as rate, pitch and loudness (data/prosody.toml), for every engine
 piper.py, words.py, espeak.py, cloud.py   the engines
 pieces.py, encode.py, speaker.py          one reply's sentences -> timed audio messages
+beats.py     the brow raise and head dip on stressed words (data/beats.toml), and every gesture's audio time
 """
 
 from server.voice.registry import CloudEndpoint, Voices

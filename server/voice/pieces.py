@@ -52,8 +52,20 @@ def piece_cut(text: str) -> int | None:
 
 
 def split(sentence: Sentence, cut: int) -> tuple[Sentence, Sentence]:
-    """The sentence in two at `cut` (characters), each piece with the cues on its words."""
+    """The sentence in two at `cut` (characters), each piece with the cues and gestures on its words."""
     at = sentence.start + cut
-    head = Sentence(sentence.start, sentence.text[:cut], tuple(c for c in sentence.cues if c.offset < at))
-    tail = Sentence(at, sentence.text[cut:], tuple(c for c in sentence.cues if c.offset >= at))
+    head = Sentence(
+        sentence.start,
+        sentence.text[:cut],
+        tuple(c for c in sentence.cues if c.offset < at),
+        tuple(g for g in sentence.gestures if g.offset < at),
+        sentence.code,
+    )
+    tail = Sentence(
+        at,
+        sentence.text[cut:],
+        tuple(c for c in sentence.cues if c.offset >= at),
+        tuple(g for g in sentence.gestures if g.offset >= at),
+        sentence.code,
+    )
     return head, tail

@@ -16,8 +16,10 @@ import numpy as np
 
 from animation import phonemes as ph
 from server.voice.prosody import NEUTRAL, Prosody, louder
-from server.voice.speech import Speech, VoiceUnavailable, concat, tokens
+from server.voice.speech import Speech, Stress, VoiceUnavailable, concat, tokens
 from server.voice.words import align_words, word_spans
+
+PRIMARY = "ˈ"  # IPA primary stress, as espeak-ng writes it
 
 
 def _piper_model() -> tuple[str, str]:
@@ -129,8 +131,23 @@ class PiperVoice:
         edges = np.concatenate([[0], np.cumsum(counts)]) * (scale / sr)
         symbols = [a.phoneme for a in align]  # BOS, the sentence's phonemes, EOS
         starts, ends = edges[:-1], edges[1:]
-        spans = word_spans(words, np.concatenate([[-1], owner, [-1]]), starts, ends)  # BOS, EOS: no word
-        return Speech(text, audio, sr, ph.tidy(list(zip(symbols, starts, ends, strict=True))), spans)
+        owners = np.concatenate([[-1], owner, [-1]])  # BOS, EOS: no word
+        spans = word_spans(words, owners, starts, ends)
+        phonemes = ph.tidy(list(zip(symbols, starts, ends, strict=True)))
+        return Speech(text, audio, sr, phonemes, spans, stresses=stresses(symbols, owners, starts, words))
+
+
+def stresses(
+    symbols: list[str], owner: np.ndarray, starts: np.ndarray, words: list[tuple[str, int]]
+) -> list[Stress]:
+    """Where the sentence's primary stresses fall: espeak-ng marks each stressed syllable of the sentence in
+    context (function words left unstressed) with ˈ before its vowel, and Piper times the mark as its own
+    symbol (ph.tidy gives that time to the vowel): (word offset, the mark's start), the first per word."""
+    out: dict[int, float] = {}
+    for i in np.flatnonzero(np.array(symbols, dtype=object) == PRIMARY):
+        if owner[i] >= 0:
+            out.setdefault(words[owner[i]][1], float(starts[i]))
+    return sorted(out.items())
 
 
 def _resample(audio: np.ndarray, n: int) -> np.ndarray:

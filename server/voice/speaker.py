@@ -3,9 +3,11 @@
 Each Sentence (its visible text and the cues that colour it, inference done) is synthesised in the voice
 pool (emoji and the like are not spoken: the text is the visible text) in the tone of its strongest cue
 (prosody.py: rate, pitch and loudness per emotion; neutral without one), its audio scheduled on the
-animation clock right after the previous one, the mouth given its visemes, and each cue moved onto the
-audio time of the word it precedes. Out go a `speech` message (timing, words for captions, cue times) and
-the audio itself (Ogg/Opus, a binary `audio` message).
+animation clock right after the previous one, the mouth given its visemes, and each cue and gesture moved
+onto the audio time of the word it precedes (one past the sentence's last word: as its audio ends; one in
+a sentence with nothing to say: as the voice so far ends), with beats on its stressed words (beats.py).
+Out go a `speech` message (timing, words for captions, cue, gesture and beat times) and the audio itself
+(Ogg/Opus, a binary `audio` message).
 
 Order: one task per reply takes sentences from a FIFO queue and awaits each one's synthesis and send
 before the next, so `sentence` numbers and `t_ms` only grow; replies share nothing but the (thread-safe)
@@ -25,20 +27,21 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from animation.phonemes import Visemes
 from server.cpu import urgent
 from server.events import Sentence
 from server.face import FaceHandle
-from server.protocol import SpeechCue, SpeechMessage, SpeechWord
+from server.protocol import SpeechCue, SpeechGesture, SpeechMessage, SpeechWord
 from server.protocol.frames import encode_audio
+from server.voice import beats
 from server.voice.cache import SpokenCache
 from server.voice.encode import to_ogg_opus
 from server.voice.pieces import first_clause, piece_cut, split
 from server.voice.prosody import Prosody, for_cues
-from server.voice.speech import Voice, Word, time_at, tokens
+from server.voice.speech import Stress, Voice, Word, time_at, tokens
 
 log = logging.getLogger("mien.speech")
 
@@ -59,6 +62,7 @@ class _Spoken:
 
     duration: float  # s
     words: list[Word]  # on the audio's clock
+    stresses: list[Stress] | None  # on the audio's clock; None: the voice doesn't say
     visemes: Visemes  # on the audio's clock
     audio: bytes  # Ogg/Opus
     synth_ms: float
@@ -72,7 +76,7 @@ class _Spoken:
         """What keeping it costs: the encoded audio, the viseme keys and the word timings."""
         v = self.visemes
         keys = v.times.nbytes + v.weights.nbytes + 64 * len(v.visemes)
-        return len(self.audio) + keys + 120 * len(self.words)
+        return len(self.audio) + keys + 120 * len(self.words) + 64 * len(self.stresses or ())
 
 
 def spoken_cache(max_bytes: int) -> SpokenCache[_Spoken]:
@@ -115,9 +119,13 @@ class Speaker:
         if tokens(sentence.text):
             log.debug("reply %d: sentence at %d complete", self.reply_id, sentence.start)
             self._queue.put_nowait(sentence)
-        else:  # nothing to say ("...", an emoji): its cues go to the face now
-            for cue in sentence.cues:
-                self._face.cue(cue)
+            return
+        # Nothing to say ("...", an emoji, a trailing tag): its cues go to the face now, its gestures in
+        # turn, as what is queued before them has sounded.
+        for cue in sentence.cues:
+            self._face.cue(cue)
+        if sentence.gestures:
+            self._queue.put_nowait(replace(sentence, cues=()))
 
     async def finish(self) -> None:
         """Wait until every sentence has been scheduled and sent."""
@@ -151,6 +159,10 @@ class Speaker:
                 sentence = await self._queue.get()
                 if sentence is None:
                     return
+                if not tokens(sentence.text):  # gestures only: made as the voice so far ends
+                    for gesture in sentence.gestures:
+                        self._face.gesture(gesture, max(self._face.now(), self._free_at))
+                    continue
                 prosody = for_cues(sentence.cues)
             else:
                 sentence = rest
@@ -181,6 +193,18 @@ class Speaker:
             at = t0 + spoken.time_at(max(0, cue.offset - sentence.start))
             self._face.cue(cue, at)
             cues.append(SpeechCue(emotion=cue.emotion, intensity=cue.intensity, t_ms=self._ms(at)))
+        gestures = []  # the reply's by the cues' rule, and the beats on stressed words (beats.py)
+        for g, a in beats.moves(sentence, spoken.words, spoken.duration, spoken.stresses):
+            self._face.gesture(g, t0 + a)
+            gestures.append(
+                SpeechGesture(
+                    gesture=g.gesture,
+                    intensity=g.intensity,
+                    offset=g.offset,
+                    source=g.source,
+                    t_ms=self._ms(t0 + a),
+                )
+            )
         words = [
             SpeechWord(offset=sentence.start + off, t_ms=self._ms(t0 + a), end_ms=self._ms(t0 + b))
             for _w, a, b, off in spoken.words
@@ -195,6 +219,7 @@ class Speaker:
             duration_ms=round(spoken.duration * 1000),
             words=words,
             cues=cues,
+            gestures=gestures,
             audio_bytes=len(spoken.audio),
         )
         await self._send(message, encode_audio(self.reply_id, index, spoken.audio))
@@ -239,7 +264,7 @@ class Speaker:
         audio = to_ogg_opus(speech.audio, speech.sample_rate, fast=fast)
         t_enc = time.perf_counter()
         synth_ms, encode_ms = 1000 * (t_synth - t), 1000 * (t_enc - t_synth)
-        return _Spoken(speech.duration, speech.words, visemes, audio, synth_ms, encode_ms)
+        return _Spoken(speech.duration, speech.words, speech.stresses, visemes, audio, synth_ms, encode_ms)
 
     def _ms(self, t: float) -> int:
         return max(0, round((t - self._t_start) * 1000))

@@ -17,6 +17,7 @@ from animation import phonemes as ph
 from server.voice.prosody import NEUTRAL, Prosody
 
 Word = tuple[str, float, float, int]  # (word, start s, end s, code-point offset in the text)
+Stress = tuple[int, float]  # (a word's code-point offset in the text, audio time s of its stressed vowel)
 _WORD_RE = re.compile(r"\w+(?:['’.\-]\w+)*")
 
 
@@ -39,6 +40,9 @@ class Speech:
     # Viseme keys found from the audio itself (animation.lipsync), for voices that report no phonemes;
     # computed where the audio is made (a worker thread), not on the event loop.
     keys: ph.Visemes | None = None
+    # (word offset, start s of its primary-stressed vowel) for the words the voice stressed, in order; None
+    # for a voice that does not say (beats.py then falls back on the words themselves).
+    stresses: list[Stress] | None = None
 
     @property
     def duration(self) -> float:
@@ -92,11 +96,14 @@ def tokens(text: str) -> list[tuple[str, int]]:
 def concat(parts: Sequence[Speech], text: str, sample_rate: int) -> Speech:
     """One Speech from consecutive ones (their timings shifted onto the joined audio)."""
     audio, phonemes, words = [], [], []
+    stresses: list[Stress] | None = None if all(s.stresses is None for s in parts) else []
     t = 0.0
     for s in parts:
         audio.append(s.audio)
         phonemes += [(p, a + t, b + t) for p, a, b in s.phonemes]
         words += [(w, a + t, b + t, o) for w, a, b, o in s.words]
+        if stresses is not None:
+            stresses += [(o, a + t) for o, a in s.stresses or ()]
         t += s.duration
     joined = np.concatenate(audio) if audio else np.zeros(0, np.float32)
     keys = None
@@ -110,4 +117,4 @@ def concat(parts: Sequence[Speech], text: str, sample_rate: int) -> Speech:
             names += [v for v, ok in zip(k.visemes, keep, strict=True) if ok]
             weights.append(k.weights[keep])
         keys = ph.Visemes(np.concatenate(times), names, np.concatenate(weights).astype(np.float32))
-    return Speech(text, joined.astype(np.float32, copy=False), sample_rate, phonemes, words, keys)
+    return Speech(text, joined.astype(np.float32, copy=False), sample_rate, phonemes, words, keys, stresses)

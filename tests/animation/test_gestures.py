@@ -4,13 +4,16 @@ yielding the jaw to speech and never fighting blinks."""
 from __future__ import annotations
 
 import asyncio
+import math
 
 import numpy as np
 import pytest
 
 from animation import gestures
-from animation.arkit import INDEX
-from animation.engine import FaceBank
+from animation.arkit import HEAD_RANGE, INDEX, N_BLENDSHAPES
+from animation.controls import CONTROLS
+from animation.emotions import EMOTIONS
+from animation.engine import MAX_GAIN, FaceBank
 from server.events import Gesture
 from server.reply.sentences import reply_events
 from tests.animation.helpers import HEAD, run
@@ -122,3 +125,79 @@ def test_bad_gestures_are_refused() -> None:
     with pytest.raises(ValueError):
         bank.gesture(slot, "nod", 0.0, 1.5)
     assert gestures.resolve("Nods") == "nod" and gestures.resolve("cartwheel") is None
+
+
+def test_a_beat_is_the_voices_own_a_brow_raise_and_a_dip_smaller_than_a_nod() -> None:
+    # Not a tag the model can ask for, nor in hello.gestures; the face still makes it.
+    assert "beat" in gestures.MOVES and "beat" not in gestures.GESTURES and gestures.resolve("beat") is None
+
+    def frames(name: str | None) -> np.ndarray:
+        bank = FaceBank(seed=4)
+        slot = bank.add(0.0)
+        run(bank, 0.0, 1.0)
+        if name is not None:
+            bank.gesture(slot, name, 1.0)
+        return run(bank, 1.0, 2.5)[1][:, slot]
+
+    plain, beat, nod = frames(None), frames("beat"), frames("nod")
+    brow = [INDEX[c] for c in ("browInnerUp", "browOuterUpLeft", "browOuterUpRight")]
+    assert (beat[:, brow] - plain[:, brow]).max() > 0.2  # AU1+2
+    dip = beat[:, HEAD.start + 1] - plain[:, HEAD.start + 1]
+    assert 0.02 < dip.max() < 0.5 * (nod[:, HEAD.start + 1] - plain[:, HEAD.start + 1]).max()
+    # Its apex (the end of its attack) is where the voice puts the stressed vowel: the dip peaks there.
+    k = gestures.GESTURE_INDEX["beat"]
+    apex = 1.0 + gestures.ATTACK[k]
+    times = 1.0 + np.arange(1, len(dip) + 1) / 30
+    assert abs(times[int(np.argmax(dip))] - apex) <= 0.1
+    assert np.allclose(
+        beat[times > 1.0 + gestures.DURATION[k] + 0.05], plain[times > 1.0 + gestures.DURATION[k] + 0.05]
+    )
+
+
+@pytest.mark.parametrize("emotion", [e for e in EMOTIONS if e != "neutral"])
+def test_beats_on_any_face_keep_every_pose_in_the_rigs_range(emotion: str) -> None:
+    """Beats (a spoken sentence's few, overlapping at worst) on top of an emotion's apex at the strongest
+    controls and gains, with a nod and a shrug (brows too) under way: shapes stay in [0, 1], the head
+    within HEAD_RANGE."""
+    bank = FaceBank(capacity=1, seed=9)
+    slot = bank.add(0.0)
+    for control in CONTROLS:
+        if control.name != "mood_lock":
+            bank.set_control(slot, control.name, control.maximum)
+    bank.set_gain(slot, emotion, MAX_GAIN)
+    bank.cue(slot, emotion, 1.0, 0.0, hold=math.inf)
+    bank.gesture(slot, "nod", 0.5)
+    bank.gesture(slot, "shrug", 0.6)
+    for t in (0.5, 0.7, 0.9, 1.1, 1.3):
+        bank.gesture(slot, "beat", t, 1.0)
+    _, frames = run(bank, 0.0, 2.5)
+    shapes, head = frames[:, slot, :N_BLENDSHAPES], frames[:, slot, N_BLENDSHAPES:]
+    assert np.all(np.isfinite(frames))
+    assert shapes.min() >= 0.0 and shapes.max() <= 1.0
+    assert np.abs(head).max() <= HEAD_RANGE
+
+
+def test_a_full_face_drops_a_waiting_beat_first_then_the_latest() -> None:
+    """A long reply's voice schedules sentences ahead: when every slot is taken, beats give way to the
+    reply's gestures, and what comes soonest is kept."""
+    bank = FaceBank(seed=0)
+    slot = bank.add(0.0)
+    beats = [1.0 + 0.5 * i for i in range(gestures.SLOTS)]
+    for t in beats:
+        bank.gesture(slot, "beat", t)
+    bank.gesture(slot, "nod", 20.0)  # later than every beat, yet it stays: the latest beat goes
+    g = bank._gestures
+    names = {
+        (gestures.MOVES[k], round(float(t), 2)) for k, t in zip(g.kind[slot], g.start[slot], strict=True)
+    }
+    assert ("nod", 20.0) in names and ("beat", beats[-1]) not in names and ("beat", beats[0]) in names
+    bank.gesture(slot, "beat", 30.0)  # the latest and a beat: the most expendable, dropped
+    assert 30.0 not in set(g.start[slot].tolist())
+    for i in range(gestures.SLOTS):  # nods only now, the earliest kept
+        bank.gesture(slot, "nod", 5.0 + i)
+    assert set(gestures.MOVES[k] for k in g.kind[slot]) == {"nod"}
+    bank.gesture(slot, "beat", 2.0)  # a beat never pushes a gesture out
+    assert "beat" not in {gestures.MOVES[k] for k in g.kind[slot]}
+    bank.gesture(slot, "shake", 3.0)  # an earlier gesture replaces the latest waiting one
+    starts = sorted(g.start[slot].tolist())
+    assert starts[0] == 3.0 and 20.0 not in starts

@@ -10,6 +10,7 @@ import numpy as np
 from animation.arkit import INDEX
 from animation.gestures import GESTURES
 from server.runner import LiveServer
+from server.voice.beats import LEAD
 from tests.fakes.client import Client
 from tests.fakes.openai_server import ScriptedOpenAI
 
@@ -58,8 +59,26 @@ def test_spoken_gesture_moves_the_head_at_its_word(mien: LiveServer) -> None:
             # The first sentence's words ("I see") call for a nod of their own: a pitch, not a yaw.
             assert [(g["gesture"], g["source"]) for g in gestures] == [("nod", "inferred"), ("shake", "tag")]
             gesture = gestures[1]
-            words = [w for s in c.of_type("speech", end["reply_id"]) for w in s["words"]]
+            speech = c.of_type("speech", end["reply_id"])
+            words = [w for s in speech for w in s["words"]]
             t_word = next(w["t_ms"] for w in words if w["offset"] == gesture["offset"])
+            # Each speech message says when its gestures happen: at their words' audio times.
+            timed = [
+                (g["gesture"], g["offset"], g["t_ms"])
+                for s in speech
+                for g in s["gestures"]
+                if g["source"] != "beat"  # and the voice's own beats around them
+            ]
+            t_first = next(w["t_ms"] for w in words if w["offset"] >= gestures[0]["offset"])
+            assert timed == [("nod", gestures[0]["offset"], t_first), ("shake", gesture["offset"], t_word)]
+            # Piper's stresses give beats on the phrases' accents, apex within the stressed word, never on
+            # the gestures' words ("thought" and "all" here).
+            beats = [g for s in speech for g in s["gestures"] if g["source"] == "beat"]
+            spans = {w["offset"]: (w["t_ms"], w["end_ms"]) for w in words}
+            assert [end["text"][b["offset"] :].split()[0] for b in beats] == ["thought", "all."]
+            for b in beats:
+                start, stop = spans[b["offset"]]
+                assert start <= b["t_ms"] + round(1000 * LEAD) <= stop
             await c.wait_for(lambda cl: cl.frames and cl.frames[-1][1] > t_word + 1500, "the shake to pass")
             t = np.array([f[1] for f in c.frames])
             yaw = np.array([f[2][YAW] for f in c.frames])

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
-from server.events import Cue, Sentence, Text, Turn
+from server.events import Cue, Gesture, Sentence, Text, Turn
 from server.llm import rough_tokens
+from server.protocol import SERVER_ADAPTER, HistoryTurn
+from server.protocol import History as HistoryMessage
 from server.reply.feelings import Inference
 from server.reply.history import History
 from server.reply.sentences import reply_events
@@ -69,17 +71,28 @@ def test_turns_are_stored_and_resumed(open_store: OpenStore) -> None:
         h = History(store, "s", rough_tokens)
         cue = Cue("joy", 0.5, 0, "tag")
         await h.add(Turn("user", "Hi"))
-        await h.add(Turn("assistant", "Hello!", "complete", (cue,)))
+        await h.add(Turn("assistant", "Hello!", "complete", (cue,), gestures=(Gesture("nod"),)))
         again = History(open_store(), "s", rough_tokens)  # another process, or after a restart
         await again.resume()
         await store.close()
         await again.store.close()
         return again.turns
 
-    assert asyncio.run(main()) == [
+    turns = asyncio.run(main())
+    assert turns == [
         Turn("user", "Hi"),
-        Turn("assistant", "Hello!", "complete", (Cue("joy", 0.5),)),
+        Turn(
+            "assistant", "Hello!", "complete", (Cue("joy", 0.5),), gestures=(Gesture("nod", 0, 1.0, "tag"),)
+        ),
     ]
+    # A resumed chat shows them again: the `history` message carries each turn's cues and gestures.
+    sent = HistoryMessage(reason="resume", turns=[HistoryTurn.of(t) for t in turns])
+    wire = SERVER_ADAPTER.validate_json(sent.model_dump_json()).model_dump()
+    assert wire["turns"][1]["cues"] == [{"emotion": "joy", "intensity": 0.5, "offset": 0, "source": "tag"}]
+    assert wire["turns"][1]["gestures"] == [
+        {"gesture": "nod", "intensity": 1.0, "offset": 0, "source": "tag"}
+    ]
+    assert wire["turns"][0]["gestures"] == []
 
 
 def events_of(*chunks: str, classify=None) -> list[object]:  # type: ignore[no-untyped-def]

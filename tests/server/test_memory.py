@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from server.events import Cue, Turn
+from server.events import Cue, Gesture, Turn
 from server.store import Owner, Store
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
@@ -57,7 +57,9 @@ def test_export_is_plain_json_data(open_store: OpenStore) -> None:
         store = open_store()
         await store.append("s", Turn("user", "Hi"), GUIDE, now=1000.5)
         cue = Cue("joy", 0.5, 3, "tag")
-        await store.append("s", Turn("assistant", "Hello!", cues=(cue,), scripted=True), GUIDE, now=1001.0)
+        nod = Gesture("nod", 0, 0.3, "inferred")
+        turn = Turn("assistant", "Hello!", cues=(cue,), scripted=True, gestures=(nod,))
+        await store.append("s", turn, GUIDE, now=1001.0)
         data = await store.export("s")
         assert data == {
             "session_id": "s",
@@ -66,9 +68,9 @@ def test_export_is_plain_json_data(open_store: OpenStore) -> None:
             "updated": 1001.0,
             "turns": [
                 {"role": "user", "content": "Hi", "status": "complete", "at": 1000.5, "cues": [],
-                 "scripted": False},
+                 "gestures": [], "scripted": False},
                 {"role": "assistant", "content": "Hello!", "status": "complete", "at": 1001.0,
-                 "cues": [cue.stored()], "scripted": True},
+                 "cues": [cue.stored()], "gestures": [nod.stored()], "scripted": True},
             ],
         }  # fmt: skip
         assert (await store.export("nobody"))["turns"] == []
@@ -77,14 +79,18 @@ def test_export_is_plain_json_data(open_store: OpenStore) -> None:
     asyncio.run(main())
 
 
-def test_cues_and_scripted_lines_are_kept(open_store: OpenStore) -> None:
+def test_cues_gestures_and_scripted_lines_are_kept(open_store: OpenStore) -> None:
     async def main() -> None:
         store = open_store()
         cue = Cue("joy", 0.5, 0, "tag")
-        await store.append("s", Turn("assistant", "Hello!", "complete", (cue,), scripted=True), GUIDE)
-        (turn,) = await store.turns("s")
-        assert turn.cues == (cue,) and turn.scripted
+        gestures = (Gesture("shake", 7, 1.0, "stage"), Gesture("tilt", 12, 0.3, "inferred"))
+        said = Turn("assistant", "Hello! No. Why?", "complete", (cue,), scripted=True, gestures=gestures)
+        await store.append("s", said, GUIDE)
         await store.close()
+        again = open_store()  # read back from storage, not from anything the first store kept
+        (turn,) = await again.turns("s")
+        assert turn == said
+        await again.close()
 
     asyncio.run(main())
 
@@ -161,6 +167,12 @@ def test_an_old_sqlite_store_gains_the_columns(tmp_path: Path) -> None:
         await store.append("s", Turn("assistant", "Hello!", "complete", (cue,), scripted=True), GUIDE)
         assert (await store.turns("s"))[1].cues == (cue,) and (await store.turns("s"))[1].scripted
         assert (await store.export("s"))["turns"][1]["cues"] == [cue.stored()]
+        assert (await store.turns("s"))[0].gestures == () and (await store.export("s"))["turns"][0][
+            "gestures"
+        ] == []
+        nod = Gesture("nod", 0)
+        await store.append("s", Turn("assistant", "Yes.", gestures=(nod,)), GUIDE)
+        assert (await store.turns("s"))[2].gestures == (nod,)
 
     asyncio.run(main())
 
@@ -169,11 +181,13 @@ def test_an_old_sqlite_store_gains_the_columns(tmp_path: Path) -> None:
 
 
 def test_postgres_schema_means_what_sqlites_does(pg_server: PostgresServer, pg_url: str) -> None:
-    """jsonb cues, a boolean `scripted`, the retention index, turns deleted with their session."""
+    """jsonb cues and gestures, a boolean `scripted`, the retention index, turns deleted with their
+    session."""
 
     async def main() -> None:
         store = PostgresStore(pg_url)
-        await store.append("s", Turn("assistant", "Hi", cues=(Cue("joy", 0.5),), scripted=True), GUIDE)
+        turn = Turn("assistant", "Hi", cues=(Cue("joy", 0.5),), scripted=True, gestures=(Gesture("wink"),))
+        await store.append("s", turn, GUIDE)
         await store.close()
 
     asyncio.run(main())
@@ -184,7 +198,9 @@ def test_postgres_schema_means_what_sqlites_does(pg_server: PostgresServer, pg_u
         database,
     ).split()
     assert "cues:jsonb" in columns and "scripted:boolean" in columns and "seq:integer" in columns
+    assert "gestures:jsonb" in columns
     assert pg_server.psql("SELECT cues->0->>'emotion' FROM turns", database).strip() == "joy"
+    assert pg_server.psql("SELECT gestures->0->>'gesture' FROM turns", database).strip() == "wink"
     indexes = pg_server.psql("SELECT indexdef FROM pg_indexes WHERE tablename = 'sessions'", database)
     assert "sessions_updated ON public.sessions USING btree (updated)" in indexes
     pg_server.psql("DELETE FROM sessions", database)

@@ -15,13 +15,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from server.events import Turn
+from server.events import Gesture, Turn
 from server.llm import rough_tokens
 from server.reply.history import History
 from server.settings import ConfigError, Settings
 from server.store import Owner, StoreUnavailable, open_store
 from server.store.postgres import PostgresStore, redacted
-from server.store.schema import migrations
+from server.store.schema import migrate, migrations
 from server.store.sqlite import SqliteStore
 from tests.engines.postgres import PostgresServer
 
@@ -102,6 +102,31 @@ def test_migrations_run_once_when_stores_open_together(pg_server: PostgresServer
     assert recorded.split() == [f"{i}|{name}" for i, name in enumerate(MIGRATIONS, 1)]  # in order
 
 
+def test_turns_stored_before_gestures_were_kept_still_load(pg_url: str) -> None:
+    """A database at migration 0002 (no gestures column) with a turn in it: a store of this version
+    migrates it, reads the old turn (no gestures) and keeps the gestures of the next one."""
+
+    async def main() -> None:
+        conn = await asyncpg.connect(pg_url)
+        assert await migrate(conn, migrations()[:2]) == MIGRATIONS[:2]
+        await conn.execute("INSERT INTO sessions (id, persona, created, updated) VALUES ('s', 'guide', 0, 0)")
+        await conn.execute(
+            "INSERT INTO turns (session_id, seq, role, content, status, at, cues, scripted)"
+            " VALUES ('s', 1, 'assistant', 'Hi', 'complete', 0, '[]', false)"
+        )
+        await conn.close()
+        store = PostgresStore(pg_url)
+        assert [t.gestures for t in await store.turns("s")] == [()]
+        assert store.migrated == MIGRATIONS[2:] and "0003_gestures" in MIGRATIONS
+        nod = Gesture("nod", 0, 0.3, "inferred")
+        await store.append("s", Turn("assistant", "Yes.", gestures=(nod,)), GUIDE)
+        assert [t.gestures for t in await store.turns("s")] == [(), (nod,)]
+        assert [t["gestures"] for t in (await store.export("s"))["turns"]] == [[], [nod.stored()]]
+        await store.close()
+
+    asyncio.run(main())
+
+
 def test_migrations_are_numbered_without_gaps(tmp_path: Path) -> None:
     for name in ("0001_a.sql", "0003_c.sql"):
         (tmp_path / name).write_text("SELECT 1;")
@@ -111,7 +136,7 @@ def test_migrations_are_numbered_without_gaps(tmp_path: Path) -> None:
 
 APPENDER = """
 import asyncio, sys
-from server.events import Turn
+from server.events import Gesture, Turn
 from server.store import Owner
 from server.store.postgres import PostgresStore
 
