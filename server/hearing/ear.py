@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from server.hearing import asr
+from server.hearing import asr, endpoint
 from server.hearing.turns import Judge, TurnEnded, TurnEvent, TurnRules, Turns
 from server.hearing.vad import SAMPLE_RATE, Listener
 
@@ -65,11 +66,16 @@ class Heard:
 
 
 def hear_file(
-    path: str | Path, model: str = asr.DEFAULT_MODEL, rules: TurnRules | None = None, step_s: float = 0.02
+    path: str | Path,
+    model: str = asr.DEFAULT_MODEL,
+    rules: TurnRules | None = None,
+    judge: Judge | Literal["default"] | None = "default",
+    step_s: float = 0.02,
 ) -> list[Heard]:
-    """Every turn in a recording, transcribed; the audio goes in `step_s` pieces, as a microphone's would."""
+    """Every turn in a recording, transcribed; the audio goes in `step_s` pieces, as a microphone's would.
+    `judge`: the end-of-turn model (default: Smart Turn when installed), or None for silence alone."""
     audio = read_audio(path)
-    ear = Ear(rules)
+    ear = Ear(rules, endpoint.default() if judge == "default" else judge)
     step = max(1, round(step_s * SAMPLE_RATE))
     events: list[TurnEvent] = []
     for i in range(0, len(audio), step):

@@ -15,9 +15,9 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.hearing import asr
+from server.hearing import asr, endpoint
 from server.hearing.ear import Ear, hear_file, read_audio, resample
-from server.hearing.turns import Discarded, Paused, SpeechStarted, TurnEnded, TurnRules, Turns
+from server.hearing.turns import Discarded, Judge, Paused, SpeechStarted, TurnEnded, TurnRules, Turns
 from server.hearing.vad import CHUNK, SAMPLE_RATE, Listener
 
 SPEECH = Path(__file__).parent / "data" / "speech"
@@ -209,3 +209,45 @@ def test_mien_transcribe(tmp_path: Path) -> None:
         timeout=60,
     )
     assert refused.returncode == 1 and "cannot read" in refused.stderr
+
+
+def test_the_end_of_turn_model_is_the_pinned_one_and_reads_features_as_it_was_trained() -> None:
+    assert hashlib.sha256(endpoint.model_path().read_bytes()).hexdigest() == endpoint.SHA256
+    from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
+
+    audio = read_audio(SPEECH / "dir-nomatch.flac")
+    window = np.pad(audio, (endpoint.WINDOW_S * SAMPLE_RATE - len(audio), 0))
+    expected = compute_whisper_log_mel_features(window, do_normalize=True)
+    assert np.abs(endpoint.features(audio) - expected).max() < 1e-4
+
+
+def test_the_end_of_turn_model_hears_finished_and_unfinished_sentences() -> None:
+    for name in TEXTS:
+        assert endpoint.finished(read_audio(SPEECH / name)) > 0.5, name
+    for name in ("followme-sorry.flac", "tt-weasels.flac", "vm-msgforwarded.flac"):
+        audio = read_audio(SPEECH / name)
+        assert endpoint.finished(audio[: len(audio) // 2]) < 0.5, name  # cut off mid-sentence
+
+
+def test_a_thinking_pause_does_not_end_the_turn() -> None:
+    """'I'm sorry, but I was unable ... [1.2 s] ... to locate the person you are calling': silence alone
+    cuts it in two; the end-of-turn model waits for the rest."""
+    speech = read_audio(SPEECH / "followme-sorry.flac")
+    level = np.convolve(np.abs(speech), np.ones(800) / 800, "same")
+    middle = len(speech) // 2
+    cut = middle - 4000 + int(np.argmin(level[middle - 4000 : middle + 4000]))  # between two words
+    audio = np.concatenate(
+        [np.zeros(8000), speech[:cut], np.zeros(int(1.2 * SAMPLE_RATE)), speech[cut:], np.zeros(SAMPLE_RATE)]
+    ).astype(np.float32)
+
+    def ended(judge: Judge | None) -> list[TurnEnded]:
+        ear = Ear(judge=judge)
+        events = [e for i in range(0, len(audio), 320) for e in ear.feed(audio[i : i + 320])]
+        return [e for e in events if isinstance(e, TurnEnded)]
+
+    assert len(ended(None)) == 2
+    (whole,) = ended(endpoint.finished)
+    assert whole.reason == "judged"
+    heard = words(asr.transcribe(whole.audio).text)
+    assert heard[:2] == ["i'm", "sorry"] and heard[-1] == "calling"  # both halves in the one turn
+    assert wer(TEXTS["followme-sorry.flac"], " ".join(heard))[0] <= 2
