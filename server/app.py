@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from server import __version__, metrics
+from server import __version__, hearing, metrics
 from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, avatar_url, embed_page
 from server.face import Animator
 from server.limits import (
@@ -172,8 +172,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     spoken = spoken_cache(round(settings.voice_cache_mb * 2**20))
     relay = Relay(settings.redis_url)
     services = Services(
-        settings, animator, personas, infos, store, gate, gateway, voices, moderation, spoken, relay
-    )
+        settings, animator, personas, infos, store, gate, gateway, voices, moderation, spoken, relay,
+        hearing.problem(settings.speech_input, settings.asr_model),
+    )  # fmt: skip
     widget = Widget(WEB / "dist")
     if not widget.path.is_file():
         log.warning("%s is not built (run `make`): /widget.js and /embed will not work", widget.path)

@@ -56,6 +56,7 @@ class Cue:
 
 GestureSource = Literal["tag", "stage", "inferred"]
 BeatSource = Literal["beat"]  # the voice's own beat on a stressed word (server/voice/beats.py)
+ListenerSource = Literal["listening"]  # the face's nod at the user's pause (server/session/microphone.py)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class Gesture:
     gesture: str
     offset: int = 0
     intensity: float = 1.0
-    source: GestureSource | BeatSource = "tag"
+    source: GestureSource | BeatSource | ListenerSource = "tag"
 
     def stored(self) -> dict[str, Any]:
         """What a conversation keeps of the gesture (Gesture(**stored) reads it back)."""
@@ -125,7 +126,12 @@ class Sink(Protocol):
     async def emit(self, event: ReplyEvent) -> None: ...
 
     async def settle(self) -> None:
-        """Wait until everything emitted so far is delivered (a voice has sent every sentence)."""
+        """Wait until everything emitted so far is delivered (a voice has sounded every sentence)."""
+        ...
+
+    def heard(self, text: str) -> str:
+        """What of the reply's visible `text` the user has been given by now: all of it without a voice;
+        with one, up to the first word not yet sounding (a reply cut while speaking keeps only that)."""
         ...
 
 

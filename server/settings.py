@@ -107,6 +107,10 @@ class Settings:
     local_limits: bool = False  # several workers without Redis: each counts its own (limits x workers)
     # Conversations in PostgreSQL, shared by every process and machine (server/store/postgres.py).
     database_url: str | None = None  # postgresql://user:password@host:port/db; None: SQLite in data_dir
+    # Speech input (server/hearing/, docs/protocol.md "Speech input"): users may talk instead of type.
+    speech_input: bool = True
+    asr_model: str = "tiny.en"  # Whisper for faster-whisper: a name in server/hearing/asr.py or a model dir
+    listen_seconds: float = 3600.0  # microphone audio one session may send; past it: `rate_limited`
     # Who may read /metrics (addresses or networks); others get 404. Behind a proxy: see forwarded_allow_ips.
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
 
@@ -191,6 +195,7 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "shutdown_grace": (0.0, 3600.0),
     "hidden_idle_timeout": (0.1, 7 * 86400.0),
     "workers": (1, 1024),
+    "listen_seconds": (0.0, 10_000_000.0),
 }
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 

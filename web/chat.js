@@ -231,11 +231,8 @@ export class ChatPanel {
     const item = this.#item("mien");
     item.classList.add("restored");
     const view = new ReplyView(this.#add(item), this.#pad);
-    const shown = [
-      ...cues.map((c) => ({ ...c, replyId: null, confidence: c.confidence ?? 1 })),
-      ...gestures.map((g) => ({ ...g, replyId: null })), // drawn as gesture chips, as they were live
-    ];
-    view.restoreCues(shown.sort((a, b) => a.offset - b.offset)); // in text order, as they streamed
+    const shown = [...cues.map((c) => ({ ...c, confidence: c.confidence ?? 1 })), ...gestures]; // gesture chips too
+    view.restoreCues(shown.map((c) => ({ ...c, replyId: null })).sort((a, b) => a.offset - b.offset));
     this.#finishView(view, status, content);
   }
 

@@ -29,7 +29,13 @@ class Ear:
         return self.turns.feed(chunks, probs)
 
     def close(self) -> list[TurnEvent]:
+        """The microphone closed: a turn in progress ends here."""
         return self.turns.flush()
+
+    def restart(self) -> None:
+        """A new stream (the microphone opened again): no state carries over from the last."""
+        self.listener = Listener()
+        self.turns = Turns(self.turns.rules, self.turns.judge)
 
 
 def read_audio(path: str | Path) -> np.ndarray:

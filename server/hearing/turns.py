@@ -92,6 +92,17 @@ class Turns:
     def speaking(self) -> bool:
         return self._speaking
 
+    @property
+    def voiced_s(self) -> float:
+        """Seconds of voiced audio in the turn so far (0 between turns): how sure it is speech."""
+        return self._voiced * CHUNK / SAMPLE_RATE if self._speaking else 0.0
+
+    def current(self) -> np.ndarray:
+        """The turn's audio so far, pre-roll included (for a partial transcript); empty between turns."""
+        if not self._speaking:
+            return np.zeros(0, np.float32)
+        return self._audio(self._n)
+
     def feed(self, chunks: np.ndarray, probs: np.ndarray) -> list[TurnEvent]:
         """`chunks` [n, CHUNK] of audio and their speech probabilities [n] (vad.Listener's output)."""
         events: list[TurnEvent] = []

@@ -61,6 +61,7 @@ class EmbedKey(BaseModel):
     persona: str | None = None
     personas: list[str] | None = None  # None: `persona` alone if set, else every persona
     allow_speak: bool = False
+    allow_speech_input: bool = False  # the site's visitors may talk to the avatar (their audio costs CPU)
     blocked_words: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     # The face this site starts with (over the persona's), e.g. {expressiveness = 0.8, contrast = 1.2}.
     controls: Annotated[dict[str, float], AfterValidator(_controls)] = Field(default_factory=dict)

@@ -1,9 +1,10 @@
 """Mien's wire protocol, defined once.
 
-JSON messages are pydantic models discriminated on ``type`` (client.py, server.py, history.py); blendshape
-frames and audio are binary (frames.py); outbound.py is one connection's queue and its back-pressure policy.
-``python -m server.protocol`` rewrites the committed JSON Schema (``server/protocol.schema.json``); a test
-fails when that file is stale. ``docs/protocol.md`` documents every message with an example.
+JSON messages are pydantic models discriminated on ``type`` (client.py, server.py, history.py,
+hearing.py); blendshape frames, spoken audio and the microphone's audio are binary (frames.py);
+outbound.py is one connection's queue and its back-pressure policy. ``python -m server.protocol``
+rewrites the committed JSON Schema (``server/protocol.schema.json``); a test fails when that file is
+stale. ``docs/protocol.md`` documents every message with an example.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from server.protocol.client import (  # noqa: F401  (re-exported: the protocol's
     ClearHistory,
     ClientMessage,
     ExportHistory,
+    Listen,
     Resume,
     SetControl,
     SetEmotion,
@@ -43,6 +45,14 @@ from server.protocol.common import (  # noqa: F401  (re-exported: the protocol's
     _Message,
 )
 from server.protocol.frames import FRAME_HEADER_BYTES, FRAME_KIND, HEAD_SCALE
+from server.protocol.hearing import (  # noqa: F401  (re-exported: the protocol's names)
+    BargeIn,
+    SpeechEnd,
+    SpeechInputInfo,
+    SpeechStart,
+    Transcript,
+    TranscriptWord,
+)
 from server.protocol.history import (  # noqa: F401  (re-exported: the protocol's names)
     History,
     HistoryCue,
@@ -76,7 +86,7 @@ from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's
     TextDelta,
 )
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: speech input (listen, mic frames, speech_start/end, transcript, barge_in)
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "protocol.schema.json"
 
 _RANGE_ERRORS = frozenset(

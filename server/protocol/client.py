@@ -116,6 +116,16 @@ class Resume(_Input):
     session_id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class Listen(_Input):
+    """Open or close the microphone. `push`: push-to-talk, the turn ends when the mic closes; `auto`:
+    hands-free, turns end by themselves. Audio (binary `mic` frames) is accepted only while it is open.
+    `headphones`: the avatar's voice cannot reach the microphone, so talking over it stops it sooner."""
+
+    type: Literal["listen"] = "listen"
+    mode: Literal["off", "push", "auto"]
+    headphones: bool = False
+
+
 ClientMessage = Annotated[
     UserMessage
     | Speak
@@ -130,6 +140,7 @@ ClientMessage = Annotated[
     | Visibility
     | SetVoice
     | Typing
+    | Listen
     | Resume,
     Field(discriminator="type"),
 ]

@@ -90,6 +90,32 @@ def decode_audio(data: bytes) -> tuple[int, int, bytes]:
     return reply_id, sentence, data[AUDIO_HEADER_BYTES:]
 
 
+MIC_KIND = 3
+_MIC_HEADER = struct.Struct("<BBI")
+MIC_HEADER_BYTES = _MIC_HEADER.size
+MIC_MAX_SAMPLES = 8_192  # 512 ms at 16 kHz: browsers send 20-100 ms
+
+
+def encode_mic(seq: int, pcm: np.ndarray) -> bytes:
+    """A client's binary `mic` message: u8 kind=3, u8 flags, u32 seq, then 16 kHz mono int16 LE samples."""
+    return _MIC_HEADER.pack(MIC_KIND, 0, seq & 0xFFFFFFFF) + np.asarray(pcm, "<i2").tobytes()
+
+
+def decode_mic(data: bytes) -> tuple[int, np.ndarray]:
+    """(seq, float32 samples in [-1, 1)); ValueError saying what is wrong with a malformed message."""
+    if len(data) < MIC_HEADER_BYTES:
+        raise ValueError(f"a mic message has a {MIC_HEADER_BYTES}-byte header; got {len(data)} bytes")
+    kind, flags, seq = _MIC_HEADER.unpack_from(data)
+    if kind != MIC_KIND:
+        raise ValueError(f"binary messages from a client are mic audio (kind {MIC_KIND}), not kind {kind}")
+    body = data[MIC_HEADER_BYTES:]
+    if flags or len(body) % 2:
+        raise ValueError("mic audio is 16-bit samples with flags 0")
+    if len(body) // 2 > MIC_MAX_SAMPLES:
+        raise ValueError(f"a mic message holds at most {MIC_MAX_SAMPLES} samples")
+    return seq, np.frombuffer(body, "<i2").astype(np.float32) / 32768.0
+
+
 def decode_frame(data: bytes, previous: np.ndarray) -> tuple[int, int, np.ndarray]:
     """Decode one frame onto `previous` quantized values; returns (seq, t_ms, quantized channels)."""
     kind, _flags, seq, t_ms, mask_bytes = _HEADER.unpack_from(data)

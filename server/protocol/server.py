@@ -11,6 +11,7 @@ from pydantic import Field, TypeAdapter, create_model
 from animation.controls import Control
 from server.events import BeatSource, CueSource, GestureSource, ReplySource, Status
 from server.protocol.common import _Message
+from server.protocol.hearing import BargeIn, SpeechEnd, SpeechInputInfo, SpeechStart, Transcript
 from server.protocol.history import History
 
 # ---------------------------------------------------------------- server -> client
@@ -111,6 +112,7 @@ class Hello(_Message):
     fps: float
     frame_format: FrameFormat
     limits: Limits
+    speech_input: SpeechInputInfo
 
 
 ConversationState = Literal["idle", "listening", "thinking", "speaking"]
@@ -249,6 +251,9 @@ ErrorCode = Literal[
     "reply_lost",
     "not_saved",
     "moved",
+    "mic_off",
+    "bad_audio",
+    "speech_unavailable",
     "internal",
 ]
 
@@ -272,6 +277,10 @@ ServerMessage = Annotated[
     | SpeechMessage
     | ReplyEnd
     | History
+    | SpeechStart
+    | SpeechEnd
+    | Transcript
+    | BargeIn
     | Error,
     Field(discriminator="type"),
 ]

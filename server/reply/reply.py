@@ -70,6 +70,7 @@ class Reply:
             await self.sink.settle()
         except asyncio.CancelledError:
             status = "interrupted"
+            visible = [self.sink.heard("".join(visible))]  # only what was heard is what was said
             raise
         except Busy as e:
             status = "error"

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
@@ -19,11 +20,12 @@ from animation.emotions import EMOTION_INDEX, EMOTIONS
 from server.events import Cue
 from server.limits import Admission, MinuteWindow, Refused
 from server.personas import Persona
-from server.protocol import Error, ProtocolError
+from server.protocol import Error, ProtocolError, parse_client_message
 from server.protocol import client as msg
 from server.reply import History, Reply
 from server.session.outlet import Outlet
 from server.session.output import ReplyOutput, Voicing
+from server.session.relay import Answer
 from server.session.services import Services
 from server.voice import Voice, VoiceUnavailable
 
@@ -31,6 +33,15 @@ log = logging.getLogger("mien.session")
 NOT_SAVED = "This conversation is not being saved right now; it will be when the database is back."
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
+
+
+# What may be sent to a session from outside its socket (POST /sessions/{id}/messages, relay.py).
+RELAYABLE = {"stop", "speak", "set_emotion", "set_gain", "set_expressiveness", "set_control", "set_mood"}
+
+
+class Microphone(Protocol):  # server/session/microphone.py (which needs the Dialogue: no import here)
+    async def listen(self, mode: str, headphones: bool) -> None: ...
+    def audio(self, data: bytes) -> None: ...
 
 
 class Dialogue:
@@ -58,6 +69,8 @@ class Dialogue:
         self.quiet_since = 0.0  # when the last reply ended (loop clock): idleness counts from then too
         self._exports = MinuteWindow()  # when this minute's exports were answered
         self._reply: asyncio.Task[None] | None = None
+        self.output: ReplyOutput | None = None  # the latest reply's way out (its id, what it has said)
+        self.microphone: Microphone | None = None  # set by the session: `listen` goes to it
         # Turns the store can't take are held and written later (server/reply/history.py): say so, once.
         # Their retries run in the session's group, and end with it (what is still held then is logged).
         conversation.on_unsaved = self._not_saved
@@ -109,9 +122,24 @@ class Dialogue:
                 raise ProtocolError(
                     "invalid_message", "resume is only the first message of a socket opened with ?resume=1"
                 )
+            case msg.Listen(mode=mode, headphones=headphones):
+                if self.microphone is None:
+                    raise ProtocolError("speech_unavailable", "this session has no microphone")
+                await self.microphone.listen(mode, headphones)
             case msg.Typing(active=active):
                 if not self.replying:
                     await outlet.set_state("listening" if active else "idle")
+
+    async def relayed(self, message: dict[str, Any]) -> Answer:
+        """A message sent from elsewhere, handled as if the socket had sent it (the relayable kinds only)."""
+        if message.get("type") not in RELAYABLE:
+            kind = str(message.get("type"))[:64]
+            return Answer(False, "not_allowed", f"{kind!r} can't be sent from elsewhere")
+        try:
+            await self.handle(parse_client_message(json.dumps(message)))
+        except ProtocolError as e:
+            return Answer(False, e.code, str(e))
+        return Answer(True)
 
     # ------------------------------------------------------------------ replies
 
@@ -141,7 +169,7 @@ class Dialogue:
     async def _run_reply(self, reply_id: int, text: str, scripted: bool) -> None:
         voice, services = self.voice, self.services
         voicing = Voicing(voice, self.voice_lane, self.spawn, services.spoken) if voice is not None else None
-        output = ReplyOutput(self.outlet, reply_id, voicing, self._spend)
+        output = self.output = ReplyOutput(self.outlet, reply_id, voicing, self._spend)
         reply = Reply(
             self.services.gateway,
             self.persona,

@@ -7,6 +7,7 @@ from animation.controls import CONTROLS, GAIN
 from animation.emotions import EMOTIONS, PAD
 from animation.gestures import GESTURES
 from server import __version__
+from server.limits import EmbedKey
 from server.personas import Persona
 from server.protocol import (
     FRAME_FORMAT,
@@ -18,7 +19,9 @@ from server.protocol import (
     EmotionInfo,
     Hello,
     Limits,
+    SpeechInputInfo,
 )
+from server.protocol.frames import MIC_MAX_SAMPLES
 from server.session.services import Services
 from server.voice.encode import OPUS_RATE
 
@@ -35,6 +38,7 @@ def hello(
     controls: dict[str, float],
     resumed: bool,
     personas: list[str],
+    key: EmbedKey | None = None,
 ) -> Hello:
     """`controls`: the session's starting face (the persona's, then an embed key's): clients show and
     reset to it. `personas`: the ones this session may switch to (an embed key's list)."""
@@ -58,4 +62,18 @@ def hello(
         fps=services.settings.fps,
         frame_format=FRAME_FORMAT,
         limits=Limits(max_message_bytes=MAX_MESSAGE_BYTES, max_text_chars=MAX_TEXT_CHARS),
+        speech_input=speech_input(services, key),
+    )
+
+
+def speech_input(services: Services, key: EmbedKey | None) -> SpeechInputInfo:
+    """May this session talk instead of type? The server's answer, then the site's key's."""
+    problem = services.speech_problem
+    if problem is None and key is not None and not key.allow_speech_input:
+        problem = "this site's avatar does not take speech input"
+    return SpeechInputInfo(
+        available=problem is None,
+        reason=problem,
+        model=services.settings.asr_model if problem is None else None,
+        max_frame_samples=MIC_MAX_SAMPLES,
     )

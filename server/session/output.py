@@ -18,7 +18,7 @@ from typing import Any
 
 from server import metrics
 from server.events import Cue, Gesture, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted, Sentence, Text
-from server.protocol import Error, ReplyEnd, ReplyStart, TextDelta
+from server.protocol import Error, ReplyEnd, ReplyStart, SpeechMessage, TextDelta
 from server.session.outlet import Outlet
 from server.voice import Voice, billed_tokens
 from server.voice.cache import SpokenCache
@@ -55,7 +55,7 @@ class ReplyOutput:
                 voice.voice,
                 outlet.face,
                 outlet.t_start,
-                outlet.speak,
+                self._speak,
                 voice.lane,
                 voice.spawn,
                 voice.cache,
@@ -63,6 +63,9 @@ class ReplyOutput:
         self._spend = spend
         self._speaking = False
         self._started = time.monotonic()
+        self.said: list[str] = []  # the reply's visible text so far (the microphone tells echo from speech)
+        self._spoken: list[tuple[float, int]] = []  # (animation time a word starts sounding, its offset)
+        self._spoken_end = 0  # where the text given to the voice so far ends
 
     async def emit(self, event: ReplyEvent) -> None:
         outlet = self.outlet
@@ -73,6 +76,7 @@ class ReplyOutput:
                 outlet.send_now(ReplyStart(reply_id=self.reply_id, source=source))
                 outlet.set_state_now("thinking")
             case Text(delta=delta, offset=offset):
+                self.said.append(delta)
                 if not self._speaking:
                     self._speaking = True
                     metrics.FIRST_TEXT.observe(time.monotonic() - self._started)
@@ -96,9 +100,25 @@ class ReplyOutput:
                 await self._end(end)
 
     async def settle(self) -> None:
-        """Every sentence scheduled and sent (before reply_end); a voice that failed raises."""
+        """Every sentence sent and sounded (before reply_end: a stop or the user's voice meanwhile still
+        interrupts the reply, keeping only what was heard); a voice that failed raises."""
         if self.speaker is not None:
             await self.speaker.finish()
+            await self.speaker.until_silent()
+
+    def heard(self, text: str) -> str:
+        if self.speaker is None:
+            return text
+        now = self.outlet.face.now()
+        cut = next((offset for at, offset in self._spoken if at > now), self._spoken_end)
+        return text[:cut].rstrip()
+
+    async def _speak(self, message: SpeechMessage, audio: bytes) -> None:
+        """The speaker's way out: its words' times are kept to know what was heard when cut."""
+        t0 = self.outlet.t_start
+        self._spoken += [(t0 + w.t_ms / 1000, w.offset) for w in message.words]
+        self._spoken_end = message.text_end
+        await self.outlet.speak(message, audio)
 
     async def _end(self, end: ReplyEnded) -> None:
         """What the reply cost is counted first (nothing below can skip it); a reply that did not complete

@@ -10,9 +10,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from server.protocol import MAX_MESSAGE_BYTES, ProtocolError, parse_client_message
+from server.session.dialogue import RELAYABLE
 from server.session.relay import Relay
 from server.session.resume import SESSION_ID
-from server.session.session import RELAYABLE
 
 _STATUS = {"unknown_session": 404, "rate_limited": 429, "not_allowed": 403, "unavailable": 503}
 

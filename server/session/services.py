@@ -29,3 +29,4 @@ class Services:
     moderation: Moderation
     spoken: SpokenCache  # sentences the voices have said, for every session (server/voice/cache.py)
     relay: Relay  # the open sessions, and messages to them from elsewhere (server/session/relay.py)
+    speech_problem: str | None = None  # why no session can talk instead of type (None: they can)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import time
 import uuid
@@ -38,6 +37,7 @@ from server.reply import History
 from server.session.dialogue import Dialogue
 from server.session.hello import hello
 from server.session.idle import idle
+from server.session.microphone import SessionMicrophone
 from server.session.outlet import Outlet
 from server.session.relay import Answer
 from server.session.resume import CLOSE_TRY_LATER, Left, resume_request
@@ -51,7 +51,6 @@ CLOSE_MOVED = 4001  # resumed elsewhere (another tab, device or process): reconn
 CLOSE_RESTART = 1012  # "service restart": reconnect (and resume) right away
 _REFUSAL_CLOSE = {"shutting_down": CLOSE_RESTART, "unavailable": CLOSE_TRY_LATER}  # others: 1008, for good
 # What may be sent to a session from elsewhere (POST /sessions/{id}/messages): its face and its reply.
-RELAYABLE = {"stop", "speak", "set_emotion", "set_gain", "set_expressiveness", "set_control", "set_mood"}
 
 
 class Closed(Exception):
@@ -187,14 +186,17 @@ class Session:
         public = self.key is not None or not self.settings.error_details
         self._outlet = outlet = Outlet(self.out, self.face, t_start, public=public)
         assert self.admission is not None
-        self.dialogue = Dialogue(
+        self.dialogue = dialogue = Dialogue(
             self.services, outlet, conversation, self.persona, self.admission, self._spawn
         )
+        dialogue.microphone = SessionMicrophone.of(self.services, self.key, dialogue)
         if self.settings.record_dir:
             path = Path(self.settings.record_dir) / f"{time.strftime('%Y%m%d-%H%M%S')}-{self.id}.json"
             self._track = TrackWriter(path, self.settings.fps)
         # The queue holds these few messages before the sender starts (its bound is at least 16).
-        await outlet.send(hello(self.services, self.id, self.persona, start, resumed, self.personas))
+        await outlet.send(
+            hello(self.services, self.id, self.persona, start, resumed, self.personas, self.key)
+        )
         if warning is not None:
             await outlet.send(warning)
         if resumed:
@@ -233,14 +235,9 @@ class Session:
 
     async def relayed(self, message: dict[str, Any]) -> Answer:
         """A message sent to this session from elsewhere, handled as if its socket had sent it."""
-        if self.dialogue is None or message.get("type") not in RELAYABLE:
-            kind = str(message.get("type"))[:64]
-            return Answer(False, "not_allowed", f"{kind!r} can't be sent from elsewhere")
-        try:
-            await self.dialogue.handle(parse_client_message(json.dumps(message)))
-        except ProtocolError as e:
-            return Answer(False, e.code, str(e))
-        return Answer(True)
+        if self.dialogue is None:
+            return Answer(False, "not_allowed", "this session is not open yet")
+        return await self.dialogue.relayed(message)
 
     def goodbye(self, code: int, error: Error) -> None:
         """Tell the client why, then close the socket with `code` once everything queued before is sent."""
@@ -270,9 +267,11 @@ class Session:
                 raise self._closed(f"client left ({message.get('code', 1000)})")
             raw = message.get("text")
             try:
-                if raw is None:
-                    raise ProtocolError("invalid_message", "binary messages are not accepted")
-                await self.dialogue.handle(parse_client_message(raw))
+                if raw is None:  # binary: the microphone's audio
+                    assert self.dialogue.microphone is not None
+                    self.dialogue.microphone.audio(message.get("bytes") or b"")
+                else:
+                    await self.dialogue.handle(parse_client_message(raw))
             except ProtocolError as e:
                 await self._outlet.send(Error(code=e.code, message=str(e)))
 

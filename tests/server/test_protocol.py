@@ -16,10 +16,12 @@ from server.protocol.frames import (
     FRAME_HEADER_BYTES,
     decode_audio,
     decode_frame,
+    decode_mic,
     dequantize,
     encode_audio,
     encode_deltas,
     encode_frame,
+    encode_mic,
     frame_header,
     quantize,
 )
@@ -148,3 +150,25 @@ def test_every_faces_delta_at_once_decodes_to_its_frame(
         assert data == encode_frame(seq, t_ms, q[face], previous[face])
         assert decode_frame(data, previous[face])[:2] == (seq, t_ms)
         assert np.array_equal(decode_frame(data, previous[face])[2], q[face])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), arrays(np.int16, st.integers(0, 8192)))
+def test_mic_audio_round_trips(seq: int, pcm: np.ndarray) -> None:
+    got_seq, samples = decode_mic(encode_mic(seq, pcm))
+    assert got_seq == seq and np.array_equal(np.round(samples * 32768).astype(np.int16), pcm)
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"\x03\x00\x00", "header"),
+        (b"\x02\x00\x00\x00\x00\x00", "kind 2"),
+        (b"\x03\x01\x00\x00\x00\x00", "flags 0"),
+        (b"\x03\x00\x00\x00\x00\x00\x01", "16-bit"),
+        (b"\x03\x00\x00\x00\x00\x00" + bytes(2 * 8193), "at most 8192"),
+    ],
+)
+def test_malformed_mic_audio_says_what_is_wrong(data: bytes, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        decode_mic(data)

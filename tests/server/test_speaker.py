@@ -109,8 +109,9 @@ def test_stop_halts_speech(mien: LiveServer) -> None:
 
 
 def test_the_face_keeps_speaking_until_the_voice_has_sounded(mien: LiveServer) -> None:
-    """reply_end comes when the text is done; the state stays `speaking` until the last sentence has sounded
-    (by the frames' clock), and a stop in that tail cuts the voice and the mouth at once."""
+    """reply_end comes when the last sentence has sounded (by the frames' clock), so a stop while the voice
+    still talks interrupts the reply: the voice and the mouth stop at once, and the reply keeps only the
+    words the user heard (the text streamed ahead of the voice)."""
     line = "One short sentence. Then a second one to say. And a third, to be sure."
 
     async def main() -> None:
@@ -118,24 +119,32 @@ def test_the_face_keeps_speaking_until_the_voice_has_sounded(mien: LiveServer) -
             await c.send({"type": "set_voice", "enabled": True})
             await c.send({"type": "speak", "text": line})
             end = await c.next_message("reply_end")
+            assert end["status"] == "complete" and end["text"] == line
             idle = await c.next_message("state", after=c.index(end), state="idle")
             last = c.of_type("speech", end["reply_id"])[-1]
             sounded_until = last["t_ms"] + last["duration_ms"]
-            # The frame sent just before `idle` is already at (or within a frame of) the end of the voice.
-            t_before_idle = c.frames[c.frames_before[c.index(idle)] - 1][1]
-            assert t_before_idle >= sounded_until - 40
+            # The frame sent just before reply_end is already at (or within a frame of) the voice's end.
+            t_before_end = c.frames[c.frames_before[c.index(end)] - 1][1]
+            assert t_before_end >= sounded_until - 40
             assert [m["state"] for m in c.messages[c.index(end) :] if m["type"] == "state"] == ["idle"]
 
-            # Again, stopped in the tail: idle at once, the mouth at rest long before the voice would end.
+            # Again, stopped while the second sentence sounds: what was heard is what the reply keeps.
             await c.send({"type": "speak", "text": line})
-            end2 = await c.next_message("reply_end", after=c.index(end) + 1)
+            second = await c.next_message("speech", after=c.index(idle), sentence=1)
+            at = second["t_ms"] + second["words"][1]["t_ms"] - second["t_ms"] + 50
+            await c.wait_for(lambda cl: cl.frames[-1][1] > at, "the second sentence's second word")
             await c.send({"type": "stop"})
+            end2 = await c.next_message("reply_end", after=c.index(second))
+            assert end2["status"] == "interrupted"
+            assert line.startswith(end2["text"]) and "Then a" in end2["text"] and "third" not in end2["text"]
             idle2 = await c.next_message("state", after=c.index(end2), state="idle")
-            last2 = c.of_type("speech", end2["reply_id"])[-1]
             t_stop = c.frames[c.frames_before[c.index(idle2)] - 1][1]
-            assert t_stop < last2["t_ms"] + last2["duration_ms"] - 1000  # cut well before its end
+            assert t_stop < second["t_ms"] + second["duration_ms"]  # before the sentence would have ended
             await c.wait_for(lambda cl: cl.frames[-1][1] > t_stop + 600, "frames after the stop")
             assert max(f[2][INDEX["jawOpen"]] for f in c.frames if f[1] > t_stop + 400) < 0.05
+            await c.send({"type": "export_history"})
+            turns = (await c.next_message("history", reason="export"))["turns"]
+            assert turns[-1]["content"] == end2["text"] and turns[-1]["status"] == "interrupted"
 
     asyncio.run(main())
 
@@ -210,12 +219,13 @@ def test_no_synthesis_is_longer_than_a_piece(mien: LiveServer) -> None:
         async with Client(mien.ws_url) as c:
             await c.send({"type": "set_voice", "enabled": True})
             await c.send({"type": "speak", "text": line})
-            end = await c.next_message("reply_end")
-            speech = c.of_type("speech", end["reply_id"])
+            # Every piece is sent long before it has all sounded (~40 s, which reply_end waits for).
+            last = await c.next_message("speech", text_end=len(line))
+            speech = c.of_type("speech", last["reply_id"])
             spans = [(s["text_start"], s["text_end"]) for s in speech]
             assert len(spans) >= len(line) // MAX_PIECE + 1
             assert all(b - a <= MAX_PIECE for a, b in spans)
-            assert spans[0][0] == 0 and spans[-1][1] == len(end["text"])
+            assert spans[0][0] == 0 and spans[-1][1] == len(line)
             assert all(b == a2 for (_, b), (a2, _) in itertools.pairwise(spans))
 
     asyncio.run(main())
