@@ -7,8 +7,9 @@ one skinned mesh, one primitive per material, 51 ARKit-named morph targets on ev
 `mesh.extras.targetNames`, the three.js GLTFLoader convention), a two-joint skin (`root` at the base of the
 neck, `head` at the top of the neck) so the client can turn the head without turning the shoulders.
 Units are metres, +y up, the face looks toward +z. No textures: plain PBR materials, with vertex colours for
-lips, brows, iris, mouth depth and lash fade. The eyeLook* targets also turn the eyeballs. The same input
-always gives the same bytes. models/README.md describes the result.
+lips, brows, iris, mouth depth and lash fade. The eyeLook* targets also turn the eyeballs, and browDown* also
+lowers the inner brow and draws it in (FACS AU4, see AU4_INNER_LOWER). The same input always gives the same
+bytes. models/README.md describes the result.
 
 Morph targets are sparse accessors (only the vertices a target moves) with deltas quantized to
 normalized SHORT (KHR_mesh_quantization, 1/32767 m ≈ 0.03 mm steps), which keeps the file small.
@@ -150,6 +151,46 @@ def arkit_targets(names: np.ndarray, deltas: np.ndarray) -> np.ndarray:
     missing = [n for n in ARKIT_52 if n not in by_name]
     assert missing == list(MISSING), f"ICT lacks {missing}, expected only {list(MISSING)}"
     return np.stack([by_name[n] for n in TARGET_NAMES])
+
+
+# Brow lowerer (FACS AU4: corrugator supercilii, depressor supercilii, procerus). AU4 lowers the brows and
+# draws them together, the inner ends down most, bunching the skin between the brows (vertical wrinkles) and
+# pushing the eye cover fold down (Ekman, Friesen & Hager 2002, FACS manual, AU 4). ARKit has one brow
+# lowerer per side (browDown) and no inner-brow lowerer (weights are >= 0, so browInnerUp cannot go
+# negative), so browDown has to carry all of AU4. ICT's scanned browDown lowers the middle of the brow
+# ~3.8 mm but its inner end only ~2.2 mm and the skin between the brows ~1.4 mm: the brow drops almost flat
+# and draws no angry V. The bake adds to each side's browDown:
+#   - the negative of the same side's half of ICT's browInnerUp (the scanned inner-brow raise played
+#     backwards, times AU4_INNER_LOWER: the same skin with the same forehead, glabella and upper-lid falloff),
+#     weighted across the face by a smoothstep that is 1 out to AU4_LATERAL_CM[0] from the midline (the inner
+#     end of the brow) and 0 from AU4_LATERAL_CM[1] on (the outer third, which AU4 barely lowers), and
+#   - a medial pull of up to AU4_MEDIAL_CM, weighted by how far ICT's inner-brow raise moves each vertex
+#     (relative to its largest motion) and by a smoothstep from 0 at the midline (so the sides meet without a
+#     seam and the skin between the brows is compressed, not torn) to 1 at AU4_MEDIAL_RAMP_CM.
+# With browDown 1 on both sides the inner end of the brow goes ~7.9 mm down (was 2.2) and ~3.7 mm toward
+# the midline (was 2.1), the middle ~4.8 mm down (was 3.8), the tail ~1.1 mm (unchanged), the skin between
+# the brows ~6 mm down; no vertex moves more than ~11 mm (was 6.5). FACS gives the directions and the order
+# (inner end down most), not millimetres: the amounts are Mien's choice (AU4_INNER_LOWER 1: on top of ICT's
+# own lowering, the inner end goes down as far as ICT's scan raises it), held by tests/models/test_glb.py;
+# no skin folds over (tests/animation/test_apex_face.py).
+AU4_INNER_LOWER = 1.0
+AU4_LATERAL_CM = (1.5, 4.5)
+AU4_MEDIAL_CM = 0.2
+AU4_MEDIAL_RAMP_CM = 1.5
+
+
+def add_brow_lowerer(targets: np.ndarray, data: dict[str, np.ndarray], neutral: np.ndarray) -> None:
+    """Make each browDown act as FACS AU4 (see AU4_INNER_LOWER), in place."""
+    ict = [str(n) for n in data["expression_names"]]
+    for side, ict_side, toward_x in (("Left", "L", 1.0), ("Right", "R", -1.0)):
+        inner_up = data["expression_deltas"][ict.index(f"browInnerUp_{ict_side}")].astype(np.float64)
+        out = toward_x * neutral[:, 0]  # distance from the midline toward this side (cm; < 0 across it)
+        lateral = smoothstep((AU4_LATERAL_CM[1] - out) / (AU4_LATERAL_CM[1] - AU4_LATERAL_CM[0]))
+        moved = np.linalg.norm(inner_up, axis=1)
+        medial = AU4_MEDIAL_CM * moved / moved.max() * smoothstep(out / AU4_MEDIAL_RAMP_CM)
+        t = TARGET_NAMES.index(f"browDown{side}")
+        targets[t] -= AU4_INNER_LOWER * lateral[:, None] * inner_up
+        targets[t, :, 0] -= toward_x * medial
 
 
 @dataclass(frozen=True)
@@ -508,6 +549,7 @@ def build(data: dict[str, np.ndarray], neutral_cm: np.ndarray) -> tuple[gl.GLTF2
     eyes = fit_eyes(data, neutral)
 
     targets = arkit_targets(data["expression_names"], data["expression_deltas"])
+    add_brow_lowerer(targets, data, neutral)
     shorten_lashes(data, neutral, eyes, targets)
     add_gaze(targets, neutral, eyes)
     part = classify(data, neutral, eyes)

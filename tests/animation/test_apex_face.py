@@ -102,3 +102,13 @@ def test_apex_poses_stay_natural(avatar: PosedAvatar, scanned_folds: int, mix: d
     assert seam_gap(avatar, frame) < SEAM_M, "a seam between primitives opened"
     assert skin_folds(avatar, frame) <= scanned_folds
     assert teeth_depth(avatar, frame) <= TEETH_DEPTH_M, "teeth through the lips"
+
+
+@pytest.mark.parametrize("names", [("browDownLeft",), ("browDownLeft", "browDownRight")], ids="+".join)
+def test_the_brow_lowerer_folds_no_skin(avatar: PosedAvatar, names: tuple[str, ...]) -> None:
+    """The bake's AU4 corrective on browDown (inner ends down and drawn together, models/bake_ict.py)
+    compresses the skin between the brows without turning a triangle over or opening a seam, on one side or
+    on both."""
+    frame = sum((shape(n) for n in names), np.zeros(N_CHANNELS, np.float32))
+    assert seam_gap(avatar, frame) < SEAM_M
+    assert skin_folds(avatar, frame) == 0

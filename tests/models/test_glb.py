@@ -156,6 +156,38 @@ def test_eye_look_out_left_turns_the_left_eyeball_toward_plus_x(glb: Glb) -> Non
     assert np.abs(delta[~left]).max() == 0
 
 
+def brow_ends(glb: Glb, side: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Skin vertices of one brow (the brow-tinted vertex colours; side +1 is the subject's left): its inner
+    end, its middle and its tail, as index arrays (the brow vertices within 4 mm of each end across the
+    face, within 2 mm of the middle)."""
+    prim = glb.primitive("skin")
+    pos, rgb = glb.floats(prim.attributes.POSITION), glb.raw(prim.attributes.COLOR_0)
+    brow = np.flatnonzero((rgb[:, 0] < 128) & (np.sign(pos[:, 0]) == side) & (pos[:, 2] > 0.05))
+    out = side * pos[brow, 0]
+    middle = np.abs(out - (out.min() + out.max()) / 2) < 0.002
+    return brow[out < out.min() + 0.004], brow[middle], brow[out > out.max() - 0.004]
+
+
+def test_brow_down_is_facs_au4_inner_ends_down_most_and_drawn_together(glb: Glb) -> None:
+    """FACS AU4 (Ekman, Friesen & Hager 2002): the brows lowered and drawn together, the inner ends lowered
+    most. ICT's own browDown drops the brow almost flat (inner end 2.2 mm, middle 3.8 mm); the bake's
+    corrective (bake_ict.AU4_INNER_LOWER) lowers the inner end ~7.9 mm and draws it ~3.7 mm in. The
+    millimetres are Mien's choice; the order (inner end down most, tail least) is FACS's."""
+    prim = glb.primitive("skin")
+    both = glb.target(prim, "browDownLeft") + glb.target(prim, "browDownRight")
+    for side in (1.0, -1.0):
+        inner, middle, tail = (both[ends].mean(0) for ends in brow_ends(glb, side))
+        assert inner[1] <= -0.006, "the inner end of the brow goes down at least 6 mm"
+        assert -side * inner[0] >= 0.003, "and at least 3 mm toward the midline"
+        assert inner[1] <= middle[1] - 0.002, "the inner end goes down most"
+        assert middle[1] <= -0.003, "the whole brow goes down"
+        assert tail[1] >= -0.002, "the tail barely moves"
+    assert np.linalg.norm(both, axis=1).max() <= 0.012, "no vertex moves more than 12 mm"
+    one = glb.target(prim, "browDownLeft")
+    left, right = (one[brow_ends(glb, side)[0]].mean(0)[1] for side in (1.0, -1.0))
+    assert left <= -0.005 and right > 0.35 * left, "browDownLeft lowers the left brow, the right one far less"
+
+
 def test_head_joint_carries_the_head_and_not_the_shoulders(glb: Glb) -> None:
     names = [n.name for n in glb.doc.nodes]
     (skin,) = glb.doc.skins
