@@ -67,18 +67,24 @@ def _chat(args: argparse.Namespace) -> int:
     from websockets.exceptions import WebSocketException
 
     try:
-        return asyncio.run(_chat_once(args.url, args.message, args.json, args.speak))
+        if (args.message is None) == (args.audio is None):
+            print("mien chat: give a MESSAGE or --audio FILE (one of them)", file=sys.stderr)
+            return 2
+        return asyncio.run(_chat_once(args.url, args.message or "", args.json, args.speak, args.audio))
     except (OSError, WebSocketException) as e:
         print(f"mien chat: cannot reach a Mien server at {args.url}: {e}", file=sys.stderr)
         return 2
 
 
-async def _chat_once(url: str, text: str, as_json: bool, speak: bool) -> int:
+async def _chat_once(url: str, text: str, as_json: bool, speak: bool, audio: str | None = None) -> int:
     import websockets
 
     code = 0
     async with websockets.connect(url, max_size=1 << 22) as ws:
-        await ws.send(json.dumps({"type": "speak" if speak else "user_message", "text": text}))
+        if audio is None:
+            await ws.send(json.dumps({"type": "speak" if speak else "user_message", "text": text}))
+        else:  # what the recording says becomes the message (the server hears it as from a microphone)
+            talking = asyncio.create_task(server.hearing.command.stream_file(ws, audio))
         started = False
         async for raw in ws:
             if isinstance(raw, bytes):
@@ -93,6 +99,11 @@ async def _chat_once(url: str, text: str, as_json: bool, speak: bool) -> int:
                 print(f"⟨{msg['emotion']} {msg['intensity']:.2f}⟩", end="", flush=True)
             elif kind == "gesture":
                 print(f"⟨{msg['gesture']}⟩", end="", flush=True)
+            elif kind == "transcript" and msg["final"]:
+                print(f"you said: {msg['text'] or '(nothing that was speech)'}", flush=True)
+            if kind == "transcript" and msg["final"] and not msg["text"]:
+                code = 1
+                break
             elif kind == "error":
                 print(f"\nerror [{msg['code']}]: {msg['message']}", file=sys.stderr, flush=True)
             if kind == "reply_start":
@@ -105,6 +116,8 @@ async def _chat_once(url: str, text: str, as_json: bool, speak: bool) -> int:
                     print()
                 code = 0 if msg["status"] == "complete" else 1
                 break
+        if audio is not None:
+            talking.cancel()
     return code
 
 
@@ -227,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
     chat = sub.add_parser("chat", help="send one message to a running server and print the reply")
-    chat.add_argument("message")
+    chat.add_argument("message", nargs="?")
+    chat.add_argument("--audio", metavar="FILE", help="say it instead: a recording streamed as a microphone")
     chat.add_argument("--url", default="ws://127.0.0.1:8000/ws")
     chat.add_argument("--json", action="store_true", help="one JSON event per line")
     chat.add_argument("--speak", action="store_true", help="speak the text as a scripted line (no model)")

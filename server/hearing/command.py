@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from dataclasses import asdict
+from typing import Any
+
+import numpy as np
 
 from server.hearing import asr
+from server.hearing.vad import SAMPLE_RATE
+from server.protocol.frames import encode_mic
 
 
 def _transcribe(args: argparse.Namespace) -> int:
@@ -49,3 +55,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--model", default=asr.DEFAULT_MODEL, help=f"speech model (default {asr.DEFAULT_MODEL})")
     p.add_argument("--json", action="store_true", help="turns with words and times, as one JSON object")
     p.set_defaults(run=_transcribe)
+
+
+async def stream_file(ws: Any, path: str, piece_s: float = 0.02) -> None:
+    """Send a recording into a Mien websocket as a microphone would: push-to-talk open, 20 ms pieces of
+    16 kHz audio at the pace they would be spoken (by the samples' clock), then the mic closed."""
+    from server.hearing.ear import read_audio
+
+    audio = await asyncio.to_thread(read_audio, path)
+    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
+    step = round(piece_s * SAMPLE_RATE)
+    await ws.send(json.dumps({"type": "listen", "mode": "push"}))
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    for seq, i in enumerate(range(0, len(pcm), step)):
+        await ws.send(encode_mic(seq, pcm[i : i + step]))
+        await asyncio.sleep(max(0.0, start + (i + step) / SAMPLE_RATE - loop.time()))  # real time
+    await ws.send(json.dumps({"type": "listen", "mode": "off"}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from server.runner import LiveServer
 from tests.fakes.openai_server import ScriptedOpenAI
@@ -63,3 +64,17 @@ def test_emotion_reads_lines_and_prints_json_profiles() -> None:
     assert top == ["anger", "neutral", "surprise"]
     assert rows[0]["valence"] < 0 < rows[0]["arousal"] and abs(rows[1]["valence"]) < 0.3
     assert all(-1 <= r["valence"] <= 1 and -1 <= r["arousal"] <= 1 for r in rows)
+
+
+def test_chat_audio_says_a_recording_instead(mien: LiveServer, fake_llm: ScriptedOpenAI) -> None:
+    """The recording goes in as a microphone's audio, in real time; its transcript, then the reply."""
+    fake_llm.queue([{"content": "[sadness] I'll try again later."}])
+    speech = Path(__file__).parent / "data" / "speech" / "please-try-call-later.flac"
+    result = chat("--url", mien.ws_url, "--audio", str(speech))
+    assert result.returncode == 0, result.stderr
+    heard, reply = result.stdout.splitlines()[:2]
+    assert heard.lower().startswith("you said: please try your call again later")
+    assert "I'll try again later." in reply
+    assert fake_llm.requests[-1]["messages"][-1]["content"].lower().startswith("please try your call")
+    both = chat("--url", mien.ws_url, "--audio", str(speech), "hello")
+    assert both.returncode == 2 and "one of them" in both.stderr
