@@ -5,8 +5,9 @@ Hysteresis, as Silero's own streaming iterator does it: speech starts when the p
 does not flicker. The turn keeps `preroll_ms` of audio from before the onset, because the detector needs
 a few chunks to be sure and the first consonant is quieter than the vowel after it (AIRI #2092 lost
 150-500 ms without it). A pause of `pause_ms` is reported (the listening face nods there); a silence of
-`end_ms` ends the turn unless the end-of-turn judge says the user is mid-thought, in which case the turn
-waits up to `hold_ms` of silence. A turn longer than `max_s` ends where it is.
+`end_ms` ends the turn. With an end-of-turn judge, it is asked after `judge_ms` of silence (and again at
+`end_ms`): a finished sentence ends the turn then, a user mid-thought is waited for up to `hold_ms`.
+A turn longer than `max_s` ends where it is.
 
 Pure: time is the sample count, nothing reads a clock, so a file and a microphone give the same turns.
 """
@@ -27,7 +28,8 @@ class TurnRules:
     end: float = 0.35  # Silero's default: threshold - 0.15
     onset_ms: int = 64  # two chunks at or above `start`: a click is one
     pause_ms: int = 300  # a pause worth a listener's nod (Maynard 1987: backchannels at pauses)
-    end_ms: int = 700  # silence that ends a turn the judge calls finished (or when there is no judge)
+    judge_ms: int = 200  # silence after which the judge is first asked (pipecat asks at its VAD's 0.2 s)
+    end_ms: int = 700  # silence that ends a turn without a judge; with one, it is asked again here
     hold_ms: int = 2_000  # silence that ends any turn: the longest thinking pause waited for
     preroll_ms: int = 500
     max_s: float = 30.0
@@ -75,6 +77,7 @@ class Turns:
         r = self.rules
         self._onset, self._pause = r.chunks(r.onset_ms), r.chunks(r.pause_ms)
         self._end, self._hold = r.chunks(r.end_ms), r.chunks(r.hold_ms)
+        self._ask = r.chunks(r.judge_ms)
         self._preroll = r.chunks(r.preroll_ms)
         self._min_speech = r.chunks(r.min_speech_ms)
         self._max = r.chunks(r.max_s * 1000)
@@ -139,11 +142,11 @@ class Turns:
             return [self._finish("max")]
         if silent >= self._hold:
             return [self._finish("hold")]
-        if silent == self._end:  # once per pause: finished, or (the judge says) mid-thought
-            if self.judge is None:
-                return [self._finish("silence")]
-            if self.judge(self._audio(self._last_voiced + 1)) >= 0.5:
-                return [self._finish("judged")]
+        if self.judge is None and silent == self._end:
+            return [self._finish("silence")]
+        asked = self.judge is not None and silent in (self._ask, self._end)  # twice a pause at most
+        if asked and self.judge(self._audio(self._last_voiced + 1)) >= 0.5:  # type: ignore[misc]
+            return [self._finish("judged")]
         if silent >= self._pause and not self._paused and self._voiced >= self._min_speech:
             self._paused = True
             return [Paused((self._last_voiced + 1) * CHUNK)]

@@ -4,8 +4,9 @@ Three signals, combined per Mien emotion:
 - `nade` (MIT; fastText emoji prediction + LightGBM) scores Plutchik's eight basic emotions;
 - Mien's own alias lexicon (`animation/data/aliases.toml`: "furious", "puzzled", "smug", …), negation-aware;
 - a few phrase cues for the conversational states nade cannot see ("let me think", "what do you mean").
-VADER (MIT) gives valence, which vetoes weak contradictions (a "joy" guess on a negative sentence). Text
-with no clear signal, or not in English, infers nothing: a calm face beats a wrong strong emotion.
+VADER (MIT) gives a compound polarity, which vetoes weak contradictions (a "joy" guess on a negative
+sentence). Text with no clear signal, or not in English, infers nothing: a calm face beats a wrong strong
+emotion. The valence `profile` reports blends VADER with two readings of nade's (valence.py).
 
 The models load lazily (about a second); call `infer`/`profile` from a worker thread, never on the loop.
 """
@@ -16,12 +17,14 @@ import functools
 import re
 import threading
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from animation.emotions import ALIASES, EMOTION_INDEX, EMOTIONS, PAD
+from server.reply import valence as _valence
 
 # Plutchik's eight (nade) -> Mien's vocabulary. Anticipation and trust have no face of their own in
 # EMFACS; they lend a little weight to thinking and joy.
@@ -95,6 +98,8 @@ class Feelings:
         # The same words always read the same (the models are deterministic), and a line many sessions
         # hear (a site's greeting, a scripted answer) is read once. Results are shared: never mutated.
         self._remembered = functools.lru_cache(maxsize=4096)(self._infer)
+        self._readings = functools.lru_cache(maxsize=4096)(self._read)
+        self._nade_seen: dict[str, dict[str, float]] = {}  # scores() and the valence both need nade's
 
     def load(self) -> None:
         with self._lock:
@@ -109,15 +114,60 @@ class Feelings:
                     self._vader = SentimentIntensityAnalyzer()
 
     def nade_scores(self, text: str) -> dict[str, float]:
+        """Plutchik's eight emotions, each in [0, 1], as nade scores them."""
+        seen = self._nade_seen.get(text)
+        return dict(seen if seen is not None else self._read_nade([text])[0])
+
+    def warm(self, texts: Iterable[str]) -> None:
+        """Score many texts and their sentences with nade in batches (a batch costs a fraction of as many
+        single calls), so that `profile` on them is quick: for benchmarks and bulk use."""
+        todo = {t for text in texts for t in (text.strip(), *_valence.sentences(text))}
+        todo = sorted(todo - self._nade_seen.keys())
+        for i in range(0, len(todo), 512):
+            self._read_nade(todo[i : i + 512])
+
+    def _read_nade(self, texts: list[str]) -> list[dict[str, float]]:
         self.load()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            raw = self._nade.predict(text.replace("\n", " "))
-        return {k: float(v[0]) for k, v in raw.items()}
+            raw = self._nade.predict([t.replace("\n", " ") for t in texts])
+        columns = {k: v.to_pylist() for k, v in raw.items()}
+        rows = [{k: float(column[i]) for k, column in columns.items()} for i in range(len(texts))]
+        with self._lock:
+            if len(self._nade_seen) > 16384:
+                self._nade_seen.clear()
+            self._nade_seen.update(zip(texts, rows, strict=True))
+        return rows
 
-    def valence(self, text: str) -> float:
+    def emoji_probabilities(self, text: str) -> dict[str, float]:
+        """nade's first stage: how likely each of its emojis is to go with the text."""
+        self.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            [(probs, emojis)] = self._nade.predict_emojis(
+                [text.replace("\n", " ")], k=self._nade.max_k, sort_by_key=True
+            )
+        return dict(zip(emojis.to_pylist(), probs.to_pylist(), strict=True))
+
+    def compound(self, text: str) -> float:
+        """VADER's compound polarity in [-1, 1]."""
         self.load()
         return float(self._vader.polarity_scores(text)["compound"])
+
+    def readings(self, text: str) -> _valence.Readings:
+        return self._readings(text.strip())
+
+    def _read(self, text: str) -> _valence.Readings:
+        pleasure = 0.0
+        for label, score in self.nade_scores(text).items():
+            emotion, factor = _PLUTCHIK_TO_MIEN[label]
+            pleasure += factor * score * float(PAD[EMOTION_INDEX[emotion], 0])
+        emoji = _valence.emoji_valence(self.emoji_probabilities(text))
+        return _valence.Readings(self.compound(text), emoji, pleasure)
+
+    def valence(self, text: str) -> float:
+        """How pleasant the text reads, in [-1, 1] (valence.py blends three readings)."""
+        return _valence.valence(text, self.readings)
 
     def scores(self, text: str) -> dict[str, float]:
         """Combined evidence per Mien emotion, each in [0, 1] (neutral excluded)."""
@@ -148,7 +198,7 @@ class Feelings:
         if score < MIN_SCORE:
             return None
         if score < STRONG:
-            compound = self.valence(text)
+            compound = self.compound(text)
             pleasure = float(PAD[EMOTION_INDEX[label], 0])
             if pleasure * compound < -0.25:
                 return None  # emotion and valence disagree: stay calm
@@ -190,18 +240,28 @@ def _lexicon(text: str) -> dict[str, float]:
 
 
 def _english_like(text: str) -> bool:
-    """The models are English-only: mostly ASCII letters and some common English function words."""
+    """The models are English-only: mostly ASCII letters, and no more function words of another language
+    than of English ("Ich bin so wütend auf dich!" is not English; "Great product, fast shipping!" is)."""
     letters = [c for c in text if c.isalpha()]
     if not letters or sum(c.isascii() for c in letters) / len(letters) < 0.9:
         return False
     words = _WORD.findall(text.lower())
-    return len(words) < 4 or any(w in _ENGLISH for w in words)
+    english = sum(w in _ENGLISH for w in words)
+    return len(words) < 4 or english > 0 or not any(w in _FOREIGN for w in words)
 
 
 _ENGLISH = frozenset(
     # Words frequent in English and rare in the languages it shares an alphabet with ("so", "in" are not).
     "the i you he she it we they is are was were be to of and on at for with that this my your "
     "me not what how why do did can i'm it's that's there here have has just".split()
+)
+_FOREIGN = frozenset(
+    # Function words of French, German, Spanish, Italian, Portuguese, Dutch and Indonesian that are not
+    # also English words.
+    "je tu il nous vous ils est suis sont les des une du au avec pour pas mais toi moi ich du er wir ihr "
+    "bin bist ist sind nicht und der das ein eine mit auf dich mich sehr aber el los las una por para con "
+    "pero muy soy estoy yo que del lo sono di che della non sei ik jij niet het een zijn maar eu voce "
+    "nao uma saya aku kamu yang dan tidak sangat padamu".split()
 )
 
 FEELINGS = Feelings()

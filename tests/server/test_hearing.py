@@ -108,7 +108,9 @@ def test_a_judge_that_hears_an_unfinished_thought_holds_the_turn() -> None:
     probs = [0.9] * 10 + [0.0] * (rules.chunks(rules.hold_ms) + 5)
     held = Turns(rules, judge=mid_thought).feed(*chunks_of(probs))
     assert [type(e) for e in held] == [SpeechStarted, Paused, TurnEnded]
-    assert held[-1].reason == "hold" and len(asked) == 1  # asked once, at end_ms of silence
+    ask, end = rules.chunks(rules.judge_ms), rules.chunks(rules.end_ms)
+    assert held[-1].reason == "hold" and ask < end  # asked at judge_ms and at end_ms of silence, not more
+    assert asked == [10 * CHUNK, 10 * CHUNK]  # each time the turn's audio up to its last voiced chunk
     finished = Turns(rules, judge=lambda audio: 0.9).feed(*chunks_of(probs))
     assert finished[-1].reason == "judged"
 
