@@ -123,7 +123,19 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "timeout_graceful_shutdown": 5,
         # The proxies trusted to name the visitor (X-Forwarded-For), for per-visitor limits.
         **({"forwarded_allow_ips": settings.forwarded_allow_ips} if settings.forwarded_allow_ips else {}),
+        **({"ssl_certfile": settings.tls_cert, "ssl_keyfile": settings.tls_key} if settings.tls_cert else {}),
     }
+
+
+def tls_refusal(settings: Settings) -> str | None:
+    """Why the TLS settings can't work, or None (no TLS, or both files there)."""
+    files = {"tls_cert": settings.tls_cert, "tls_key": settings.tls_key}
+    if not any(files.values()):
+        return None
+    if not all(files.values()):
+        return "TLS needs both tls_cert and tls_key (--tls-cert, --tls-key)"
+    missing = [f"{k} {v!r}" for k, v in files.items() if not Path(str(v)).is_file()]
+    return f"no such file: {', '.join(missing)}" if missing else None
 
 
 class MienServer(uvicorn.Server):

@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server import workers
-    from server.app import MienServer, create_app, log_config, uvicorn_options
+    from server.app import MienServer, create_app, log_config, tls_refusal, uvicorn_options
     from server.settings import ConfigError
 
     try:
@@ -44,15 +44,18 @@ def _serve(args: argparse.Namespace) -> int:
             voice=args.voice,
             workers=args.workers,
             local_limits=args.local_limits or None,
+            tls_cert=args.tls_cert,
+            tls_key=args.tls_key,
         )
-        if (why := workers.refusal(settings)) is not None:
+        if (why := workers.refusal(settings) or tls_refusal(settings)) is not None:
             raise ConfigError(why)
         app = create_app(settings)  # in the workers too; here it checks the settings before any starts
     except ConfigError as e:
         print(f"mien serve: {e}", file=sys.stderr)
         return 2
     each = f", {settings.workers} workers" if settings.workers > 1 else ""
-    print(f"Mien serving http://{settings.host}:{settings.port} (model: {settings.model}{each})", flush=True)
+    where = f"{'https' if settings.tls_cert else 'http'}://{settings.host}:{settings.port}"
+    print(f"Mien serving {where} (model: {settings.model}{each})", flush=True)
     if settings.workers > 1:
         del app
         return workers.serve(settings, args.log_level)
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--local-limits", action="store_true", help="with --workers and no redis_url: limits per worker"
     )
+    serve.add_argument("--tls-cert", help="PEM certificate: serve HTTPS/WSS (with --tls-key)")
+    serve.add_argument("--tls-key", help="PEM private key for --tls-cert")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(run=_serve)
     chat = sub.add_parser("chat", help="send one message to a running server and print the reply")

@@ -111,6 +111,9 @@ class Settings:
     speech_input: bool = True
     asr_model: str = "tiny.en"  # Whisper for faster-whisper: a name in server/hearing/asr.py or a model dir
     listen_seconds: float = 3600.0  # microphone audio one session may send; past it: `rate_limited`
+    # HTTPS and WSS (a microphone needs a secure context off localhost: phones on the LAN; docs/deploy.md).
+    tls_cert: str | None = None  # a PEM certificate (chain) file; with tls_key, `mien serve` speaks TLS
+    tls_key: str | None = None
     # Who may read /metrics (addresses or networks); others get 404. Behind a proxy: see forwarded_allow_ips.
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
 
