@@ -7,6 +7,7 @@ prosody.py   each sentence's emotion as rate, pitch and loudness (data/prosody.t
 piper.py, words.py, espeak.py, cloud.py   the engines
 pieces.py, encode.py, speaker.py          one reply's sentences -> timed audio messages
 beats.py     the brow raise and head dip on stressed words (data/beats.toml), and every gesture's audio time
+breath.py, sounds.py   the [sigh] and [laugh] breath sounds (data/breath.toml), and where they go in the audio
 """
 
 from server.voice.registry import CloudEndpoint, Voices

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -96,16 +96,21 @@ def place(
 
 
 def moves(
-    sentence: Sentence, words: Sequence[Word], duration: float, stresses: Sequence[Stress] | None
+    sentence: Sentence,
+    words: Sequence[Word],
+    duration: float,
+    stresses: Sequence[Stress] | None,
+    starts: Mapping[Gesture, float] | None = None,
 ) -> list[tuple[Gesture, float]]:
     """Every movement of a spoken piece with its start on the piece's audio clock, in time order: the
     reply's gestures at their words (the cues' rule: the first word at or after the offset, the audio's
-    end past the last word), then the beats around them."""
+    end past the last word) or at their `starts` when given (a breath sound's, sounds.py), then the beats
+    around them."""
     out: list[tuple[Gesture, float]] = []
     taken, busy = set(), []
     for g in sentence.gestures:
         offset = max(0, g.offset - sentence.start)
-        at = time_at(words, duration, offset)
+        at = starts[g] if starts and g in starts else time_at(words, duration, offset)
         out.append((g, at))
         busy.append((at, at + float(DURATION[GESTURE_INDEX[g.gesture]])))
         taken.update(next(([o] for _w, _a, _b, o in words if o >= offset), []))

@@ -1,9 +1,10 @@
 """Spoken sentences kept for reuse: the same voice saying the same text gives the same audio, so a line
 many sessions speak (a site's greeting, a scripted answer) is synthesised and encoded once.
 
-Keys are (voice name, text), the voice name with the sentence's prosody when it has one (a sad and a
-joyful rendition of a line are different audio); values are asyncio futures, so a sentence being made is
-shared by everyone who asks for it meanwhile (single flight) and a finished one is handed out at once.
+Keys are (voice name, text), the voice name with the sentence's prosody and its breath sounds when it has
+them (a sad and a joyful rendition of a line are different audio, and so is one with a laugh in it); values
+are asyncio futures, so a sentence being made is shared by everyone who asks for it meanwhile (single
+flight) and a finished one is handed out at once.
 A failed synthesis is dropped, never kept. Finished entries are evicted least recently used first once
 their sizes pass the budget (`voice_cache_mb`); pending ones cost nothing until they finish. Only offline
 voices are kept: a cloud voice's answer may be a fallback's, and a paid request is the provider's to cache.

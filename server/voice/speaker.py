@@ -6,6 +6,9 @@ pool (emoji and the like are not spoken: the text is the visible text) in the to
 animation clock right after the previous one, the mouth given its visemes, and each cue and gesture moved
 onto the audio time of the word it precedes (one past the sentence's last word: as its audio ends; one in
 a sentence with nothing to say: as the voice so far ends), with beats on its stressed words (beats.py).
+A [sigh] or [laugh] the reply asks for is heard too, with an offline voice: its breath sound goes into the
+audio where it is made, and the gesture, its cue and the mouth's "ha" keys with it (sounds.py); a sentence
+of nothing but such a sound is spoken for it.
 Out go a `speech` message (timing, words for captions, cue, gesture and beat times) and the audio itself
 (Ogg/Opus, a binary `audio` message).
 
@@ -41,6 +44,8 @@ from server.voice.cache import SpokenCache
 from server.voice.encode import to_ogg_opus
 from server.voice.pieces import first_clause, piece_cut, split
 from server.voice.prosody import Prosody, for_cues
+from server.voice.sounds import Sound, mix, wanted
+from server.voice.sounds import key as sounds_key
 from server.voice.speech import Stress, Voice, Word, time_at, tokens
 
 log = logging.getLogger("mien.speech")
@@ -67,9 +72,13 @@ class _Spoken:
     audio: bytes  # Ogg/Opus
     synth_ms: float
     encode_ms: float
+    sounds: tuple[tuple[Sound, float], ...] = ()  # the breath sounds in the audio, each with its start (s)
 
-    def time_at(self, offset: int) -> float:
-        return time_at(self.words, self.duration, offset)
+    def time_at(self, offset: int, kind: str = "") -> float:
+        """Audio time of a text position: the start of a breath sound made there (sounds.py; of `kind`'s
+        if there is one), else by the words (speech.time_at)."""
+        at = [(s.kind != kind, t) for s, t in self.sounds if s.offset == offset]
+        return min(at)[1] if at else time_at(self.words, self.duration, offset)
 
     @property
     def nbytes(self) -> int:
@@ -159,7 +168,8 @@ class Speaker:
                 sentence = await self._queue.get()
                 if sentence is None:
                     return
-                if not tokens(sentence.text):  # gestures only: made as the voice so far ends
+                if not tokens(sentence.text) and not wanted(sentence, self.voice.name):
+                    # Gestures only, no breath sound among them: made as the voice so far ends.
                     for gesture in sentence.gestures:
                         self._face.gesture(gesture, max(self._face.now(), self._free_at))
                     continue
@@ -171,7 +181,7 @@ class Speaker:
             cut = first_clause(sentence.text) if urgent else None
             if (cut := cut or piece_cut(sentence.text)) is not None:
                 sentence, rest = split(sentence, cut)
-            spoken = await self._spoken(sentence.text, urgent, prosody)
+            spoken = await self._spoken(sentence.text, urgent, prosody, wanted(sentence, self.voice.name))
             await self._schedule(sentence, spoken)
             log.debug(
                 "reply %d: sentence %d queued (%.2f s of audio, %d B; synthesis %.0f ms, encoding %.0f ms)",
@@ -194,7 +204,8 @@ class Speaker:
             self._face.cue(cue, at)
             cues.append(SpeechCue(emotion=cue.emotion, intensity=cue.intensity, t_ms=self._ms(at)))
         gestures = []  # the reply's by the cues' rule, and the beats on stressed words (beats.py)
-        for g, a in beats.moves(sentence, spoken.words, spoken.duration, spoken.stresses):
+        at = {g: spoken.time_at(max(0, g.offset - sentence.start), g.gesture) for g in sentence.gestures}
+        for g, a in beats.moves(sentence, spoken.words, spoken.duration, spoken.stresses, at):
             self._face.gesture(g, t0 + a)
             gestures.append(
                 SpeechGesture(
@@ -224,13 +235,14 @@ class Speaker:
         )
         await self._send(message, encode_audio(self.reply_id, index, spoken.audio))
 
-    async def _spoken(self, text: str, fast: bool, prosody: Prosody) -> _Spoken:
+    async def _spoken(self, text: str, fast: bool, prosody: Prosody, sounds: tuple[Sound, ...]) -> _Spoken:
         """The sentence from the cache when this voice has said it (or is saying it) for anyone, else
         synthesised in the voice pool, one at a time per session. A thread can't be stopped: a cancelled
         reply's synthesis keeps the lane until it ends, so a client interrupting itself can't pile work
         up; what it made stays in the cache for the next one to ask."""
         cache = self._cache
-        key = SpokenCache.key(self.voice.name, text, prosody.tag) if cache is not None else None
+        tag = "|".join(filter(None, (prosody.tag, sounds_key(sounds))))  # a laugh is other audio
+        key = SpokenCache.key(self.voice.name, text, tag) if cache is not None else None
         if cache is not None and key is not None and (made := cache.get(key)) is not None:
             return await asyncio.shield(made)
         await self._lane.acquire()
@@ -239,7 +251,7 @@ class Speaker:
             return await asyncio.shield(made)
         try:
             loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(VOICE_POOL, self._synthesize, text, fast, prosody)
+            future = loop.run_in_executor(VOICE_POOL, self._synthesize, text, fast, prosody, sounds)
         except BaseException:
             self._lane.release()
             raise
@@ -254,17 +266,18 @@ class Speaker:
             cache.put(key, future)
         return await asyncio.shield(future)
 
-    def _synthesize(self, text: str, fast: bool, prosody: Prosody) -> _Spoken:
-        """In a worker thread: the audio, its visemes and its Ogg/Opus encoding."""
+    def _synthesize(self, text: str, fast: bool, prosody: Prosody, sounds: tuple[Sound, ...]) -> _Spoken:
+        """In a worker thread: the audio (with its breath sounds), its visemes and its Ogg/Opus encoding."""
         t = time.perf_counter()
         with urgent() if fast else contextlib.nullcontext():
-            speech = self.voice.synthesize(text, prosody)
+            speech, made = mix(self.voice.synthesize(text, prosody), sounds, self.voice.name)
         visemes = speech.visemes()  # here, not on the event loop: audio-driven ones take a while
         t_synth = time.perf_counter()
         audio = to_ogg_opus(speech.audio, speech.sample_rate, fast=fast)
         t_enc = time.perf_counter()
         synth_ms, encode_ms = 1000 * (t_synth - t), 1000 * (t_enc - t_synth)
-        return _Spoken(speech.duration, speech.words, speech.stresses, visemes, audio, synth_ms, encode_ms)
+        timings = (speech.duration, speech.words, speech.stresses, visemes)
+        return _Spoken(*timings, audio, synth_ms, encode_ms, tuple(made))
 
     def _ms(self, t: float) -> int:
         return max(0, round((t - self._t_start) * 1000))
