@@ -136,7 +136,7 @@ async def live(utterances: list[tuple[str, np.ndarray, str]]) -> dict[str, Any]:
     import websockets
 
     from server.app import create_app
-    from server.protocol.frames import encode_mic
+    from server.protocol.frames import encode_mic, pcm16
     from server.runner import LiveServer
     from server.settings import Settings
 
@@ -157,8 +157,7 @@ async def live(utterances: list[tuple[str, np.ndarray, str]]) -> dict[str, Any]:
                 await ws.send(json.dumps({"type": "listen", "mode": "auto"}))
                 for _name, audio, _text in utterances:
                     lead, tail = np.zeros(8000, np.float32), np.zeros(3 * SAMPLE_RATE, np.float32)
-                    pcm = np.clip(np.round(np.concatenate([lead, audio, tail]) * 32767), -32768, 32767)
-                    pcm = pcm.astype(np.int16)
+                    pcm = pcm16(np.concatenate([lead, audio, tail]))
                     end = len(lead) + speech_end(audio)
                     start = loop.time()
                     ended_at = start + end / SAMPLE_RATE  # when a microphone would have had its last sound

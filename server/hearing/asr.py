@@ -107,8 +107,8 @@ def not_speech(no_speech: float, logprob: float, text: str) -> str | None:
     """Why a segment is not speech, or None: Whisper's own two signals agreeing, or a repetition loop."""
     if no_speech > NO_SPEECH and logprob < LOW_LOGPROB:
         return f"no speech {no_speech:.2f}, log-probability {logprob:.2f}"
-    if _ratio(text) > REPETITIVE:
-        return f"repetitive (compression ratio {_ratio(text):.1f})"
+    if (ratio := _ratio(text)) > REPETITIVE:
+        return f"repetitive (compression ratio {ratio:.1f})"
     return None
 
 

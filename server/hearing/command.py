@@ -9,11 +9,9 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-import numpy as np
-
 from server.hearing import asr
 from server.hearing.vad import SAMPLE_RATE
-from server.protocol.frames import encode_mic
+from server.protocol.frames import encode_mic, pcm16
 
 
 def _transcribe(args: argparse.Namespace) -> int:
@@ -63,7 +61,7 @@ async def stream_file(ws: Any, path: str, piece_s: float = 0.02) -> None:
     from server.hearing.ear import read_audio
 
     audio = await asyncio.to_thread(read_audio, path)
-    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
+    pcm = pcm16(audio)
     step = round(piece_s * SAMPLE_RATE)
     await ws.send(json.dumps({"type": "listen", "mode": "push"}))
     loop = asyncio.get_running_loop()

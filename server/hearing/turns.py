@@ -152,14 +152,17 @@ class Turns:
             return [Paused((self._last_voiced + 1) * CHUNK)]
         return []
 
+    def _start(self) -> int:
+        """The chunk the turn's audio starts at: its pre-roll, as far as it was kept."""
+        return max(self._first, self._speech_start - self._preroll)
+
     def _audio(self, end_chunk: int) -> np.ndarray:
-        start = max(self._first, self._speech_start - self._preroll)
-        return np.concatenate(self._chunks[start - self._first : end_chunk - self._first]).astype(np.float32)
+        chunks = self._chunks[self._start() - self._first : end_chunk - self._first]
+        return np.concatenate(chunks).astype(np.float32)
 
     def _finish(self, reason: str) -> TurnEvent:
-        end = self._last_voiced + 1
-        start = max(self._first, self._speech_start - self._preroll)
-        audio = np.concatenate(self._chunks[start - self._first : end - self._first]).astype(np.float32)
+        end, start = self._last_voiced + 1, self._start()
+        audio = self._audio(end)
         tail = self._chunks[end - self._first :]  # silence after the turn: the next pre-roll
         self._chunks, self._first = (
             tail[-self._preroll :] if tail else [],

@@ -96,6 +96,11 @@ MIC_HEADER_BYTES = _MIC_HEADER.size
 MIC_MAX_SAMPLES = 8_192  # 512 ms at 16 kHz: browsers send 20-100 ms
 
 
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] as the int16 samples a mic message carries (clipped, rounded)."""
+    return np.clip(np.round(np.asarray(audio) * 32767), -32768, 32767).astype(np.int16)
+
+
 def encode_mic(seq: int, pcm: np.ndarray) -> bytes:
     """A client's binary `mic` message: u8 kind=3, u8 flags, u32 seq, then 16 kHz mono int16 LE samples."""
     return _MIC_HEADER.pack(MIC_KIND, 0, seq & 0xFFFFFFFF) + np.asarray(pcm, "<i2").tobytes()

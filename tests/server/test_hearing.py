@@ -15,6 +15,7 @@ import soundfile
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.hearing import edits
 from server.hearing import asr, endpoint
 from server.hearing.ear import Ear, hear_file, read_audio, resample
 from server.hearing.turns import Discarded, Judge, Paused, SpeechStarted, TurnEnded, TurnRules, Turns
@@ -29,14 +30,9 @@ def words(text: str) -> list[str]:
 
 
 def wer(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(edits, reference words): Levenshtein over words."""
-    ref, hyp = words(reference), words(hypothesis)
-    d = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, d[0] = d[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
-    return d[len(hyp)], len(ref)
+    """(edits, reference words): the bench's word-level Levenshtein."""
+    ref = words(reference)
+    return edits(ref, words(hypothesis)), len(ref)
 
 
 def test_the_speech_model_is_the_pinned_one() -> None:

@@ -13,7 +13,7 @@ import soundfile
 
 from server.app import create_app
 from server.hearing.ear import read_audio, resample
-from server.protocol.frames import encode_mic
+from server.protocol.frames import encode_mic, pcm16
 from server.runner import LiveServer
 from tests.fakes.client import Client
 from tests.fakes.mien import mien_settings
@@ -31,7 +31,7 @@ def words(text: str) -> list[str]:
 async def stream(c: Client, audio: np.ndarray, seq: int = 0) -> int:
     """As a browser's worklet sends it: 20 ms pieces of 16-bit audio (faster than real time: the server
     hears by the samples' count, not the clock)."""
-    pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
+    pcm = pcm16(audio)
     for i in range(0, len(pcm), 320):
         await c.send(encode_mic(seq, pcm[i : i + 320]))
         seq += 1
