@@ -117,6 +117,14 @@ class FaceBank(Faces):
     def state(self, slot: int) -> str:
         return st.STATES[int(self._state[self._row(slot)])]
 
+    def hear(self, slot: int, loudness: float | None) -> None:
+        """The user's loudness while they speak, relative to their own usual level: -1 a pause, 0 usual, +1
+        emphatic (server/hearing/loudness.py); None: they are not speaking. A listening face follows it
+        (animation.listening: brows with the emphasis, blinks at the pauses); other states ignore it."""
+        row = self._row(slot)
+        level = 0.0 if loudness is None else checks.number("loudness", loudness, -1.0, 1.0)
+        self._hearing.target[row] = level
+
     def set_talking(self, slot: int, talking: bool) -> None:
         """True: the speaking state. False: back to idle if speaking (other states are left alone)."""
         row = self._row(slot)

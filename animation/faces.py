@@ -26,10 +26,11 @@ step computes exactly the live faces, and the arrays shrink once most faces have
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from animation import blinks, checks, dynamics, gaze, gestures, head, mixer, modulation, speech
+from animation import blinks, checks, dynamics, gaze, gestures, head, listening, mixer, modulation, speech
 from animation import states as st
 from animation.arkit import N_CHANNELS
 from animation.controls import Settings
@@ -90,6 +91,7 @@ class Faces:
         self._head = head.Head.empty(cap, sway)
         self._speech = speech.Speech.empty(cap)
         self._gestures = gestures.Gestures.empty(cap)
+        self._hearing = listening.Hearing.empty(cap)  # the user's loudness, followed while listening
         self._derive_all()
 
     # -- slots ---------------------------------------------------------------------------------
@@ -162,7 +164,10 @@ class Faces:
         rows, shape, aux = speech.step_speech(self._speech.view(n), t, on)
         mixer.blend_speech(frame, rows, shape, aux)
         moves = self._gesture_layer(frame, n, t, rows, aux)
-        self._idle_layer(frame, n, on, t, dt, moves)
+        heard = listening.follow(self._hearing.view(n), dt)
+        if heard is not None:  # someone is speaking to a face: its brows rise with their emphasis
+            mixer.add_brows(frame, *listening.brows(self._hearing.view(n), self._state[:n] == st.LISTENING))
+        self._idle_layer(frame, n, on, t, dt, moves, heard)
         return self._slots.scatter(frame)
 
     def _emotion_layer(self, n: int, t0: np.ndarray, t: float | np.ndarray, dt: np.ndarray) -> np.ndarray:
@@ -197,8 +202,9 @@ class Faces:
         return rows, head_add, eyes_add
 
     def _idle_layer(
-        self, frame: np.ndarray, n: int, on: np.ndarray, t: float, dt: np.ndarray, moves: tuple
+        self, frame: np.ndarray, n: int, on: np.ndarray, t: float, dt: np.ndarray, moves: tuple, heard: Any
     ) -> None:
+        """Gaze, blinks and head; `heard`: listening.follow's levels before this step (None: nobody heard)."""
         state, rng = self._state[:n], self._rng
         eyes, lids, sway = self._gaze.view(n), self._blinks.view(n), self._head.view(n)
         moved, head_add, eyes_add = moves
@@ -212,6 +218,9 @@ class Faces:
             return clip(frame[rows] @ mixer.CLOSURE, 0.0, 1.0)
 
         rate = st.BLINK_RATE[state]
+        if heard is not None:  # blinks wait through the user's emphasis and come at their pauses
+            hearing, params = self._hearing.view(n), self._blink_params
+            rate = rate * listening.blinks(hearing, lids, heard, state == st.LISTENING, t, rng, params)
         rows, shut = blinks.step_blinks(lids, t, on, rate, closure, rng, self._blink_params)
         mixer.apply_blink(frame, rows, shut)
         posture = self._shown[:n] @ self._mix.au_to_head  # the emotions' head codes (sadness hangs the head)
@@ -227,7 +236,10 @@ class Faces:
         return self._slots.row(slot)
 
     def _layers(self) -> tuple:
-        return self._settings, self._env, self._blinks, self._gaze, self._head, self._speech, self._gestures
+        return (
+            self._settings, self._env, self._blinks, self._gaze, self._head, self._speech, self._gestures,
+            self._hearing,
+        )  # fmt: skip
 
     def _derive(self, row: int) -> None:
         """Refresh the per-face arrays the step reads, after a control of `row` changed."""

@@ -23,6 +23,9 @@ Every frame is built bottom-up, for all faces at once (FaceBank.step):
                  blendshapes are added (speech keeps the jaw and lips it owns: on speech channels a gesture
                  gets only the share speech leaves the emotion), their eye direction adds to the gaze's
                  and their head rotation to the head's, so a blink still closes over a wink.
+    3c. listening while the user speaks to a listening face, its brows rise with their emphasis
+                 (animation.listening): added to the brows the expression and gestures made, clipped,
+                 after the gestures and before the blinks (which it times: they wait through emphasis).
     4. clip      every layer keeps its own range, so the frame is already in [0, 1] (blendshapes) and
                  [-HEAD_RANGE, HEAD_RANGE] (head); the mouth and head are clipped where they combine.
 
@@ -35,6 +38,7 @@ import numpy as np
 
 from animation.arkit import HEAD_RANGE, INDEX, N_BLENDSHAPES, N_CHANNELS
 from animation.kernels import clip
+from animation.listening import BROW_CHANNELS, BROW_WEIGHTS
 from animation.states import GAZE
 from animation.visemes import LAYERING, MOUTH, N_SPEECH, SPEECH_CHANNELS, SPEECH_INDEX
 
@@ -105,6 +109,16 @@ def add_gestures(frame: np.ndarray, rows: np.ndarray, shapes: np.ndarray, activi
     add[:, TONGUE] = 0.0
     blend = frame[rows, :N_BLENDSHAPES] + add
     frame[rows, :N_BLENDSHAPES] = clip(blend, 0.0, 1.0, out=blend)
+
+
+def add_brows(frame: np.ndarray, rows: np.ndarray, lift: np.ndarray) -> None:
+    """Raise the listed rows' brows by `lift` [len(rows)] (0..1) of listening.BROW_WEIGHTS, in place: added
+    to what the expression made and clipped, so a frown keeps its browDown and a surprise its raise."""
+    if rows.size == 0:
+        return
+    cells = rows[:, None], BROW_CHANNELS
+    brows = frame[cells] + lift.astype(np.float32)[:, None] * BROW_WEIGHTS
+    frame[cells] = clip(brows, 0.0, 1.0, out=brows)
 
 
 def _eye_bias() -> np.ndarray:

@@ -20,7 +20,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from server import __version__, hearing, metrics
+from server import __version__, hearing, metrics, seeing
 from server.assets import MODELS, REVALIDATE, CachedFiles, Widget, avatar_url, embed_page
 from server.face import Animator
 from server.limits import (
@@ -36,6 +36,7 @@ from server.limits import (
 from server.llm import Gateway
 from server.personas import Persona, load_personas
 from server.protocol import MoodInfo, PersonaInfo
+from server.reply import Teacher, TeacherPlan
 from server.reply.feelings import FEELINGS
 from server.session import Relay, Services, Session, drain, post_message, serve_session
 from server.settings import ConfigError, Settings
@@ -115,7 +116,8 @@ def log_config(level: str) -> dict[str, Any]:
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """How uvicorn serves Mien (`mien serve` and the tests' LiveServer alike)."""
     return {
-        "ws_max_size": 1 << 20,  # larger than this closes the socket; up to it gets a typed error
+        # Larger than this closes the socket; up to it gets a typed error. Room for a picture's file.
+        "ws_max_size": max(1 << 20, settings.max_image_bytes + 1024),
         # permessage-deflate costs more than it saves here: frames are ~40-byte deltas, and compressing every
         # one took a fifth of a core at 500 sessions (README, Performance).
         "ws_per_message_deflate": settings.ws_compression,
@@ -183,9 +185,12 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     moderation = Moderation(words, flag)
     spoken = spoken_cache(round(settings.voice_cache_mb * 2**20))
     relay = Relay(settings.redis_url)
+    teacher = TeacherPlan.of(settings)  # teacher + student: one teacher for every session, batching
     services = Services(
         settings, animator, personas, infos, store, gate, gateway, voices, moderation, spoken, relay,
         hearing.problem(settings.speech_input, settings.asr_model),
+        Teacher(gateway, teacher) if teacher is not None else None,
+        seeing.route(settings.generator, settings.vision_models, settings.vision_model),
     )  # fmt: skip
     widget = Widget(WEB / "dist")
     if not widget.path.is_file():
@@ -255,7 +260,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     async def healthz() -> JSONResponse:
         # While draining (SIGTERM), 503: a balancer's health check sends new visitors elsewhere at once.
         status, code = ("draining", 503) if gate.closing else ("ok", 200)
-        return JSONResponse({"status": status, "version": __version__, "model": settings.model}, code)
+        return JSONResponse({"status": status, "version": __version__, "model": settings.generator}, code)
 
     @app.websocket("/ws")
     async def ws(websocket: WebSocket) -> None:

@@ -129,7 +129,7 @@ EMBED_PARAMS = {
     "key": _ID,
     "persona": _ID,
     "resume": r"local|session|off",
-    **{switch: _WORD for switch in ("chat", "controls", "voice", "theme")},
+    **{switch: _WORD for switch in ("chat", "controls", "voice", "theme", "mic", "models")},
 }
 
 EMBED_PAGE = """<!doctype html>

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 import animation.commands
+import server.chat
 import server.hearing.command
 from server.settings import Settings
 
@@ -55,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     each = f", {settings.workers} workers" if settings.workers > 1 else ""
     where = f"{'https' if settings.tls_cert else 'http'}://{settings.host}:{settings.port}"
-    print(f"Mien serving {where} (model: {settings.model}{each})", flush=True)
+    print(f"Mien serving {where} (model: {settings.generator}{each})", flush=True)
     if settings.workers > 1:
         del app
         return workers.serve(settings, args.log_level)
@@ -64,64 +65,6 @@ def _serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, host=settings.host, port=settings.port, **logs, **options)
     MienServer(config).run()
     return 0
-
-
-def _chat(args: argparse.Namespace) -> int:
-    from websockets.exceptions import WebSocketException
-
-    try:
-        if (args.message is None) == (args.audio is None):
-            print("mien chat: give a MESSAGE or --audio FILE (one of them)", file=sys.stderr)
-            return 2
-        return asyncio.run(_chat_once(args.url, args.message or "", args.json, args.speak, args.audio))
-    except (OSError, WebSocketException) as e:
-        print(f"mien chat: cannot reach a Mien server at {args.url}: {e}", file=sys.stderr)
-        return 2
-
-
-async def _chat_once(url: str, text: str, as_json: bool, speak: bool, audio: str | None = None) -> int:
-    import websockets
-
-    code = 0
-    async with websockets.connect(url, max_size=1 << 22) as ws:
-        if audio is None:
-            await ws.send(json.dumps({"type": "speak" if speak else "user_message", "text": text}))
-        else:  # what the recording says becomes the message (the server hears it as from a microphone)
-            talking = asyncio.create_task(server.hearing.command.stream_file(ws, audio))
-        started = False
-        async for raw in ws:
-            if isinstance(raw, bytes):
-                continue  # blendshape frames: a terminal has no face
-            msg = json.loads(raw)
-            kind = msg["type"]
-            if as_json:
-                print(json.dumps(msg, ensure_ascii=False), flush=True)
-            elif kind == "text":
-                print(msg["delta"], end="", flush=True)
-            elif kind == "emotion" and msg["source"] != "user":
-                print(f"⟨{msg['emotion']} {msg['intensity']:.2f}⟩", end="", flush=True)
-            elif kind == "gesture":
-                print(f"⟨{msg['gesture']}⟩", end="", flush=True)
-            elif kind == "transcript" and msg["final"]:
-                print(f"you said: {msg['text'] or '(nothing that was speech)'}", flush=True)
-            if kind == "transcript" and msg["final"] and not msg["text"]:
-                code = 1
-                break
-            elif kind == "error":
-                print(f"\nerror [{msg['code']}]: {msg['message']}", file=sys.stderr, flush=True)
-            if kind == "reply_start":
-                started = True
-            if kind == "error" and not started:
-                code = 1
-                break
-            if kind == "reply_end":
-                if not as_json:
-                    print()
-                code = 0 if msg["status"] == "complete" else 1
-                break
-        if audio is not None:
-            talking.cancel()
-    return code
 
 
 def _emotion_arg(spec: str | None) -> tuple[str, float] | None:
@@ -247,10 +190,13 @@ def main(argv: list[str] | None = None) -> int:
     chat = sub.add_parser("chat", help="send one message to a running server and print the reply")
     chat.add_argument("message", nargs="?")
     chat.add_argument("--audio", metavar="FILE", help="say it instead: a recording streamed as a microphone")
+    chat.add_argument(
+        "--image", metavar="FILE", help="show the avatar a picture (JPEG, PNG, WebP) with the message"
+    )
     chat.add_argument("--url", default="ws://127.0.0.1:8000/ws")
     chat.add_argument("--json", action="store_true", help="one JSON event per line")
     chat.add_argument("--speak", action="store_true", help="speak the text as a scripted line (no model)")
-    chat.set_defaults(run=_chat)
+    chat.set_defaults(run=server.chat.chat)
     animation.commands.register(sub)  # render, avatar, view, lipsync
     server.hearing.command.register(sub)  # transcribe
     emotion = sub.add_parser("emotion", help="read lines on stdin, print each line's emotions as JSON")

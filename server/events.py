@@ -117,7 +117,71 @@ class ReplyEnded:
     tokens: int = 0  # what the reply cost: its prompt's tokens and the reply's
 
 
-ReplyEvent = ReplyStarted | Text | Cue | Gesture | Sentence | ReplyFailed | ReplyEnded
+@dataclass(frozen=True)
+class Score:
+    """One criterion's judgement by the evaluator: 0 (fails) to 1 (fully met), with its reason."""
+
+    criterion: str
+    score: float
+    reason: str
+
+
+EvaluationMode = Literal["observe", "revise", "pick"]
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """The evaluator's verdict on the reply shown (server/reply/judge.py), or why there is none (`reason`).
+    `revised`: the shown reply is the generator's rewrite of a draft that scored `draft_overall`; `chosen`
+    of `candidates` (pick); `tempered`: the emotions did not fit the words, so the face showed them softer."""
+
+    mode: EvaluationMode
+    model: str
+    scores: tuple[Score, ...] = ()
+    revision: str = ""
+    revised: bool = False
+    draft_overall: float | None = None
+    candidates: int = 1
+    chosen: int = 0
+    tempered: bool = False
+    reason: str | None = None
+    tokens: int = 0  # what judging (and rewriting) cost, counted like the reply's own
+
+    @property
+    def overall(self) -> float | None:
+        """The weakest criterion: a reply is as good as its worst failing."""
+        return min((s.score for s in self.scores), default=None)
+
+
+@dataclass(frozen=True)
+class Guided:
+    """Who wrote the reply (teacher + student, server/reply/teacher.py): `guided`, the student continued the
+    teacher's `start` following its `plan`; `unguided`, no guidance came (`reason`) and the student answered
+    alone; `teacher_only`, the student could not answer and the teacher wrote it all."""
+
+    status: Literal["guided", "unguided", "teacher_only"]
+    teacher: str
+    student: str
+    plan: str = ""
+    start: str = ""
+    batch: int = 0  # conversations in the teacher call the guidance came from
+    reason: str | None = None
+    tokens: int = 0  # this reply's share of the teacher call
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The picture the user showed, as the describing model (`vision_model`) put it in words for the chat
+    model; or, with `reason`, why it could not be (the reply answers the words alone)."""
+
+    model: str
+    description: str = ""
+    reason: str | None = None
+
+
+ReplyEvent = (
+    ReplyStarted | Text | Cue | Gesture | Sentence | ReplyFailed | ReplyEnded | Evaluated | Guided | Seen
+)
 
 
 class Sink(Protocol):

@@ -148,6 +148,11 @@ class FaceHandle:
             t = self.now() if at is None else at
             self._bank.gesture(self.slot, gesture.gesture, t, gesture.intensity)
 
+    def hear(self, loudness: float | None) -> None:
+        """The user's loudness while they speak (-1..1, relative to their own level), None when they stop."""
+        if self.slot is not None:
+            self._bank.hear(self.slot, loudness)
+
     def set_state(self, state: str) -> None:
         if self.slot is not None:
             self._bank.set_state(self.slot, state)

@@ -2,7 +2,8 @@
 
 Sessions open, admitted and refused; frames sent and dropped (a slow client gets the newest face, not a
 backlog); replies by how they ended, and the time from a reply's start to its first text; model errors
-by code; replies using and waiting for the model; JSON messages queued for clients.
+by code; replies using and waiting for the model; JSON messages queued for clients; final transcripts
+started on a guess at the user's pause, used or thrown away.
 
 Frames are counted on the hot path as plain integers (`TALLY`, a few nanoseconds) and moved into the
 counters by `flush` (every second, and at each scrape). With several workers (`mien serve --workers N`)
@@ -42,6 +43,12 @@ FIRST_TEXT = Histogram(
 MODEL_ERRORS = Counter("mien_model_errors", "Replies failed, by error code", ["code"])
 MODEL_RUNNING = Gauge("mien_model_running", "Replies using the model", multiprocess_mode="livesum")
 MODEL_WAITING = Gauge("mien_model_waiting", "Replies waiting for the model", multiprocess_mode="livesum")
+GUESSES = Counter(
+    "mien_hearing_guesses",
+    "Final transcripts started at a pause before the turn was known to end, by outcome: used (it ended"
+    " there), stale (the user went on) or skipped (no core to spare)",
+    ["outcome"],
+)
 QUEUED = Gauge("mien_outbound_queued", "Messages queued for clients", multiprocess_mode="livesum")
 
 

@@ -4,6 +4,7 @@ file, the field and the reason."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,25 @@ from server.settings import ConfigError, read_toml
 from server.voice import check, parse_voice
 
 PERSONA_DIR = Path(__file__).resolve().parent.parent / "models" / "personas"
+MAX_CRITERIA = 8
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def check_criteria(criteria: dict[str, str] | list[tuple[str, str]]) -> dict[str, str]:
+    """Criteria as given by a persona or a user: names are short identifiers, texts one line each."""
+    if not 1 <= len(criteria) <= MAX_CRITERIA:
+        raise ValueError(f"between 1 and {MAX_CRITERIA} criteria")
+    out: dict[str, str] = {}
+    for name, text in criteria.items() if isinstance(criteria, dict) else criteria:
+        if name in out:
+            raise ValueError(f"criterion {name!r} is named twice")
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"criterion name {name[:40]!r}: lowercase letters, digits and _ (max 32)")
+        text = " ".join(str(text).split())
+        if not 1 <= len(text) <= 300:
+            raise ValueError(f"criterion {name!r}: one line of 1 to 300 characters")
+        out[name] = text
+    return out
 
 
 class Mood(BaseModel):
@@ -40,6 +60,8 @@ class Persona(BaseModel):
     expressiveness: Annotated[float, Field(ge=0.0, le=2.0, allow_inf_nan=False)] = 1.0
     voice: str = "default"  # a voice spec (server/voice/specs.py); "default" is the server's `voice` setting
     avatar: str = "ict_head.glb"
+    # What the evaluator judges this persona's replies by (server/reply/judge.py); empty: the defaults.
+    criteria: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("emotions")
     @classmethod
@@ -48,6 +70,11 @@ class Persona(BaseModel):
         if unknown:
             raise ValueError(f"unknown emotions {unknown}; known: {', '.join(EMOTION_INDEX)}")
         return v
+
+    @field_validator("criteria")
+    @classmethod
+    def _criteria(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_criteria(v) if v else v
 
     @field_validator("voice")
     @classmethod

@@ -114,6 +114,25 @@ class Settings:
     # HTTPS and WSS (a microphone needs a secure context off localhost: phones on the LAN; docs/deploy.md).
     tls_cert: str | None = None  # a PEM certificate (chain) file; with tls_key, `mien serve` speaks TLS
     tls_key: str | None = None
+    # A second model judging each reply (server/reply/judge.py): observe (score after), revise (hold, rewrite
+    # one under the threshold once) or pick (best of N); any litellm model, the embedded one included.
+    evaluator_model: str | None = None
+    evaluator_mode: str = "observe"
+    evaluator_threshold: float = 0.6  # a criterion scored under this fails (revise rewrites the reply)
+    evaluator_candidates: int = 3  # pick: replies written per turn
+    evaluator_timeout: float = 20.0  # s before a verdict counts as missing ("not evaluated"; never blocks)
+    # Teacher + student (server/reply/teacher.py): a remote teacher writes each reply's plan and first words,
+    # batched across sessions; the student (the embedded model unless set) continues and delivers the reply.
+    teacher_model: str | None = None
+    student_model: str | None = None
+    teacher_window: float = 0.05  # s a guidance request waits for others to share one teacher call
+    teacher_batch: int = 16  # conversations per teacher call at most
+    teacher_timeout: float = 15.0  # s before the student answers alone
+    # Pictures the user shows the avatar (server/seeing/): which models see them (unset: litellm's table
+    # says), and a model that describes them for a chat model that cannot see.
+    vision_models: tuple[str, ...] = ()
+    vision_model: str | None = None
+    max_image_bytes: int = 1_000_000  # a picture file at most (pages shrink bigger ones; 1024 px on arrival)
     # Who may read /metrics (addresses or networks); others get 404. Behind a proxy: see forwarded_allow_ips.
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
 
@@ -152,9 +171,16 @@ class Settings:
     def with_overrides(self, **kwargs: object) -> Settings:
         return self.with_values({k: v for k, v in kwargs.items() if v is not None}, source="command line")
 
+    @property
+    def generator(self) -> str:
+        """The model that writes the replies: `model`, or with a teacher the student (the embedded one unless
+        `student_model` names another)."""
+        return (self.student_model or LOCAL_MODEL) if self.teacher_model else self.model
+
     def model_options(self) -> ModelOptions:
         """The model, its fallbacks and how to reach them (for the gateway), under the same names here."""
-        return ModelOptions(**{f.name: getattr(self, f.name) for f in fields(ModelOptions)})
+        options = {f.name: getattr(self, f.name) for f in fields(ModelOptions)}
+        return ModelOptions(**{**options, "model": self.generator})
 
     def cloud_voice(self) -> CloudEndpoint:
         """Where cloud voices are asked: their own endpoint, else the LLM's."""
@@ -169,7 +195,10 @@ _ENV = {"HOST": "host", "PORT": "port"} | {
 }
 _STRINGS = frozenset(f.name for f in fields(Settings) if f.type in ("str", "str | None"))
 _NETWORKS = frozenset({"metrics_from"})
-_CHOICES: dict[str, tuple[str, ...]] = {"redis_outage": ("refuse", "local")}
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "redis_outage": ("refuse", "local"),
+    "evaluator_mode": ("observe", "revise", "pick"),
+}
 _SCHEMES: dict[str, tuple[str, ...]] = {"redis_url": ("redis://", "rediss://", "unix://")}
 _SCHEMES["database_url"] = ("postgresql://", "postgres://")
 _LIMITS: dict[str, tuple[float, float]] = {
@@ -199,6 +228,13 @@ _LIMITS: dict[str, tuple[float, float]] = {
     "hidden_idle_timeout": (0.1, 7 * 86400.0),
     "workers": (1, 1024),
     "listen_seconds": (0.0, 10_000_000.0),
+    "evaluator_threshold": (0.0, 1.0),
+    "evaluator_candidates": (1, 8),
+    "evaluator_timeout": (0.1, 600.0),
+    "teacher_window": (0.0, 5.0),
+    "teacher_batch": (1, 256),
+    "teacher_timeout": (0.1, 600.0),
+    "max_image_bytes": (1_000, 50_000_000),
 }
 _TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
 

@@ -21,12 +21,13 @@ export function decodeAudio(buffer) {
 
 export class VoicePlayer {
   #ctx = null;
+  #out = null; // every sentence plays through this gain: barge-in mutes it at once
   #faceToPerf; // (serverMs) -> performance.now() at which the face shows that t_ms; null if unknown
   #pending = new Map(); // "replyId:sentence" -> speech message waiting for its audio
   #sources = []; // [{replyId, sentence, tMs, when, node, timers: []}]
   #stopped = new Set(); // reply ids stopped: late audio for them is dropped
   #waiting = new Map(); // "replyId:sentence" -> t_ms of a sentence announced but not yet scheduled
-  stats = { decoded: 0, scheduled: 0, played: 0, late: 0, starts: [] };
+  stats = { decoded: 0, scheduled: 0, played: 0, late: 0, starts: [], ducked: false };
   oncaption = null; // (replyId, offset, sentence)
   onlate = null; // (ms) a sentence was ready this late: delay the face so much more
   onstart = null; // ({replyId, sentence, tMs, audioAt}) when a sentence starts sounding
@@ -42,7 +43,11 @@ export class VoicePlayer {
 
   /** Create or resume the AudioContext; call from a user gesture (click, key press). */
   unlock() {
-    if (!this.#ctx) this.#ctx = new AudioContext({ latencyHint: "interactive" });
+    if (!this.#ctx) {
+      this.#ctx = new AudioContext({ latencyHint: "interactive" });
+      this.#out = this.#ctx.createGain();
+      this.#out.connect(this.#ctx.destination);
+    }
     if (this.#ctx.state === "suspended") this.#ctx.resume().catch(() => {});
     return this.#ctx;
   }
@@ -105,7 +110,7 @@ export class VoicePlayer {
     if (late >= audio.duration) return; // entirely in the past
     const node = ctx.createBufferSource();
     node.buffer = audio;
-    node.connect(ctx.destination);
+    node.connect(this.#out);
     const startAt = Math.max(when, ctx.currentTime);
     node.start(startAt, late);
     const entry = { replyId: speech.reply_id, sentence: speech.sentence, tMs: speech.t_ms, when, node, timers: [] };
@@ -187,6 +192,16 @@ export class VoicePlayer {
     for (const key of [...this.#waiting.keys()]) {
       if (replyId === null || key.startsWith(`${replyId}:`)) this.#waiting.delete(key);
     }
+  }
+
+  /**
+   * The user talks over the voice (barge-in `duck`): silent within ~30 ms (a 10 ms time constant), the
+   * sentences going on underneath, so `resume` (a cough, an echo) brings the voice back where it is by then.
+   */
+  duck(on) {
+    this.stats.ducked = Boolean(on);
+    if (!this.#out) return;
+    this.#out.gain.setTargetAtTime(on ? 0 : 1, this.#ctx.currentTime, 0.01);
   }
 
   /** A new session: reply ids restart. */

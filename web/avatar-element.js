@@ -17,7 +17,7 @@ export class MienAvatar extends HTMLElement {
 
   static observedAttributes = [
     ...["server", "avatar", "model", "persona", "resume", "key"],
-    ...["chat", "controls", "voice", "theme"],
+    ...["chat", "controls", "voice", "theme", "mic", "models"],
   ];
 
   #parts;
@@ -25,6 +25,7 @@ export class MienAvatar extends HTMLElement {
   #view;
   #voice;
   #head;
+  #listening;
   #ui;
   #started = false;
 
@@ -34,6 +35,7 @@ export class MienAvatar extends HTMLElement {
     const emit = (type, detail) => this.#emit(type, detail);
     this.#parts = new AvatarParts(this, face, emit, () => this.#server());
     ({ session: this.#session, view: this.#view, voice: this.#voice, head: this.#head } = this.#parts);
+    this.#listening = this.#parts.listening;
     this.#ui = new ElementUI(this.attachShadow({ mode: "open" }), this, face, () => this.#voice.canStart());
   }
 
@@ -60,12 +62,13 @@ export class MienAvatar extends HTMLElement {
     this.#ui.stop();
     document.removeEventListener("visibilitychange", this.#parts.onVisibility);
     this.#voice.stop();
+    this.#listening.close();
     this.#session.close();
   }
 
   attributeChangedCallback(name, oldValue, newValue) {
     if (oldValue === newValue) return;
-    this.#ui.attributeChanged(name); // chat, controls, voice, theme: the built-in UI's
+    this.#ui.attributeChanged(name); // chat, controls, voice, theme, mic, models: the built-in UI's
     // Before the first connect (a deferred module defines the element after parsing, so every attribute
     // is "changed" once) connectedCallback opens the one session: don't open one per attribute.
     if (!this.isConnected || !this.#started) return;
@@ -76,38 +79,24 @@ export class MienAvatar extends HTMLElement {
   // ------------------------------------------------------------------ public API: properties
 
   /** Resolves (with the element) once the session said hello and the head is loaded. */
-  get ready() {
-    return this.#head.ready;
-  }
+  get ready() { return this.#head.ready; }
 
-  get isReady() {
-    return this.#head.isReady;
-  }
+  get isReady() { return this.#head.isReady; }
 
   /** The server's hello (names, fps, limits, controls, personas), or null before the session opened. */
-  get hello() {
-    return this.#session.hello;
-  }
+  get hello() { return this.#session.hello; }
 
   /** Emotion names the server knows, in its order. */
-  get emotions() {
-    return this.hello ? [...this.hello.emotions] : [];
-  }
+  get emotions() { return this.hello ? [...this.hello.emotions] : []; }
 
   /** The persona of this session ({id, name, greeting, avatar}), or null before hello. */
-  get persona() {
-    return this.hello ? { ...this.hello.persona } : null;
-  }
+  get persona() { return this.hello ? { ...this.hello.persona } : null; }
 
   /** Every persona the server offers (switch with the `persona` attribute). */
-  get personas() {
-    return (this.hello?.personas ?? []).map((p) => ({ ...p }));
-  }
+  get personas() { return (this.hello?.personas ?? []).map((p) => ({ ...p })); }
 
   /** The server's id for this conversation (kept, so a reload or reconnect resumes it), or null. */
-  get sessionId() {
-    return this.hello?.session_id ?? null;
-  }
+  get sessionId() { return this.hello?.session_id ?? null; }
 
   /** hello.controls, each with its current `value` (what the user set, else the default). */
   get controls() {
@@ -122,61 +111,54 @@ export class MienAvatar extends HTMLElement {
   }
 
   /** The mood set with setMood() as {emotion, intensity}, or null (the persona's own). */
-  get mood() {
-    return this.#session.settings.mood;
-  }
+  get mood() { return this.#session.settings.mood; }
 
   /** connecting | idle | listening | thinking | speaking | offline */
-  get state() {
-    return this.#session.state;
-  }
+  get state() { return this.#session.state; }
 
   /** ARKit name -> weight (0..1) of the latest frame shown. */
-  get blendshapes() {
-    return this.#view.blendshapes;
-  }
+  get blendshapes() { return this.#view.blendshapes; }
 
   /** Head channel name (headYaw, headPitch, headRoll) -> radians, of the latest frame (as sent). */
-  get head() {
-    return this.#view.head;
-  }
+  get head() { return this.#view.head; }
 
   /** The share of head motion drawn: 1, or less under prefers-reduced-motion. */
-  get headMotion() {
-    return this.#view.headMotion;
-  }
+  get headMotion() { return this.#view.headMotion; }
 
   /** Sequence number of the latest frame shown (-1 before any). */
-  get frameSeq() {
-    return this.#view.frameSeq;
-  }
+  get frameSeq() { return this.#view.frameSeq; }
 
   /** t_ms (the server's clock) of the latest frame shown (-1 before any). */
-  get frameTMs() {
-    return this.#view.frameTMs;
-  }
+  get frameTMs() { return this.#view.frameTMs; }
 
   /** True while replies are spoken aloud (setVoice). */
-  get voice() {
-    return this.#voice.on;
-  }
+  get voice() { return this.#voice.on; }
 
   /** Voice playback counters and per-sentence A/V measurements, for debugging and tests (docs/element.md). */
-  get voiceStats() {
-    return this.#voice.stats;
-  }
+  get voiceStats() { return this.#voice.stats; }
 
   /** The reply in progress as {replyId, text}, or null. */
-  get reply() {
-    return this.#session.reply;
-  }
+  get reply() { return this.#session.reply; }
+
+  /** The session's prompts ({generator, system, criteria, edited}) where this page may edit them, else null. */
+  get prompts() { return this.#session.prompts; }
+
+  /** The microphone: "off", "push" or "auto". */
+  get listening() { return this.#listening.mode; }
+
+  /** The microphone's level now (0..1, for a meter; 0 when closed). */
+  get micLevel() { return this.#listening.level; }
+
+  /** Why the microphone cannot open here (a sentence for the user), or null. */
+  get micProblem() { return this.#listening.problem(); }
 
   // ------------------------------------------------------------------ public API: methods
 
-  /** A user's chat message: the model replies (interrupting any reply in progress). */
-  send(text) {
+  /** A user's chat message: the model replies (interrupting any reply in progress). With `image` (a File or
+   * Blob: JPEG, PNG or WebP) the avatar is shown that picture too, and a Promise of the result returned. */
+  send(text, { image } = {}) {
     this.#voice.stop(); // a new line cuts the voice of the one before
-    return this.#session.sendUser("user_message", text);
+    return image ? this.#parts.pictures.send(text, image) : this.#session.sendUser("user_message", text);
   }
 
   /** A scripted line, spoken as written; inline tags like "[joy] Hi!" cue emotions. No model is called. */
@@ -191,6 +173,14 @@ export class MienAvatar extends HTMLElement {
     if (!greeting) return false;
     this.#voice.stop();
     return this.#session.sendUser("speak", greeting, { greeting: true });
+  }
+
+  /**
+   * This session's system prompt and evaluator criteria ({system, criteria: [{name, text}]}; "" and [] the
+   * persona's own; either may be left out). Answered by a `prompts` event; `not_allowed` where refused.
+   */
+  setPrompts({ system, criteria } = {}) {
+    return this.#session.send({ type: "set_prompts", system, criteria });
   }
 
   /** Pose `emotion` at `intensity` (0..1) for `hold` seconds. Out-of-range input gets an `error` event. */
@@ -275,6 +265,20 @@ export class MienAvatar extends HTMLElement {
   /** The user is composing a message (the server answers with state `listening`). */
   setTyping(active) {
     return this.#session.send({ type: "typing", active: Boolean(active) }, { queue: false });
+  }
+
+  /**
+   * Open the microphone: `mode` "auto" (hands-free: turns end by themselves) or "push" (the turn ends at
+   * stopListening()); `headphones`: the voice cannot reach the mic, so talking over it stops it sooner. Call
+   * it from a user gesture. Resolves to true once audio flows, false (and an `error` event) if it cannot.
+   */
+  startListening(mode = "auto", { headphones } = {}) {
+    return this.#listening.start(mode, headphones);
+  }
+
+  /** Close the microphone; what the user was saying becomes their turn. */
+  stopListening() {
+    return this.#listening.stop();
   }
 
   // ------------------------------------------------------------------ internals

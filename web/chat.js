@@ -4,13 +4,14 @@
 // history, its replies with their chips. While the voice speaks, the word sounding is underlined. Driven only
 // by <mien-avatar> events: the element's built-in chat is this, and any page can build its own from it.
 
-import { padTable, paint } from "./colors.js";
-import { renderMarkdown } from "./markdown.js";
+import { padTable } from "./colors.js";
 import { IDLE_CLOSE, MOVED_CLOSE } from "./protocol.js";
+import { guidanceNote } from "./guidance.js";
+import { chip, ReplyView } from "./reply-view.js";
+import { scorecard } from "./scorecard.js";
 
 const CAPTION = "mien-caption"; // the CSS highlight of the word being spoken (style.css ::highlight)
 const CAPTION_HOLD_MS = 1500; // the highlight fades when no word follows for this long
-const WORD_CHAR = /[\p{L}\p{N}]/u;
 
 // CSS.highlights is one registry per document, so every panel on the page (two <mien-avatar>s, say) shares
 // one Highlight under CAPTION and adds and removes only its own word's range.
@@ -23,101 +24,16 @@ function captionHighlight() {
   return captions;
 }
 
-/** A cue's chip: the emotion's name, its source and confidence on hover ("tag · 100%"); a gesture's
- * chip (`cue.gesture`: nod, shake, …) looks different: a movement, not a feeling. */
-export function chip(cue, pad) {
-  const el = document.createElement("span");
-  if (cue.gesture) {
-    el.className = "chip gesture";
-    el.textContent = cue.gesture;
-    el.title = `gesture · ${cue.source}`;
-    el.dataset.gesture = cue.gesture;
-    el.dataset.source = cue.source; // an inferred one is dotted, as an inferred emotion's chip
-    return el;
-  }
-  el.className = "chip";
-  el.textContent = cue.emotion;
-  const confidence = `${Math.round((cue.confidence ?? 1) * 100)}%`;
-  el.title = `${cue.source} · ${confidence}`;
-  el.dataset.source = cue.source;
-  el.dataset.intensity = cue.intensity.toFixed(2);
-  paint(el, pad, cue.intensity);
-  return el;
-}
-
-function tone(cue, pad) {
-  const el = document.createElement("span");
-  el.className = "tone";
-  paint(el, pad, cue.intensity);
-  return el;
-}
-
-/** One reply's text and cues; offsets are in code points, as on the wire. Redrawn whole on every change. */
-class ReplyView {
-  #body;
-  #padOf;
-  #points = []; // the visible text, one entry per code point
-  #cues = []; // in arrival order (the renderer sorts stably by offset)
-  #map = null; // the SourceMap of the latest drawing: raw-text positions -> rendered text
-
-  constructor(item, padOf) {
-    this.item = item;
-    this.#body = item.querySelector(".text");
-    this.#padOf = padOf;
-  }
-
-  get text() {
-    return this.#points.join("");
-  }
-
-  addText(offset, delta) {
-    // Deltas are contiguous; on a gap or overlap (should not happen) trust the offset.
-    this.#points.splice(offset, Infinity, ...Array.from(delta));
-    this.#draw();
-  }
-
-  /**
-   * The word starting at code point `offset` of the raw text is being spoken: the Range of its rendered
-   * characters (markup such as ** or a link's URL is not shown, so it is mapped, not searched), or null.
-   */
-  caption(offset) {
-    const raw = this.text;
-    let start = this.#points.slice(0, offset).join("").length; // code points -> UTF-16
-    let end = start;
-    while (end < raw.length && !/\s/u.test(raw[end])) end++;
-    while (start < end && !WORD_CHAR.test(raw[start])) start++; // leading markup or punctuation
-    while (end > start && !WORD_CHAR.test(raw[end - 1])) end--;
-    const range = start < end ? this.#map?.range(start, end) : null;
-    if (range) this.item.dataset.caption = range.toString();
-    return range ?? null;
-  }
-
-  addCue(cue) {
-    this.#cues.push(cue);
-    this.#draw();
-  }
-
-  /** Cues of a restored reply, all at once (drawn with its text by finish()). */
-  restoreCues(cues) {
-    this.#cues.push(...cues);
-  }
-
-  /** The final text from reply_end wins over what streamed. */
-  finish(text) {
-    if (text !== this.text) this.#points = Array.from(text);
-    this.#draw();
-  }
-
-  #draw() {
-    this.#map = renderMarkdown(this.#body, this.text, {
-      cues: this.#cues,
-      chip: (cue) => chip(cue, cue.gesture ? null : this.#padOf(cue.emotion)),
-      tone: (cue) => tone(cue, this.#padOf(cue.emotion)),
-    });
-  }
-}
-
 const STATUS_LABEL = { interrupted: "interrupted", error: "failed" };
+
+/** What the describing model saw in the user's picture (the words the reply answers from), folded. */
+function seenNote({ model, description }) {
+  const note = document.createElement("details");
+  note.className = "guidance seen";
+  const summary = Object.assign(document.createElement("summary"), { textContent: `seen by ${model}` });
+  note.append(summary, Object.assign(document.createElement("p"), { textContent: description }));
+  return note;
+}
 
 export class ChatPanel {
   #list;
@@ -129,19 +45,30 @@ export class ChatPanel {
   #spoken = new Map(); // reply_id -> ReplyView, kept past reply_end: its voice may still be playing
   #captionTimer = 0;
   #captionRange = null; // this panel's range in the shared caption highlight
+  #spokenTurn = null; // {turn, item} the user's words while they speak, until the final transcript
+  #heardLast = null; // the last spoken turn made final, until a reply answers it
 
   /** `list` is an <ol> (role="log"); `avatar` the <mien-avatar> whose conversation it shows. */
   constructor(list, avatar) {
     this.#list = list;
     this.#avatar = avatar;
     const on = (type, fn) => avatar.addEventListener(type, (e) => fn(e.detail));
-    on("usermessage", (d) => !d.greeting && this.#message(d.scripted ? "script" : "user", d.text));
+    on("usermessage", (d) => !d.greeting && this.#message(d.scripted ? "script" : "user", d.text, d.image));
     on("reply", (d) => this.#startReply(d));
     on("text", (d) => this.#reply(d.replyId)?.addText(d.offset, d.delta));
     on("emotion", (d) => this.#cue(d));
     on("gesture", (d) => this.#reply(d.replyId)?.addCue(d));
     on("replyend", (d) => this.#endReply(d));
     on("caption", (d) => this.#caption(d));
+    on("evaluation", (d) => this.#spoken.get(d.replyId)?.item.append(scorecard(d)));
+    on("guidance", (d) => this.#reply(d.replyId)?.item.append(guidanceNote(d)));
+    on("vision", (d) => this.#reply(d.replyId)?.item.append(seenNote(d)));
+    on("speechstart", (d) => this.#heard(d.turn, "", false));
+    on("transcript", (d) => this.#heard(d.turn, d.text, d.final));
+    on("speechend", (d) => d.reason === "discarded" && this.#heard(d.turn, "", true));
+    // Said over the avatar and not meant for it (a "mhm", an echo): no message, so no bubble either.
+    on("bargein", (d) => d.action === "resume" && this.#heardLast?.remove());
+    on("reply", () => (this.#heardLast = null));
     // A turn not stored yet (`not_saved`) was still shown and spoken: the reply did not fail.
     on("error", (d) => {
       if (d.replyId != null && d.code !== "not_saved") this.#reply(d.replyId)?.item.classList.add("failed");
@@ -177,9 +104,13 @@ export class ChatPanel {
     return item;
   }
 
-  #message(kind, text) {
+  #message(kind, text, image = null) {
     const item = this.#item(kind);
     item.querySelector(".text").textContent = text;
+    if (image) {
+      const img = Object.assign(document.createElement("img"), { src: image, alt: "the picture you showed" });
+      item.prepend(Object.assign(img, { className: "picture" }));
+    }
     if (kind === "script") item.dataset.label = "scripted line";
     return this.#add(item);
   }
@@ -238,6 +169,32 @@ export class ChatPanel {
 
   #reply(replyId) {
     return this.#replies.get(replyId);
+  }
+
+  /**
+   * The user's spoken turn: one message shown from their first word (partial transcripts replace its text
+   * as they come), made final by the last transcript, or taken away when it was not speech after all.
+   */
+  #heard(turn, text, final) {
+    let spoken = this.#spokenTurn;
+    if (spoken?.turn !== turn) {
+      if (final && !text) return;
+      const item = this.#message("user", text);
+      item.classList.add("spoken");
+      item.setAttribute("aria-busy", "true");
+      spoken = this.#spokenTurn = { turn, item };
+    }
+    const { item } = spoken;
+    if (final && !text) {
+      item.remove();
+    } else {
+      item.querySelector(".text").textContent = text;
+      if (!final) return;
+      item.removeAttribute("aria-busy");
+      item.dataset.label = "spoken";
+      this.#heardLast = item;
+    }
+    this.#spokenTurn = null;
   }
 
   #startReply({ replyId }) {

@@ -3,7 +3,10 @@
 // composes, and a stop button shown only while a reply streams. Driven only by the <mien-avatar> API, so it
 // serves the element's built-in chat and any page that builds its own.
 
+import { PictureAttach } from "./attach.js";
+
 const TYPING_IDLE_MS = 2000; // no keystroke for this long: the user stopped composing
+const ASK_ABOUT_PICTURE = "What do you see?"; // a picture sent without words
 
 export class Composer {
   #form;
@@ -12,6 +15,7 @@ export class Composer {
   #avatar;
   #typingTimer = 0;
   #typing = false;
+  #attach;
 
   /** `form` holds a textarea, a submit button and a `.stop` button; `avatar` the <mien-avatar> to send to. */
   constructor(form, avatar) {
@@ -19,6 +23,7 @@ export class Composer {
     this.#input = form.querySelector("textarea");
     this.#stop = form.querySelector(".stop");
     this.#avatar = avatar;
+    this.#attach = new PictureAttach(form, avatar);
     const input = this.#input;
     avatar.addEventListener("connect", (e) => (input.maxLength = e.detail.hello.limits.max_text_chars));
     avatar.addEventListener("reply", () => (this.#stop.hidden = false));
@@ -47,10 +52,11 @@ export class Composer {
 
   #submit() {
     const text = this.#input.value.trim();
-    if (!text) return;
+    if (!text && !this.#attach.attached) return;
     clearTimeout(this.#typingTimer);
     this.#typing = false; // the reply that starts now supersedes "listening"
-    if (this.#avatar.send(text)) {
+    const image = this.#attach.take();
+    if (this.#avatar.send(text || ASK_ABOUT_PICTURE, image ? { image } : undefined)) {
       this.#input.value = "";
       this.#fit();
     }

@@ -1,16 +1,18 @@
 // The built-in UI of <mien-avatar>, in its shadow root: the face's frame, and (attribute `chat`, on unless
-// "off") a chat with a composer, errors, a state pill, the persona's name and the voice; (attribute
-// `controls`) the expression controls and presets as a panel or drawer; (attribute `theme`) its colours;
-// (attribute `voice`) speaking replies, asking for the user gesture browsers need before audio. The parts
-// are the same modules any page can use around the element (chat.js, composer.js, controls.js, presets.js,
-// errors.js), driven only by the element's public API and events; their styles are adopted from CSS
-// strings (ui-css.js, frame-css.js).
-
+// "off") a chat with a composer, errors, a state pill, the persona's name, the voice and (attribute `mic`)
+// the microphone; (attribute `controls`) the expression controls and presets as a panel or drawer;
+// (attribute `models`) the Models panel: who writes and who judges, the prompts, the scores;
+// (attribute `theme`) its colours; (attribute `voice`) speaking replies, asking for the user gesture
+// browsers need before audio. The parts are the same modules any page can use around the element
+// (chat.js, composer.js, mic-button.js, controls.js, presets.js, errors.js), driven only by the element's
+// public API and events; their styles are adopted from CSS strings (ui-css.js, frame-css.js).
 import { ChatPanel } from "./chat.js";
 import { Composer } from "./composer.js";
 import { ExpressionControls } from "./controls.js";
 import { ErrorList } from "./errors.js";
 import { FRAME_CSS } from "./frame-css.js";
+import { MicButton } from "./mic-button.js";
+import { ModelsPanel } from "./models-panel.js";
 import { PresetPanel } from "./presets.js";
 import { IDLE_CLOSE, MOVED_CLOSE } from "./protocol.js";
 import { UI_CSS } from "./ui-css.js";
@@ -24,6 +26,7 @@ const LAYOUT = `
   <div class="portrait" part="portrait">
     <p id="state" class="state" part="state" data-state="connecting">connecting…</p>
     <button type="button" id="hear" class="hear" part="hear" hidden>Tap to hear</button>
+    <p id="mic-on" class="mic-on" part="mic-on" role="status" hidden>microphone on</p>
   </div>
   <section class="side" part="side" aria-label="Conversation and controls">
     <header class="bar" part="bar">
@@ -31,6 +34,8 @@ const LAYOUT = `
       <slot name="tools"></slot>
       <div class="tools" role="group" aria-label="Conversation">
         <button type="button" id="voice" aria-pressed="false" hidden title="Speak replies aloud">Voice</button>
+        <button type="button" id="headphones" aria-pressed="false" hidden
+                title="Wearing headphones: the voice cannot reach the microphone, so talking over it stops it sooner">Headphones</button>
         <button type="button" id="clear" title="Forget the conversation, on the server too">Clear</button>
       </div>
     </header>
@@ -41,6 +46,15 @@ const LAYOUT = `
       <textarea id="message" name="message" rows="1" placeholder="Say something…" enterkeyhint="send"
                 aria-describedby="composer-hint"></textarea>
       <span id="composer-hint" class="visually-hidden">Enter sends; Shift+Enter starts a new line.</span>
+      <div class="attached" hidden></div>
+      <button type="button" class="attach" part="attach" aria-label="Attach a picture" title="Show a picture" hidden>
+        <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M21 19V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h14a2 2 0 0 0 2-2zM8.5 13.5l2.5 3 3.5-4.5 4.5 6H5l3.5-4.5z"/></svg>
+      </button>
+      <input type="file" class="visually-hidden" tabindex="-1" aria-hidden="true">
+      <button type="button" id="mic" class="mic" part="mic" aria-pressed="false" aria-label="Talk" hidden>
+        <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 15a3 3 0 0 0 3-3V6a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-2.1a7 7 0 0 0 6-6.9z"/></svg>
+        <span class="meter" aria-hidden="true"></span>
+      </button>
       <button type="submit" class="send">Send</button>
       <button type="button" id="stop" class="stop" hidden>Stop</button>
     </form>
@@ -49,6 +63,10 @@ const LAYOUT = `
       <slot name="controls"></slot>
       <div id="controls-body" class="controls-body"><p class="muted">Waiting for the server…</p></div>
       <div id="presets" class="controls-body"></div>
+    </details>
+    <details id="models" class="controls models" part="models" hidden>
+      <summary>Models</summary>
+      <div class="models-body controls-body"></div>
     </details>
   </section>
 </div>`;
@@ -77,17 +95,21 @@ function adoptedSheets() {
   return sheets;
 }
 
-/** `chat`: on unless "off"/"false". `controls`: off unless set ("open" starts open). `voice`, `theme`. */
+/** `chat`: on unless "off"/"false". `controls` and `models`: off unless set ("open" starts open). `voice`,
+ * `theme`, `mic` (the Talk button: "auto" hands-free unless "push" or "off"). */
 function modes(el) {
   const off = (v) => v === "off" || v === "false";
   const controls = el.getAttribute("controls");
   const voice = el.getAttribute("voice");
   const theme = el.getAttribute("theme");
+  const models = el.getAttribute("models");
   return {
     chat: off(el.getAttribute("chat")) ? "off" : "on",
     controls: controls === null || off(controls) ? "off" : controls === "open" ? "open" : "on",
     voice: voice === "on" || voice === "off" ? voice : "auto",
     theme: theme === "dark" || theme === "light" ? theme : "auto",
+    mic: off(el.getAttribute("mic")) ? "off" : el.getAttribute("mic") === "push" ? "push" : "auto",
+    models: models === null || off(models) ? "off" : models === "open" ? "open" : "on",
   };
 }
 
@@ -99,6 +121,7 @@ export class ElementUI {
   #canStart;
   #declined = false; // the user turned the voice off: voice="on" does not turn it back on by itself
   #armed = 0;
+  #mic;
 
   /**
    * Builds the frame in `root` around `face` (the face's own template: stage, canvas, notice); `canStart()`
@@ -121,6 +144,8 @@ export class ElementUI {
     new ErrorList($("#errors"), el);
     new ExpressionControls($("#controls-body"), el);
     new PresetPanel($("#presets"), el);
+    new ModelsPanel($("#models"), el);
+    this.#mic = new MicButton($("#mic"), $("#headphones"), $("#mic-on"), el, () => modes(el).mic);
 
     const on = (type, fn) => el.addEventListener(type, (e) => fn(e.detail));
     on("state", ({ state }) => this.#showState(state));
@@ -161,6 +186,7 @@ export class ElementUI {
   /** An attribute of the element changed (any: the built-in UI reads chat, controls, voice and theme). */
   attributeChanged(name) {
     this.#applyModes(name);
+    if (name === "mic") this.#mic.refresh();
     if (name === "voice") {
       this.#declined = false;
       this.#applyVoice();
@@ -172,6 +198,10 @@ export class ElementUI {
     const frame = this.#frame;
     const side = m.chat === "on" || m.controls !== "off";
     if (name === null || name === "controls") this.#root.querySelector("#panel").open = m.controls === "open";
+    const models = this.#root.querySelector("#models"); // shown where the server lets this page edit prompts
+    models.dataset.wanted = m.models === "off" ? "" : "1";
+    models.hidden = m.models === "off" || !this.#el.hello?.prompts;
+    if (name === null || name === "models") models.open = m.models === "open";
     Object.assign(frame.dataset, { chat: m.chat, controls: m.controls, theme: m.theme });
     frame.toggleAttribute("data-side", side);
     this.#layout(null);

@@ -154,6 +154,18 @@ select {
 .state[data-state="offline"]::before { background: var(--danger); }
 @keyframes pulse { 50% { opacity: .3; } }
 
+/* Whenever the microphone is open (audio going to the server), this says so on the face. */
+.mic-on {
+  position: absolute; bottom: calc(1 * var(--u)); left: calc(1 * var(--u)); z-index: 2; margin: 0;
+  padding: calc(.2 * var(--u)) calc(.7 * var(--u)); border-radius: 999px; font-size: calc(.8 * var(--u));
+  color: var(--text); background: color-mix(in srgb, var(--bg) 55%, transparent);
+}
+.mic-on[hidden] { display: none; }
+.mic-on::before {
+  content: ""; display: inline-block; width: .55em; height: .55em; margin-right: .45em; border-radius: 50%;
+  background: var(--danger); animation: pulse 1.4s ease-in-out infinite;
+}
+
 /* Browsers start audio only after a user gesture: with voice="on", this asks for one. */
 .hear {
   position: absolute; top: calc(1 * var(--u)); right: calc(1 * var(--u)); z-index: 2;

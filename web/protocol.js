@@ -67,46 +67,6 @@ export function decodeFrame(buffer, state, { kind, header_bytes: headerBytes }, 
   return { seq, tMs };
 }
 
-/**
- * A server message (other than hello and state) as the element's DOM event: [type, detail], fields in
- * camelCase; null for a message the element does not announce.
- */
-export function messageEvent(m) {
-  switch (m.type) {
-    case "reply_start":
-      return ["reply", { replyId: m.reply_id, source: m.source }];
-    case "text":
-      return ["text", { replyId: m.reply_id, offset: m.offset, delta: m.delta }];
-    case "emotion": {
-      const { reply_id: replyId, emotion, intensity, offset, source, confidence = 1 } = m;
-      return ["emotion", { replyId, emotion, intensity, offset, source, confidence }];
-    }
-    case "gesture": {
-      const { reply_id: replyId, gesture, intensity = 1, offset, source } = m;
-      return ["gesture", { replyId, gesture, intensity, offset, source }];
-    }
-    case "reply_end":
-      return ["replyend", { replyId: m.reply_id, status: m.status, text: m.text }];
-    case "speech": {
-      const { reply_id: replyId, sentence, text_start: textStart, text_end: textEnd, t_ms: tMs } = m;
-      const words = m.words.map((w) => ({ offset: w.offset, tMs: w.t_ms, endMs: w.end_ms }));
-      const cues = m.cues.map((c) => ({ emotion: c.emotion, intensity: c.intensity, tMs: c.t_ms }));
-      const rest = { durationMs: m.duration_ms, audioBytes: m.audio_bytes };
-      return ["speech", { replyId, sentence, textStart, textEnd, tMs, ...rest, words, cues }];
-    }
-    case "history": {
-      const cue = ({ emotion, intensity, offset, source, confidence = 1 }) =>
-        ({ emotion, intensity, offset, source, confidence });
-      const turns = m.turns.map((t) => ({ ...t, cues: (t.cues ?? []).map(cue) }));
-      return ["history", { reason: m.reason, turns }];
-    }
-    case "error":
-      return ["error", { code: m.code, message: m.message, replyId: m.reply_id ?? null, source: "server" }];
-    default:
-      return null;
-  }
-}
-
 /** Non-finite numbers cannot travel as JSON (they become null), so they are caught here. */
 function nonFinite(message) {
   for (const [key, value] of Object.entries(message)) {
@@ -216,6 +176,14 @@ export class MienConnection extends EventTarget {
       this.#emit("protocolerror", { code: "not_connected", message: "not connected; message dropped" });
       return false;
     }
+    return true;
+  }
+
+  /** Send a binary message (the microphone's audio) now; false when the session is not open. Never queued:
+   * audio from before a reconnect is stale. */
+  sendBinary(buffer) {
+    if (!this.open) return false;
+    this.#ws.send(buffer);
     return true;
   }
 

@@ -4,7 +4,8 @@
 // drawing, the head and the voice to the element through the hooks it is given.
 
 import { FaceSettings } from "./face-settings.js";
-import { IDLE_CLOSE, MOVED_CLOSE, MienConnection, messageEvent, socketUrl } from "./protocol.js";
+import { messageEvent } from "./message-events.js";
+import { IDLE_CLOSE, MOVED_CLOSE, MienConnection, socketUrl } from "./protocol.js";
 import { SessionMemory } from "./session-store.js";
 
 /** Element-level states besides the server's idle / listening / thinking / speaking. */
@@ -23,6 +24,7 @@ export class AvatarSession {
   #connectReason = "open"; // why the next hello comes: open | reconnect | persona | server | key
   #socketUrl = "";
   #persona = null; // the persona asked for (the attribute) by the current connection
+  #prompts = null; // hello.prompts, then each `prompts` answer (null where the page may not see them)
   settings = new FaceSettings(); // the user's controls, gains and mood, replayed on every new session
 
   /**
@@ -42,6 +44,10 @@ export class AvatarSession {
     return this.#state;
   }
 
+  get prompts() {
+    return this.#prompts ? structuredClone(this.#prompts) : null;
+  }
+
   get reply() {
     return this.#reply ? { ...this.#reply } : null;
   }
@@ -53,6 +59,11 @@ export class AvatarSession {
   /** Send one client message (queued until the session opens unless `queue` is false); false if refused. */
   send(message, options) {
     return this.#connection?.send(message, options) ?? false;
+  }
+
+  /** Send a binary message (microphone audio) if the session is open; false otherwise. */
+  sendBinary(buffer) {
+    return this.#connection?.sendBinary(buffer) ?? false;
   }
 
   /** The user is back (the page is shown again): reconnect a session the server closed for idling. */
@@ -141,6 +152,7 @@ export class AvatarSession {
 
   #onHello(hello) {
     this.#hello = hello;
+    this.#prompts = hello.prompts ?? null;
     sessions.rememberHello(this.#socketUrl, this.#persona, hello, this.#hooks.attr("resume"));
     this.#hooks.onHello?.(hello);
     for (const message of this.settings.replay(hello)) this.send(message); // a new session: the user's face
@@ -184,6 +196,7 @@ export class AvatarSession {
     }
     const [type, detail] = event;
     const current = this.#reply?.replyId === detail.replyId;
+    if (type === "prompts") this.#prompts = { ...detail };
     if (type === "reply") this.#reply = { replyId: detail.replyId, text: "" };
     else if (type === "text" && current) this.#reply.text += detail.delta;
     else if (type === "replyend" && current) this.#reply = null;

@@ -110,6 +110,57 @@ export const UI_CSS = String.raw`
 .composer .send { background: var(--accent); color: var(--on-accent); font-weight: 600; }
 .composer .stop { background: none; border-color: var(--danger); color: var(--danger); }
 .composer button[hidden] { display: none; }
+/* The Talk button: pressed while the microphone is open; its ring fills with the level (--level 0..1). */
+.composer .mic {
+  --level: 0; position: relative; display: grid; place-items: center; padding: calc(.5 * var(--u));
+  width: calc(2.4 * var(--u)); height: calc(2.4 * var(--u)); background: none; border-color: var(--line); color: var(--text);
+  touch-action: none; user-select: none;
+}
+.composer .mic svg { width: calc(1.2 * var(--u)); height: calc(1.2 * var(--u)); fill: currentColor; }
+.composer .mic[aria-pressed="true"] { border-color: var(--danger); color: var(--danger); }
+.composer .mic[data-problem="true"] { opacity: .55; }
+.composer .mic .meter {
+  position: absolute; inset: -3px; border-radius: 50%; pointer-events: none;
+  box-shadow: 0 0 0 calc(var(--level) * 5px) color-mix(in srgb, var(--danger) 45%, transparent);
+}
+/* The Models panel: who writes, who judges, the prompts, the scores. */
+.models-body label { display: block; margin: calc(.5 * var(--u)) 0 calc(.2 * var(--u)); font-size: calc(.8 * var(--u)); }
+.models-body textarea {
+  box-sizing: border-box; width: 100%; resize: vertical; padding: calc(.4 * var(--u)); font: inherit;
+  font-size: calc(.8 * var(--u)); border: 1px solid var(--line); border-radius: 8px; background: var(--bg); color: var(--text);
+}
+.models-body .roles, .models-body .hint, .models-body .status { font-size: calc(.78 * var(--u)); color: var(--muted); }
+.models-body .row { display: flex; gap: calc(.4 * var(--u)); align-items: center; margin-top: calc(.4 * var(--u)); }
+.models-body h3 { margin: calc(.7 * var(--u)) 0 calc(.2 * var(--u)); font-size: calc(.85 * var(--u)); }
+.models-body .history { margin: 0; padding-left: calc(1.1 * var(--u)); font-size: calc(.75 * var(--u)); }
+.models-body .history li { cursor: help; }
+/* The evaluator's verdict under a reply: a bar per criterion, its reason on hover. */
+.scorecard {
+  display: flex; flex-wrap: wrap; gap: calc(.25 * var(--u)) calc(.4 * var(--u)); margin-top: calc(.25 * var(--u));
+  font-size: calc(.7 * var(--u)); color: var(--muted);
+}
+.scorecard .overall { font-weight: 600; color: var(--text); cursor: help; }
+.scorecard .score {
+  --score: 0; padding: 0 calc(.35 * var(--u)); border-radius: 4px; cursor: help;
+  background: linear-gradient(90deg, color-mix(in srgb, var(--accent) 35%, transparent) calc(var(--score) * 100%), var(--panel-2) 0);
+}
+.scorecard[data-evaluated="false"] { font-style: italic; cursor: help; }
+/* Teacher + student: which part came from the teacher, on request. */
+.guidance { margin-top: calc(.2 * var(--u)); font-size: calc(.7 * var(--u)); color: var(--muted); }
+.guidance summary { cursor: pointer; }
+.guidance p { margin: calc(.2 * var(--u)) 0 0; }
+/* Pictures: the one attached to the next message, and the one shown with a sent message. */
+.composer .attach { display: grid; place-items: center; padding: calc(.5 * var(--u)); background: none; border-color: var(--line); color: var(--text); }
+.composer .attach svg { width: calc(1.2 * var(--u)); height: calc(1.2 * var(--u)); fill: currentColor; }
+.composer .attached { position: relative; flex: none; }
+.composer .attached[hidden] { display: none; }
+.composer .attached img { display: block; max-width: calc(3.2 * var(--u)); max-height: calc(3.2 * var(--u)); border-radius: 6px; }
+.composer .attached .remove { position: absolute; top: -6px; right: -6px; padding: 0 5px; line-height: 1.3; }
+.msg .picture { display: block; max-width: 100%; max-height: calc(12 * var(--u)); margin-bottom: calc(.3 * var(--u)); border-radius: var(--radius); }
+.msg.user .picture { margin-left: auto; }
+/* The user's words while they speak: shown as they are recognised, final when the turn ends. */
+.msg.user.spoken[aria-busy="true"] .text { opacity: .7; font-style: italic; }
+.msg.user.spoken[aria-busy="true"] .text:empty::after { content: "…"; color: var(--muted); }
 
 /* ---------------------------------------------------------------- controls */
 

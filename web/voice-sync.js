@@ -99,7 +99,8 @@ export class VoiceSync {
     this.#player.play(buffer).catch((err) => this.#error("audio_decode_failed", String(err?.message ?? err)));
   }
 
-  /** Every server message: `speech` announces a sentence's audio; a reply ended early cuts its voice. */
+  /** Every server message: `speech` announces a sentence's audio; a reply ended early or talked over by
+   * the user (`barge_in`) cuts its voice. */
   onMessage(m) {
     if (m.type === "speech" && this.#on) {
       this.#player.expect(m);
@@ -111,15 +112,22 @@ export class VoiceSync {
       while (this.#sync.size > MAX_SYNC) this.#sync.delete(this.#sync.keys().next().value);
     }
     if (m.type === "reply_end" && m.status !== "complete") this.#player.stop(m.reply_id);
+    if (m.type === "reply_start") this.#player.duck(false); // a new reply is heard whatever came before
+    if (m.type === "barge_in") {
+      // The user talks over the voice: silent at once; stopped for good, or back if it was not meant for it.
+      if (m.action === "stop") this.#player.stop(m.reply_id);
+      this.#player.duck(m.action === "duck");
+    }
   }
 
-  /** {decoded, scheduled, played, late, delayMs, offsetMs, sync: [...]} (docs/element.md, voiceStats). */
+  /** {decoded, scheduled, played, late, ducked, starts, delayMs, offsetMs, sync: [...]} (docs/element.md, voiceStats). */
   get stats() {
-    const { decoded, scheduled, played, late } = this.#player.stats;
+    const { decoded, scheduled, played, late, ducked } = this.#player.stats;
+    const starts = this.#player.stats.starts.map((s) => ({ ...s })); // when each sentence began sounding
     const sync = [...this.#sync.values()].map((s) => ({ ...s }));
     const measured = sync.filter((s) => s.offsetMs !== null);
     const offsetMs = measured.length ? measured.at(-1).offsetMs : null;
-    return { decoded, scheduled, played, late, delayMs: this.#view.delayMs, offsetMs, sync };
+    return { decoded, scheduled, played, late, ducked, starts, delayMs: this.#view.delayMs, offsetMs, sync };
   }
 
   #error(code, message) {

@@ -35,7 +35,9 @@ class Ear:
     def restart(self) -> None:
         """A new stream (the microphone opened again): no state carries over from the last."""
         self.listener = Listener()
+        held = self.turns.held
         self.turns = Turns(self.turns.rules, self.turns.judge)
+        self.turns.held = held
 
 
 def read_audio(path: str | Path) -> np.ndarray:

@@ -7,7 +7,9 @@ a few chunks to be sure and the first consonant is quieter than the vowel after 
 150-500 ms without it). A pause of `pause_ms` is reported (the listening face nods there); a silence of
 `end_ms` ends the turn. With an end-of-turn judge, it is asked after `judge_ms` of silence (and again at
 `end_ms`): a finished sentence ends the turn then, a user mid-thought is waited for up to `hold_ms`.
-A turn longer than `max_s` ends where it is.
+A turn longer than `max_s` ends where it is. After `guess_ms` of silence the turn's audio so far is offered
+as a `Guess`: the final transcript can start there, before the judge or the silence has decided, and is
+used if the turn ends with no speech after it (the same audio), else thrown away.
 
 Pure: time is the sample count, nothing reads a clock, so a file and a microphone give the same turns.
 """
@@ -31,6 +33,7 @@ class TurnRules:
     judge_ms: int = 200  # silence after which the judge is first asked (pipecat asks at its VAD's 0.2 s)
     end_ms: int = 700  # silence that ends a turn without a judge; with one, it is asked again here
     hold_ms: int = 2_000  # silence that ends any turn: the longest thinking pause waited for
+    guess_ms: int = 64  # silence after which the final transcript may start on a guess (before the judge)
     preroll_ms: int = 500
     max_s: float = 30.0
     min_speech_ms: int = 160  # shorter bursts (a cough, a click) are not a turn
@@ -59,13 +62,23 @@ class TurnEnded:
 
 
 @dataclass(frozen=True)
+class Guess:
+    """The user has been silent `guess_ms`: the turn may be ending here. Its audio so far, exactly the
+    audio of the TurnEnded that follows if no speech comes first (same `start` and `speech_end`)."""
+
+    audio: np.ndarray
+    start: int
+    speech_end: int
+
+
+@dataclass(frozen=True)
 class Discarded:
     """Speech too short to be a turn (a cough, a click): the face may have started listening."""
 
     sample: int
 
 
-TurnEvent = SpeechStarted | Paused | TurnEnded | Discarded
+TurnEvent = SpeechStarted | Paused | Guess | TurnEnded | Discarded
 # The end-of-turn judge: the turn's audio so far -> probability that the user has finished.
 Judge = Callable[[np.ndarray], float]
 
@@ -74,10 +87,13 @@ class Turns:
     def __init__(self, rules: TurnRules | None = None, judge: Judge | None = None) -> None:
         self.rules = rules or TurnRules()
         self.judge = judge
+        # Push-to-talk: the user's release (the microphone closing) ends the turn, or its length: never a
+        # pause, however long (hands-free turns end at silence, judged).
+        self.held = False
         r = self.rules
         self._onset, self._pause = r.chunks(r.onset_ms), r.chunks(r.pause_ms)
         self._end, self._hold = r.chunks(r.end_ms), r.chunks(r.hold_ms)
-        self._ask = r.chunks(r.judge_ms)
+        self._ask, self._guess = r.chunks(r.judge_ms), r.chunks(r.guess_ms)
         self._preroll = r.chunks(r.preroll_ms)
         self._min_speech = r.chunks(r.min_speech_ms)
         self._max = r.chunks(r.max_s * 1000)
@@ -105,6 +121,12 @@ class Turns:
         if not self._speaking:
             return np.zeros(0, np.float32)
         return self._audio(self._n)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Where `current()` starts and ends, in the stream's samples: a partial transcript of it is the
+        turn's final one if the turn then ends right there (a `Guess` with the same span)."""
+        return self._start() * CHUNK, self._n * CHUNK
 
     def feed(self, chunks: np.ndarray, probs: np.ndarray) -> list[TurnEvent]:
         """`chunks` [n, CHUNK] of audio and their speech probabilities [n] (vad.Listener's output)."""
@@ -140,17 +162,27 @@ class Turns:
         silent = i - self._last_voiced
         if i - self._speech_start + 1 >= self._max:
             return [self._finish("max")]
+        if self.held:
+            return self._pause_event(silent)
         if silent >= self._hold:
             return [self._finish("hold")]
+        events: list[TurnEvent] = []
+        if silent == self._guess and self._voiced >= self._min_speech:
+            end = self._last_voiced + 1
+            events.append(Guess(self._audio(end), self._start() * CHUNK, end * CHUNK))
         if self.judge is None and silent == self._end:
-            return [self._finish("silence")]
+            return [*events, self._finish("silence")]
         asked = self.judge is not None and silent in (self._ask, self._end)  # twice a pause at most
         if asked and self.judge(self._audio(self._last_voiced + 1)) >= 0.5:  # type: ignore[misc]
-            return [self._finish("judged")]
-        if silent >= self._pause and not self._paused and self._voiced >= self._min_speech:
-            self._paused = True
-            return [Paused((self._last_voiced + 1) * CHUNK)]
-        return []
+            return [*events, self._finish("judged")]
+        return events + self._pause_event(silent)
+
+    def _pause_event(self, silent: int) -> list[TurnEvent]:
+        """A pause worth a listener's nod, once a pause."""
+        if silent < self._pause or self._paused or self._voiced < self._min_speech:
+            return []
+        self._paused = True
+        return [Paused((self._last_voiced + 1) * CHUNK)]
 
     def _start(self) -> int:
         """The chunk the turn's audio starts at: its pre-roll, as far as it was kept."""

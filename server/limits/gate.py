@@ -2,8 +2,10 @@
 
 Server-wide: open sessions (`max_connections`) and per visitor (`connections_per_visitor`), and, for sessions
 without an embed key, messages per visitor per minute. Under a key: its origins, its open sessions and each
-visitor's, its messages per visitor per minute, its tokens per day and each visitor's. A visitor is the
-client's address, an IPv6 one grouped by its /64 (one host or household, however many addresses it takes).
+visitor's, its messages per visitor per minute, its tokens per day and each visitor's, and its seconds of
+microphone audio per day and each visitor's (audio is metered in seconds, not counted as messages). A
+visitor is the client's address, an IPv6 one grouped by its /64 (one host or household, however many
+addresses it takes).
 
 The policy is here; the counts live in a Counters (counters.py): this process's, or Redis's shared by every
 process (shared.py). When the shared counters can't be reached, new sessions and messages are refused
@@ -190,6 +192,38 @@ class Gatekeeper:
         if admission.key is not None and admission.counters is not None and tokens > 0:
             admission.counters.add(_spent(admission.key, admission.visitor, self.clock()), tokens)
 
+    async def allow_listening(self, admission: Admission) -> Denial | None:
+        """None if the session may send more microphone audio (under a key: its seconds a day and each
+        visitor's, `listened` so far), else why not. Audio is metered in seconds, never as messages."""
+        key = admission.key
+        if key is None:
+            return None
+        names = _heard(key, admission.visitor, self.clock())
+        try:
+            site, own = await self.counters.totals(names)
+            self._recovered()
+        except CountersUnavailable as e:
+            self._lost(e)
+            if self.fallback is None:
+                return "unavailable", UNAVAILABLE
+            site, own = await self.fallback.totals(names)
+        if site >= 1000 * key.listen_seconds_per_day:
+            return "rate_limited", "this site's daily speech allowance is used up; you can still type"
+        if own >= 1000 * key.visitor_listen_seconds_per_day:
+            return "rate_limited", "your daily speech allowance on this site is used up; you can still type"
+        return None
+
+    def listened(self, admission: Admission, seconds: float) -> None:
+        """The session sent `seconds` of microphone audio: counted against its key's daily seconds."""
+        key, counters = admission.key, admission.counters
+        if key is not None and counters is not None and seconds > 0:
+            counters.add(_heard(key, admission.visitor, self.clock()), round(1000 * seconds))
+
+    async def heard_today(self, key: EmbedKey, visitor: str = "") -> float:
+        """Seconds of microphone audio sent under the key today (by one visitor, or "" for all)."""
+        site, own = await self.counters.totals(_heard(key, visitor, self.clock()))
+        return (own if visitor else site) / 1000
+
     async def spent_today(self, key: EmbedKey, visitor: str = "") -> int:
         """Tokens spent under the key today (by one visitor, or "" for all)."""
         site, own = await self.counters.totals(_spent(key, visitor, self.clock()))
@@ -214,3 +248,8 @@ class Gatekeeper:
 def _spent(key: EmbedKey, visitor: str, now: float) -> list[str]:
     """Today's token totals: the key's and the visitor's under it."""
     return [f"tok:{key.id}:{day(now)}", f"tok:{key.id}:{visitor}:{day(now)}"]
+
+
+def _heard(key: EmbedKey, visitor: str, now: float) -> list[str]:
+    """Today's microphone audio totals, in ms: the key's and the visitor's under it."""
+    return [f"aud:{key.id}:{day(now)}", f"aud:{key.id}:{visitor}:{day(now)}"]

@@ -11,9 +11,13 @@ Keys live in a TOML file (`embed_keys` setting / `MIEN_EMBED_KEYS`):
     sessions_per_visitor = 3     # open sessions under this key from one visitor
     tokens_per_day = 200000      # prompt + reply tokens under this key, per UTC day
     visitor_tokens_per_day = 20000  # the same, for one visitor
+    allow_speech_input = false   # may its visitors talk instead of type (their audio costs CPU)?
+    listen_seconds_per_day = 36000  # microphone audio under this key, per UTC day (seconds)
+    visitor_listen_seconds_per_day = 3600  # the same, for one visitor
     persona = "guide"            # optional default persona for this key
     personas = ["guide", "mien"] # what visitors may pick (default: `persona` alone if set, else all)
     allow_speak = false          # may its pages send `speak` (lines the avatar says as written)?
+    allow_prompt_edit = false    # may its visitors see and edit the system prompt and evaluator criteria?
     blocked_words = ["casino"]   # messages containing these are refused (`moderated`) before the model
 
 Without a key, only Mien's own pages (same origin) and non-browser clients (no Origin header) connect.
@@ -61,7 +65,10 @@ class EmbedKey(BaseModel):
     persona: str | None = None
     personas: list[str] | None = None  # None: `persona` alone if set, else every persona
     allow_speak: bool = False
+    allow_prompt_edit: bool = False  # the Models panel: the persona's prompt and criteria shown and editable
     allow_speech_input: bool = False  # the site's visitors may talk to the avatar (their audio costs CPU)
+    listen_seconds_per_day: Annotated[int, Field(ge=1)] = 36_000
+    visitor_listen_seconds_per_day: Annotated[int, Field(ge=1)] = 3_600
     blocked_words: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list)
     # The face this site starts with (over the persona's), e.g. {expressiveness = 0.8, contrast = 1.2}.
     controls: Annotated[dict[str, float], AfterValidator(_controls)] = Field(default_factory=dict)

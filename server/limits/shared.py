@@ -7,7 +7,8 @@
   without saying goodbye stops renewing, and its sessions stop counting within `LEASE` seconds.
 - Messages per minute: a sorted set of the last minute's messages per (key, visitor), checked and counted
   by one script.
-- Tokens per day: INCRBY on a counter per (key, day) and (key, visitor, day) that expires after two days.
+- Tokens and microphone audio (ms) per day: INCRBY on a counter per (key, day) and (key, visitor, day) that
+  expires after two days.
 
 A session's end and a reply's cost never wait for Redis: they are written by this process's background task
 (at once, or on its next round if Redis is away; token amounts not yet written still count here). Every

@@ -9,9 +9,9 @@ from server.llm.gateway import (
     describe,
     load_litellm,
     rough_tokens,
-    speech,
 )
 from server.llm.slots import Busy, ModelSlots
+from server.llm.speech import speech
 
 __all__ = [
     "ANNOTATOR_PROMPT",

@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
+from server.llm.opening import started as _started
 from server.llm.quota import QuotaReached, quota_for
 from server.llm.slots import ModelSlots
 
@@ -123,7 +124,9 @@ class Gateway:
 
             await asyncio.to_thread(register().load)
 
-    async def stream(self, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+    async def stream(
+        self, messages: list[dict[str, str]], response_format: dict[str, Any] | None = None
+    ) -> AsyncIterator[str]:
         """Yield the reply's text chunks. Cancelling the consumer closes the upstream call.
 
         Each model (the model, then its fallbacks) gets `1 + retries` attempts until one starts streaming;
@@ -148,7 +151,8 @@ class Gateway:
                         failures.append(f"{model}: {over}")
                         break  # the next fallback, if any
                 try:
-                    response = await _started(litellm.acompletion(**_request(model, messages, options)))
+                    request = _request(model, messages, options, response_format)
+                    response = await _started(litellm.acompletion(**request))
                 except Exception as e:
                     failures.append(f"{model}: {describe(e)}")
                     if not _retryable(e):
@@ -180,22 +184,42 @@ class Gateway:
         """What a request costs in the provider's tokens per minute: its prompt and `max_tokens`."""
         return await asyncio.to_thread(self.count_tokens, messages) + self.options.max_tokens
 
+    async def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        model: str,
+        max_tokens: int,
+        response_format: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> str:
+        """One whole answer from `model` beside the reply (the annotator, the evaluator), reached like the
+        model: greedy, no fallbacks or retries, outside the reply model's quota. `response_format`: the
+        structured output to hold it to (the embedded model turns a JSON schema into a grammar)."""
+        options = replace(
+            self.options_for(model),
+            temperature=0.0,
+            max_tokens=max_tokens,
+            timeout=timeout or self.options.timeout,
+        )
+        chunks = Gateway(options).stream(messages, response_format=response_format)
+        return "".join([chunk async for chunk in chunks])
+
+    def options_for(self, model: str) -> ModelOptions:
+        """How to reach another model beside the reply's: no fallbacks or retries, outside the reply model's
+        quota (a Gateway per call would not share one), and `api_base` only for a bare name (a model of the
+        same server, like fallbacks): a provider-prefixed one goes to its own provider."""
+        base = self.options.api_base if "/" not in model or model == self.options.model else None
+        return replace(
+            self.options, model=model, fallbacks=(), retries=0, model_rpm=0, model_tpm=0, api_base=base
+        )
+
     async def annotate(self, sentence: str, emotions: list[str]) -> str:
         """The sentence with emotion tags added by the annotator model."""
         assert self.annotator, "no annotator model configured"
-        options = replace(
-            self.options,
-            model=self.annotator,
-            fallbacks=(),
-            temperature=0.0,
-            max_tokens=max(32, len(sentence)),
-            retries=0,
-            model_rpm=0,  # the quota is the reply model's (and a Gateway per call would not share one)
-            model_tpm=0,
-        )
         prompt = ANNOTATOR_PROMPT.format(emotions=", ".join(e for e in emotions if e != "neutral"))
         messages = [{"role": "system", "content": prompt}, {"role": "user", "content": sentence}]
-        return "".join([chunk async for chunk in Gateway(options).stream(messages)])
+        return await self.complete(messages, model=self.annotator, max_tokens=max(32, len(sentence)))
 
     async def flagged(self, model: str, text: str) -> list[str]:
         """What a moderation model (litellm's moderation API, e.g. `omni-moderation-latest`) flags in the
@@ -221,41 +245,9 @@ class Gateway:
             return rough_tokens(messages)
 
 
-def speech(model: str, text: str, voice: str, *, api_base: str | None, **options: Any) -> bytes:
-    """One request to litellm's speech API (OpenAI-compatible `/v1/audio/speech`): the audio's bytes.
-    Blocking: call it from a worker thread. Raises whatever the provider's failure is."""
-    litellm = load_litellm()
-    if api_base:
-        options["api_base"] = api_base
-    return bytes(litellm.speech(model=model, input=text, voice=voice, **options).content)
-
-
-async def _started(call: Any) -> Any:
-    """Await litellm's call to open a stream. Cancelled meanwhile, the call still runs to its end and the
-    stream it opened is closed: cut off halfway, litellm would leave a coroutine never awaited (and an HTTP
-    connection open)."""
-    task = asyncio.ensure_future(call)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        task.add_done_callback(_close_opened)
-        raise
-
-
-def _close_opened(task: asyncio.Task[Any]) -> None:
-    if task.cancelled() or task.exception() is not None:
-        return
-    closing = getattr(task.result(), "aclose", None)
-    if closing is not None:
-        closer = asyncio.ensure_future(closing())
-        _closing.add(closer)  # held until done: the loop keeps only weak references to tasks
-        closer.add_done_callback(_closing.discard)
-
-
-_closing: set[asyncio.Future[Any]] = set()
-
-
-def _request(model: str, messages: list[dict[str, str]], options: ModelOptions) -> dict[str, Any]:
+def _request(
+    model: str, messages: list[dict[str, str]], options: ModelOptions, response_format: dict[str, Any] | None
+) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": options.litellm_model(model),
         "messages": messages,
@@ -265,6 +257,8 @@ def _request(model: str, messages: list[dict[str, str]], options: ModelOptions) 
         "timeout": options.timeout,
         "num_retries": 0,  # retries and fallbacks are ours: litellm's would retry mid-stream failures too
     }
+    if response_format is not None:
+        kwargs["response_format"] = response_format
     # The base URL belongs to the configured model and to bare-name fallbacks, not to other providers.
     return kwargs | _endpoint(options, use_base=model == options.model or "/" not in model)
 

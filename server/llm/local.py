@@ -62,6 +62,15 @@ def _yield_cpu() -> None:
             os.setpriority(os.PRIO_PROCESS, tid, max(NICE, os.getpriority(os.PRIO_PROCESS, tid)))
 
 
+def _grammar_format(requested: dict[str, Any] | None) -> dict[str, Any] | None:
+    """OpenAI's structured-output request as llama-cpp-python's: a JSON schema it compiles to a grammar,
+    so every token the embedded model samples keeps the answer inside the schema."""
+    if not requested:
+        return None
+    schema = (requested.get("json_schema") or {}).get("schema") or requested.get("schema")
+    return {"type": "json_object", "schema": schema} if schema else {"type": "json_object"}
+
+
 class LocalModel(CustomLLM):
     """litellm custom provider for the embedded GGUF; one llama context, generations serialized."""
 
@@ -94,13 +103,7 @@ class LocalModel(CustomLLM):
             if stop.is_set():  # cancelled while waiting for the model: skip the prompt's prefill
                 self.history.append((0, True))
                 return
-            stream = llama.create_chat_completion(
-                messages=messages,
-                stream=True,
-                max_tokens=int(params.get("max_tokens") or 256),
-                temperature=float(params.get("temperature", 0.7)),
-                seed=params.get("seed"),
-            )
+            stream = self._start(llama, messages, params)
             tokens, stopped = 0, False
             try:
                 for chunk in stream:
@@ -110,12 +113,34 @@ class LocalModel(CustomLLM):
                         break
                     tokens += 1
                     choice = chunk["choices"][0]
-                    text = choice.get("delta", {}).get("content") or ""
+                    text = choice.get("delta", {}).get("content") or choice.get("text") or ""
                     if text or choice.get("finish_reason"):
                         emit(text, choice.get("finish_reason"))
             finally:
                 stream.close()
                 self.history.append((tokens, stopped))
+
+    def _start(self, llama: Any, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
+        """The generation's stream. A conversation ending with the assistant's own words (a teacher's first
+        words) is continued from them: the chat template renders the turns before, then those words follow
+        as the start of the reply, unclosed (an assistant prefill)."""
+        common = {
+            "stream": True,
+            "max_tokens": int(params.get("max_tokens") or 256),
+            "temperature": float(params.get("temperature", 0.7)),
+            "seed": params.get("seed"),
+        }
+        if not messages or messages[-1]["role"] != "assistant":
+            response_format = _grammar_format(params.get("response_format"))
+            return llama.create_chat_completion(messages=messages, response_format=response_format, **common)
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = llama._model
+        eos, bos = model.token_get_text(llama.token_eos()), model.token_get_text(llama.token_bos())
+        formatter = Jinja2ChatFormatter(llama.metadata["tokenizer.chat_template"], eos, bos)
+        turns = formatter(messages=messages[:-1])
+        prompt = turns.prompt + messages[-1]["content"]
+        return llama.create_completion(prompt=prompt, stop=turns.stop, **common)
 
     async def astreaming(
         self, model: str, messages: list, *args: Any, **kwargs: Any

@@ -35,6 +35,15 @@ from server.protocol.client import (  # noqa: F401  (re-exported: the protocol's
     UserMessage,
     Visibility,
 )
+from server.protocol.collaboration import (  # noqa: F401  (re-exported: the protocol's names)
+    Criterion,
+    Evaluation,
+    EvaluationScore,
+    EvaluatorInfo,
+    Guidance,
+    PromptsInfo,
+    TeacherInfo,
+)
 from server.protocol.common import (  # noqa: F401  (re-exported: the protocol's names)
     MAX_MESSAGE_BYTES,
     MAX_TEXT_CHARS,
@@ -59,6 +68,11 @@ from server.protocol.history import (  # noqa: F401  (re-exported: the protocol'
     HistoryGesture,
     HistoryTurn,
 )
+from server.protocol.seeing import (  # noqa: F401  (re-exported: the protocol's names)
+    ImageReceived,
+    Vision,
+    VisionInfo,
+)
 from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's names)
     SERVER_ADAPTER,
     AudioInfo,
@@ -78,15 +92,20 @@ from server.protocol.server import (  # noqa: F401  (re-exported: the protocol's
     ReplyEnd,
     ReplyStart,
     ServerMessage,
+    State,
+    TextDelta,
+)
+from server.protocol.speech import (  # noqa: F401  (re-exported: the protocol's names)
     SpeechCue,
     SpeechGesture,
     SpeechMessage,
     SpeechWord,
-    State,
-    TextDelta,
 )
 
-PROTOCOL_VERSION = 2  # 2: speech input (listen, mic frames, speech_start/end, transcript, barge_in)
+# 2: speech input (listen, mic frames, speech_start/end, transcript, barge_in); 3: models working together
+# (evaluation, set_prompts/prompts, guidance) and pictures (image frames, image, vision), and in hello
+# `evaluator`, `prompts`, `teacher` and `vision`
+PROTOCOL_VERSION = 3
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "protocol.schema.json"
 
 _RANGE_ERRORS = frozenset(

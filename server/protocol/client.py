@@ -20,6 +20,9 @@ class UserMessage(_Input):
 
     type: Literal["user_message"] = "user_message"
     text: UserText
+    image: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] | None = Field(
+        None, description="A picture sent before as a binary `image` message (its id), shown with the text."
+    )
 
 
 class Speak(_Input):
@@ -126,6 +129,21 @@ class Listen(_Input):
     headphones: bool = False
 
 
+class PromptCriterion(_Input):
+    name: Annotated[str, Field(min_length=1, max_length=32)]  # [a-z][a-z0-9_]*: checked with the rest
+    text: Annotated[str, Field(min_length=1, max_length=300)]
+
+
+class SetPrompts(_Input):
+    """Edit this session's prompts (`hello.prompts` when allowed): the generator's system prompt (`""`: the
+    persona's own again) and the evaluator's criteria (`[]`: the persona's). An absent field stays as it is.
+    Answered by `prompts`; `not_allowed` under an embed key without `allow_prompt_edit`."""
+
+    type: Literal["set_prompts"] = "set_prompts"
+    system: Annotated[str, Field(max_length=4000)] | None = None
+    criteria: Annotated[list[PromptCriterion], Field(max_length=8)] | None = None
+
+
 ClientMessage = Annotated[
     UserMessage
     | Speak
@@ -141,6 +159,7 @@ ClientMessage = Annotated[
     | SetVoice
     | Typing
     | Listen
+    | SetPrompts
     | Resume,
     Field(discriminator="type"),
 ]

@@ -112,13 +112,35 @@ def decode_mic(data: bytes) -> tuple[int, np.ndarray]:
         raise ValueError(f"a mic message has a {MIC_HEADER_BYTES}-byte header; got {len(data)} bytes")
     kind, flags, seq = _MIC_HEADER.unpack_from(data)
     if kind != MIC_KIND:
-        raise ValueError(f"binary messages from a client are mic audio (kind {MIC_KIND}), not kind {kind}")
+        raise ValueError(
+            f"a client's binary messages are mic audio (kind {MIC_KIND}) or pictures (4), not kind {kind}"
+        )
     body = data[MIC_HEADER_BYTES:]
     if flags or len(body) % 2:
         raise ValueError("mic audio is 16-bit samples with flags 0")
     if len(body) // 2 > MIC_MAX_SAMPLES:
         raise ValueError(f"a mic message holds at most {MIC_MAX_SAMPLES} samples")
     return seq, np.frombuffer(body, "<i2").astype(np.float32) / 32768.0
+
+
+IMAGE_KIND = 4
+_IMAGE_HEADER = struct.Struct("<BBI")
+IMAGE_HEADER_BYTES = _IMAGE_HEADER.size
+
+
+def encode_image(image_id: int, data: bytes) -> bytes:
+    """A client's binary `image` message: u8 kind=4, u8 flags, u32 image_id, then the picture's file."""
+    return _IMAGE_HEADER.pack(IMAGE_KIND, 0, image_id & 0xFFFFFFFF) + data
+
+
+def decode_image(data: bytes) -> tuple[int, bytes]:
+    """(image_id, the file's bytes); ValueError saying what is wrong with a malformed message."""
+    if len(data) <= IMAGE_HEADER_BYTES:
+        raise ValueError(f"an image message is a {IMAGE_HEADER_BYTES}-byte header and then a picture")
+    kind, flags, image_id = _IMAGE_HEADER.unpack_from(data)
+    if kind != IMAGE_KIND or flags:
+        raise ValueError(f"an image message has kind {IMAGE_KIND} and flags 0")
+    return image_id, data[IMAGE_HEADER_BYTES:]
 
 
 def decode_frame(data: bytes, previous: np.ndarray) -> tuple[int, int, np.ndarray]:

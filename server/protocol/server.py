@@ -9,10 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter, create_model
 
 from animation.controls import Control
-from server.events import BeatSource, CueSource, GestureSource, ReplySource, Status
+from server.events import CueSource, GestureSource, ReplySource, Status
+from server.protocol.collaboration import Evaluation, EvaluatorInfo, Guidance, PromptsInfo, TeacherInfo
 from server.protocol.common import _Message
 from server.protocol.hearing import BargeIn, SpeechEnd, SpeechInputInfo, SpeechStart, Transcript
 from server.protocol.history import History
+from server.protocol.seeing import ImageReceived, Vision, VisionInfo
+from server.protocol.speech import SpeechMessage
 
 # ---------------------------------------------------------------- server -> client
 
@@ -113,6 +116,10 @@ class Hello(_Message):
     frame_format: FrameFormat
     limits: Limits
     speech_input: SpeechInputInfo
+    evaluator: EvaluatorInfo | None = Field(None, description="The model judging replies, if any.")
+    prompts: PromptsInfo | None = Field(None, description="The prompts, where this page may edit them.")
+    teacher: TeacherInfo | None = Field(None, description="Teacher + student, when a teacher guides replies.")
+    vision: VisionInfo = VisionInfo(available=False, reason="not offered")
 
 
 ConversationState = Literal["idle", "listening", "thinking", "speaking"]
@@ -182,48 +189,6 @@ class ReplyEnd(_Message):
     text: str
 
 
-class SpeechWord(_Message):
-    offset: int  # the word's start in the reply's visible text (code points)
-    t_ms: int
-    end_ms: int
-
-
-class SpeechCue(_Message):
-    emotion: str
-    intensity: float
-    t_ms: int  # the audio time of the word the cue precedes
-
-
-class SpeechGesture(_Message):
-    """A gesture of the sentence (the same as its `gesture` message: `gesture`, `offset`, `source`) and
-    when the face makes it: the audio time of the word it precedes, the piece's end after its last word.
-    Or the voice's own `beat` (source `beat`, in no `gesture` message) on a stressed word, starting so
-    that its apex meets the stressed vowel."""
-
-    gesture: str
-    intensity: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
-    offset: int
-    source: GestureSource | BeatSource
-    t_ms: int
-
-
-class SpeechMessage(_Message):
-    """A sentence about to be spoken: its audio follows as a binary `audio` message. Times are on the
-    frames' clock (`t_ms`), so a client plays audio, mouth and captions on one timeline."""
-
-    type: Literal["speech"] = "speech"
-    reply_id: int
-    sentence: int
-    text_start: int
-    text_end: int
-    t_ms: int
-    duration_ms: int
-    words: list[SpeechWord]
-    cues: list[SpeechCue]
-    gestures: list[SpeechGesture] = Field(default_factory=list)
-    audio_bytes: int
-
-
 ErrorCode = Literal[
     "bad_json",
     "unknown_type",
@@ -244,6 +209,9 @@ ErrorCode = Literal[
     "provider_error",
     "busy",
     "not_allowed",
+    "bad_image",
+    "unknown_image",
+    "vision_unavailable",
     "moderated",
     "idle_timeout",
     "shutting_down",
@@ -281,6 +249,11 @@ ServerMessage = Annotated[
     | SpeechEnd
     | Transcript
     | BargeIn
+    | Evaluation
+    | PromptsInfo
+    | Guidance
+    | ImageReceived
+    | Vision
     | Error,
     Field(discriminator="type"),
 ]

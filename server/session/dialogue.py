@@ -22,9 +22,13 @@ from server.limits import Admission, MinuteWindow, Refused
 from server.personas import Persona
 from server.protocol import Error, ProtocolError, parse_client_message
 from server.protocol import client as msg
-from server.reply import History, Reply
+from server.protocol.frames import IMAGE_KIND
+from server.reply import History, Judge, JudgePlan, Reply
+from server.seeing import Picture, VisionRoute
+from server.session import prompts
 from server.session.outlet import Outlet
 from server.session.output import ReplyOutput, Voicing
+from server.session.pictures import SessionPictures
 from server.session.relay import Answer
 from server.session.services import Services
 from server.voice import Voice, VoiceUnavailable
@@ -71,6 +75,10 @@ class Dialogue:
         self._reply: asyncio.Task[None] | None = None
         self.output: ReplyOutput | None = None  # the latest reply's way out (its id, what it has said)
         self.microphone: Microphone | None = None  # set by the session: `listen` goes to it
+        self.pictures = SessionPictures(services.vision, services.settings.max_image_bytes)
+        self.own_persona = persona  # as configured (`set_prompts` may give this session its own prompt)
+        self.own_plan = JudgePlan.of(services.settings, persona)  # a second model judging replies, if any
+        self.judge = Judge(services.gateway, self.own_plan) if self.own_plan is not None else None
         # Turns the store can't take are held and written later (server/reply/history.py): say so, once.
         # Their retries run in the session's group, and end with it (what is still held then is logged).
         conversation.on_unsaved = self._not_saved
@@ -82,15 +90,12 @@ class Dialogue:
             case msg.Speak() if self.admission.key is not None and not self.admission.key.allow_speak:
                 # Another site's page putting words in the avatar's mouth: only when its key allows it.
                 raise ProtocolError("not_allowed", "this site's avatar does not take scripted lines")
+            case msg.UserMessage(image=int(image_id)):
+                picture = self.pictures.take(image_id)  # unknown_image before any cost is counted
+                await self._admit(message.text)
+                await self.start_reply(message.text, scripted=False, picture=picture)
             case msg.UserMessage(text=text) | msg.Speak(text=text):
-                # A scripted line costs too (a cloud voice speaks it): both count against an embed key.
-                denial = await self.services.gate.allow_message(self.admission)
-                if denial is not None:
-                    raise ProtocolError(*denial)
-                try:  # before the model sees it (a word list at once; a moderation model, bounded)
-                    await self.services.moderation.check(text, self.admission.key)
-                except Refused as e:
-                    raise ProtocolError(e.code, str(e)) from None
+                await self._admit(text)
                 await self.start_reply(text, scripted=isinstance(message, msg.Speak))
             case msg.Stop():
                 await self.cancel_reply()
@@ -126,9 +131,36 @@ class Dialogue:
                 if self.microphone is None:
                     raise ProtocolError("speech_unavailable", "this session has no microphone")
                 await self.microphone.listen(mode, headphones)
+            case msg.SetPrompts():
+                key = self.admission.key
+                args = (self.persona, self.own_persona, self.judge, self.own_plan)
+                self.persona, self.judge = prompts.edit(message, key, *args)
+                plan = self.judge.plan if self.judge is not None else None
+                model = self.services.settings.generator
+                await outlet.send(prompts.prompts_info(model, self.persona, self.own_persona, plan))
             case msg.Typing(active=active):
                 if not self.replying:
                     await outlet.set_state("listening" if active else "idle")
+
+    async def _admit(self, text: str) -> None:
+        """A line the avatar will answer or say: counted against an embed key (a scripted line costs too:
+        a cloud voice speaks it), then moderated before the model sees it (ProtocolError if refused)."""
+        denial = await self.services.gate.allow_message(self.admission)
+        if denial is not None:
+            raise ProtocolError(*denial)
+        try:  # a word list at once; a moderation model, bounded
+            await self.services.moderation.check(text, self.admission.key)
+        except Refused as e:
+            raise ProtocolError(e.code, str(e)) from None
+
+    async def binary(self, data: bytes) -> None:
+        """A binary message: a picture (made ready and acknowledged with `image`), or microphone audio."""
+        if data[:1] == bytes([IMAGE_KIND]):
+            await self.outlet.send(await self.pictures.receive(data))
+        elif self.microphone is not None:
+            self.microphone.audio(data)
+        else:
+            raise ProtocolError("speech_unavailable", "this session has no microphone")
 
     async def relayed(self, message: dict[str, Any]) -> Answer:
         """A message sent from elsewhere, handled as if the socket had sent it (the relayable kinds only)."""
@@ -152,10 +184,10 @@ class Dialogue:
         """The reply in progress (its voice included), if any."""
         return self._reply if self.replying else None
 
-    async def start_reply(self, text: str, *, scripted: bool) -> None:
+    async def start_reply(self, text: str, *, scripted: bool, picture: Picture | None = None) -> None:
         await self.cancel_reply()  # a new message interrupts the reply in progress
         self.replies += 1
-        self._reply = self.spawn(self._run_reply(next(self._reply_ids), text, scripted))
+        self._reply = self.spawn(self._run_reply(next(self._reply_ids), text, scripted, picture))
         # Let it start (reply_start is out) before the next message is read: a `stop` right behind this
         # message then interrupts a reply the client knows of, instead of one that never began.
         await asyncio.sleep(0)
@@ -166,10 +198,11 @@ class Dialogue:
             task.cancel()
             await asyncio.wait([task])
 
-    async def _run_reply(self, reply_id: int, text: str, scripted: bool) -> None:
+    async def _run_reply(self, reply_id: int, text: str, scripted: bool, picture: Picture | None) -> None:
         voice, services = self.voice, self.services
         voicing = Voicing(voice, self.voice_lane, self.spawn, services.spoken) if voice is not None else None
         output = self.output = ReplyOutput(self.outlet, reply_id, voicing, self._spend)
+        key = self.admission.key
         reply = Reply(
             self.services.gateway,
             self.persona,
@@ -178,9 +211,16 @@ class Dialogue:
             output,
             scripted=scripted,
             reply_id=reply_id,
+            judge=self.judge,
+            teacher=services.teacher,
+            audience=f"{key.id if key is not None else ''}/{self.own_persona.id}",  # batched together
+            reveal=prompts.editable(key),
         )
         try:
-            await reply.run(text)
+            seeing = self.pictures.route if isinstance(self.pictures.route, VisionRoute) else None
+            await reply.run(text, picture, seeing)
+            if self.judge is not None and not self.judge.holds:
+                self.spawn(reply.observe())  # judged beside the session: it never delays the next turn
             await output.until_silent()  # the face stays "speaking" until the voice has sounded
         except asyncio.CancelledError:
             await asyncio.shield(output.cut())

@@ -20,8 +20,13 @@ from server.protocol import (
     Hello,
     Limits,
     SpeechInputInfo,
+    TeacherInfo,
+    VisionInfo,
 )
 from server.protocol.frames import MIC_MAX_SAMPLES
+from server.reply import JudgePlan
+from server.seeing.images import KINDS
+from server.session.prompts import editable, evaluator_info, prompts_info
 from server.session.services import Services
 from server.voice.encode import OPUS_RATE
 
@@ -42,11 +47,12 @@ def hello(
 ) -> Hello:
     """`controls`: the session's starting face (the persona's, then an embed key's): clients show and
     reset to it. `personas`: the ones this session may switch to (an embed key's list)."""
+    plan = JudgePlan.of(services.settings, persona)
     return Hello(
         protocol=PROTOCOL_VERSION,
         server_version=__version__,
         session_id=session_id,
-        model=services.settings.model,
+        model=services.settings.generator,
         blendshapes=list(ARKIT_52),
         channels=list(HEAD_CHANNELS),
         emotions=list(EMOTIONS),
@@ -63,7 +69,30 @@ def hello(
         frame_format=FRAME_FORMAT,
         limits=Limits(max_message_bytes=MAX_MESSAGE_BYTES, max_text_chars=MAX_TEXT_CHARS),
         speech_input=speech_input(services, key),
+        evaluator=evaluator_info(plan, key),
+        teacher=teacher_info(services),
+        vision=vision_info(services),
+        prompts=prompts_info(services.settings.generator, persona, persona, plan) if editable(key) else None,
     )
+
+
+def vision_info(services: Services) -> VisionInfo:
+    """May this session show the avatar pictures, and how do they reach a model?"""
+    route = services.vision
+    if isinstance(route, str):
+        return VisionInfo(available=False, reason=route)
+    max_bytes = services.settings.max_image_bytes
+    return VisionInfo(
+        available=True, direct=route.direct, model=route.model, max_bytes=max_bytes, types=list(KINDS)
+    )
+
+
+def teacher_info(services: Services) -> TeacherInfo | None:
+    teacher, settings = services.teacher, services.settings
+    if teacher is None or (settings.evaluator_model and settings.evaluator_mode != "observe"):
+        return None  # an evaluator that holds the reply writes it whole (revise, pick): no teacher then
+    student, window_ms = services.settings.generator, round(teacher.plan.window * 1000)
+    return TeacherInfo(teacher=teacher.plan.model, student=student, window_ms=window_ms)
 
 
 def speech_input(services: Services, key: EmbedKey | None) -> SpeechInputInfo:

@@ -10,6 +10,7 @@ not tied to words: they show now.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -17,8 +18,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from server import metrics
-from server.events import Cue, Gesture, ReplyEnded, ReplyEvent, ReplyFailed, ReplyStarted, Sentence, Text
-from server.protocol import Error, ReplyEnd, ReplyStart, SpeechMessage, TextDelta
+from server.events import (
+    Cue,
+    Evaluated,
+    Gesture,
+    Guided,
+    ReplyEnded,
+    ReplyEvent,
+    ReplyFailed,
+    ReplyStarted,
+    Seen,
+    Sentence,
+    Text,
+)
+from server.protocol import (
+    Error,
+    Evaluation,
+    Guidance,
+    ReplyEnd,
+    ReplyStart,
+    SpeechMessage,
+    TextDelta,
+    Vision,
+)
 from server.session.outlet import Outlet
 from server.voice import Voice, billed_tokens
 from server.voice.cache import SpokenCache
@@ -98,6 +120,16 @@ class ReplyOutput:
                 outlet.send_now(Error(code=code, message=message, reply_id=self.reply_id))
             case ReplyEnded() as end:
                 await self._end(end)
+            case Guided() as guided:
+                self._spend(guided.tokens)  # the reply's share of its teacher call
+                outlet.send_now(guidance_message(self.reply_id, guided))
+            case Seen(model=model, description=description, reason=None):
+                outlet.send_now(Vision(reply_id=self.reply_id, model=model, description=description))
+            case Seen(reason=str(reason)):
+                outlet.send_now(Error(code="vision_unavailable", message=reason, reply_id=None))
+            case Evaluated() as verdict:
+                self._spend(verdict.tokens)  # judging (and rewriting) costs like the reply itself
+                outlet.send_now(evaluation_message(self.reply_id, verdict))
 
     async def settle(self) -> None:
         """Every sentence sent and sounded (before reply_end: a stop or the user's voice meanwhile still
@@ -141,3 +173,16 @@ class ReplyOutput:
         """Stop the voice and the mouth now (a stop or a new message while the voice still sounds)."""
         if self.speaker is not None:
             await self.speaker.cancel()
+
+
+def evaluation_message(reply_id: int, verdict: Evaluated) -> Evaluation:
+    """The verdict as the protocol says it (its cost stays on the server)."""
+    fields = dataclasses.asdict(verdict)
+    del fields["tokens"]
+    return Evaluation(reply_id=reply_id, evaluated=verdict.reason is None, overall=verdict.overall, **fields)
+
+
+def guidance_message(reply_id: int, guided: Guided) -> Guidance:
+    fields = dataclasses.asdict(guided)
+    del fields["tokens"]
+    return Guidance(reply_id=reply_id, **fields)

@@ -9,6 +9,8 @@ from server.limits import Gatekeeper, Moderation
 from server.llm import Gateway
 from server.personas import Persona
 from server.protocol import PersonaInfo
+from server.reply import Teacher
+from server.seeing import VisionRoute
 from server.session.relay import Relay
 from server.settings import Settings
 from server.store import Store
@@ -30,3 +32,5 @@ class Services:
     spoken: SpokenCache  # sentences the voices have said, for every session (server/voice/cache.py)
     relay: Relay  # the open sessions, and messages to them from elsewhere (server/session/relay.py)
     speech_problem: str | None = None  # why no session can talk instead of type (None: they can)
+    teacher: Teacher | None = None  # teacher + student: every session's guidance requests meet there
+    vision: VisionRoute | str = "pictures are off"  # how pictures reach a model, or why they cannot

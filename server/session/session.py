@@ -267,9 +267,8 @@ class Session:
                 raise self._closed(f"client left ({message.get('code', 1000)})")
             raw = message.get("text")
             try:
-                if raw is None:  # binary: the microphone's audio
-                    assert self.dialogue.microphone is not None
-                    self.dialogue.microphone.audio(message.get("bytes") or b"")
+                if raw is None:  # binary: a picture, or the microphone's audio
+                    await self.dialogue.binary(message.get("bytes") or b"")
                 else:
                     await self.dialogue.handle(parse_client_message(raw))
             except ProtocolError as e:

@@ -39,6 +39,8 @@ Script = list[dict[str, Any]]
 class ScriptedOpenAI:
     def __init__(self) -> None:
         self.scripts: deque[Script] = deque()
+        self.model_scripts: dict[str, deque[Script]] = {}  # per model (a teacher, a student, an evaluator)
+        self.keyed_scripts: list[tuple[str, str, Script]] = []  # (model, words the request holds, script)
         self.requests: list[dict[str, Any]] = []
         self.speech_scripts: deque[dict[str, Any]] = deque()
         self.speech_requests: list[dict[str, Any]] = []
@@ -51,6 +53,18 @@ class ScriptedOpenAI:
 
     def queue(self, *scripts: Script) -> None:
         self.scripts.extend(scripts)
+
+    def queue_for(self, model: str, *scripts: Script) -> None:
+        """Scripts answered only to requests for `model` (its bare name, as sent), before the shared ones."""
+        self.model_scripts.setdefault(model, deque()).extend(scripts)
+
+    def answer_when(self, model: str, holds: str, script: Script) -> None:
+        """A script answered to the first request for `model` whose messages hold `holds` (requests made at
+        once arrive in any order: this answers each by what it asks, not by when it came)."""
+        self.keyed_scripts.append((model, holds, script))
+
+    def requests_for(self, model: str) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("model") == model]
 
     def queue_speech(self, *steps: dict[str, Any]) -> None:
         self.speech_scripts.extend(steps)
@@ -82,12 +96,38 @@ class ScriptedOpenAI:
     async def _completions(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(body)
-        script = self.scripts.popleft() if self.scripts else [{"content": "Hello."}]
+        asked = json.dumps(body.get("messages"))
+        keyed = next((k for k in self.keyed_scripts if k[0] == body.get("model") and k[1] in asked), None)
+        own = self.model_scripts.get(body.get("model", ""))
+        if keyed is not None:
+            self.keyed_scripts.remove(keyed)
+            script = keyed[2]
+        else:
+            script = (
+                own.popleft() if own else self.scripts.popleft() if self.scripts else [{"content": "Hello."}]
+            )
         if "status" in script[0]:
             status = script[0]["status"]
             return JSONResponse(
                 {"error": {"message": f"scripted failure {status}", "type": "server_error"}},
                 status_code=status,
+            )
+        if not body.get("stream"):  # one whole answer (what a non-streaming client asks for)
+            if any(step.get("hold") for step in script):
+                await asyncio.to_thread(self._release.wait)
+            text = "".join(step.get("content", "") for step in script)
+            message = {"role": "assistant", "content": text}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            usage = {"prompt_tokens": 10, "completion_tokens": len(text) // 4 + 1, "total_tokens": 0}
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model", "fake"),
+                    "choices": [choice],
+                    "usage": usage,
+                }
             )
         return StreamingResponse(
             self._stream(script, body.get("model", "fake")), media_type="text/event-stream"

@@ -77,4 +77,4 @@ def test_chat_audio_says_a_recording_instead(mien: LiveServer, fake_llm: Scripte
     assert "I'll try again later." in reply
     assert fake_llm.requests[-1]["messages"][-1]["content"].lower().startswith("please try your call")
     both = chat("--url", mien.ws_url, "--audio", str(speech), "hello")
-    assert both.returncode == 2 and "one of them" in both.stderr
+    assert both.returncode == 2 and "MESSAGE (with --image FILE if you like) or --audio FILE" in both.stderr

@@ -172,6 +172,58 @@ def test_tokens_per_day_for_the_key_and_for_each_visitor(gate: GateFactory) -> N
     run(main)
 
 
+def test_speech_seconds_per_day_for_the_key_and_for_each_visitor(gate: GateFactory) -> None:
+    """Microphone audio is metered in seconds (a key's a day and each visitor's), apart from messages."""
+
+    limits = {"listen_seconds_per_day": 10, "visitor_listen_seconds_per_day": 6, "messages_per_minute": 1}
+
+    async def main() -> None:
+        async with gate(**limits) as (g, clock):
+            a, b, c = [await g.admit("k", SITE, OWN, f"10.0.0.{i}") for i in range(3)]
+            g.listened(a, 5.9)
+            assert await g.allow_listening(a) is None
+            g.listened(a, 0.2)
+            assert "your daily speech allowance" in ((await g.allow_listening(a)) or ("", ""))[1]
+            assert await g.allow_message(a) is None  # the audio was no message: text goes on
+            g.listened(b, 4.0)
+            assert "this site's daily speech allowance" in ((await g.allow_listening(c)) or ("", ""))[1]
+            assert a.key is not None and await g.heard_today(a.key) == pytest.approx(10.1)
+            assert await g.heard_today(a.key, a.visitor) == pytest.approx(6.1)
+            assert await g.spent_today(a.key) == 0  # seconds of audio are not tokens either
+            clock.now += 86400.0  # a new day
+            assert await g.allow_listening(a) is None
+
+    run(main)
+
+
+def test_workers_sharing_redis_share_a_keys_speech_seconds(redis_server: RedisServer) -> None:
+    async def main() -> None:
+        redis_server.flush()
+        clock = Clock()
+        keys = {"k": EmbedKey(id="k", origins=[SITE], listen_seconds_per_day=5)}
+        workers = [RedisCounters(redis_server.url, clock=clock) for _ in range(2)]
+        for counters in workers:
+            counters.start()
+        one, two = (Gatekeeper(keys, counters=counters, clock=clock) for counters in workers)
+        try:
+            here, there = (
+                await one.admit("k", SITE, OWN, "10.0.0.1"),
+                await two.admit("k", SITE, OWN, "10.0.0.2"),
+            )
+            one.listened(here, 3.0)
+            two.listened(there, 1.5)
+            await workers[0].renew()  # written to Redis (the background task would, within a moment)
+            assert await two.allow_listening(there) is None
+            one.listened(here, 0.5)
+            await workers[0].renew()
+            assert (await two.allow_listening(there) or ("", ""))[0] == "rate_limited"  # 5 s between them
+        finally:
+            for counters in workers:
+                await counters.stop()
+
+    run(main)
+
+
 def test_quiet_visitors_are_forgotten() -> None:
     """The local message windows hold the last minute's visitors, not everyone ever seen (Redis expires
     them itself)."""

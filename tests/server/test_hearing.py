@@ -18,7 +18,17 @@ from hypothesis import strategies as st
 from bench.hearing import edits
 from server.hearing import asr, endpoint
 from server.hearing.ear import Ear, hear_file, read_audio, resample
-from server.hearing.turns import Discarded, Judge, Paused, SpeechStarted, TurnEnded, TurnRules, Turns
+from server.hearing.loudness import Loudness
+from server.hearing.turns import (
+    Discarded,
+    Guess,
+    Judge,
+    Paused,
+    SpeechStarted,
+    TurnEnded,
+    TurnRules,
+    Turns,
+)
 from server.hearing.vad import CHUNK, SAMPLE_RATE, Listener
 
 SPEECH = Path(__file__).parent / "data" / "speech"
@@ -82,8 +92,9 @@ def test_turn_rules_known_answers() -> None:
     probs = [0.0] * 20 + [0.9] + [0.0] * 5 + [0.9] * 10 + [0.1] * 10 + [0.8] * 10 + [0.0] * 30
     events = turns.feed(*chunks_of(probs))
     kinds = [type(e) for e in events]
-    assert kinds == [SpeechStarted, Paused, Paused, TurnEnded]  # the click started nothing
-    start, pause, last_pause, end = events
+    # The click started nothing; each pause is a guess (the final transcript may start) before a nod.
+    assert kinds == [SpeechStarted, Guess, Paused, Guess, Paused, TurnEnded]
+    start, guess, pause, last_guess, last_pause, end = events
     assert last_pause.sample == 56 * CHUNK
     assert start.sample == 26 * CHUNK  # the first chunk of the onset
     assert pause.sample == 36 * CHUNK and ms(10) >= rules.pause_ms  # where the silence began
@@ -91,6 +102,11 @@ def test_turn_rules_known_answers() -> None:
     preroll = rules.chunks(rules.preroll_ms)
     assert end.start == (26 - preroll) * CHUNK
     assert end.audio[0] == 26 - preroll and end.audio[-1] == 55  # pre-roll in, the trailing silence out
+    assert ms(rules.chunks(rules.guess_ms)) < rules.judge_ms  # a guess starts before the judge is asked
+    assert (guess.start, guess.speech_end) == (end.start, 36 * CHUNK)  # up to the first pause: stale
+    assert guess.audio[-1] == 35 and len(guess.audio) == guess.speech_end - guess.start
+    assert (last_guess.start, last_guess.speech_end) == (end.start, end.speech_end)  # the turn's end
+    assert np.array_equal(last_guess.audio, end.audio)  # so its transcript is the final one
 
 
 def test_a_judge_that_hears_an_unfinished_thought_holds_the_turn() -> None:
@@ -103,7 +119,7 @@ def test_a_judge_that_hears_an_unfinished_thought_holds_the_turn() -> None:
     rules = TurnRules()
     probs = [0.9] * 10 + [0.0] * (rules.chunks(rules.hold_ms) + 5)
     held = Turns(rules, judge=mid_thought).feed(*chunks_of(probs))
-    assert [type(e) for e in held] == [SpeechStarted, Paused, TurnEnded]
+    assert [type(e) for e in held] == [SpeechStarted, Guess, Paused, TurnEnded]
     ask, end = rules.chunks(rules.judge_ms), rules.chunks(rules.end_ms)
     assert held[-1].reason == "hold" and ask < end  # asked at judge_ms and at end_ms of silence, not more
     assert asked == [10 * CHUNK, 10 * CHUNK]  # each time the turn's audio up to its last voiced chunk
@@ -249,3 +265,20 @@ def test_a_thinking_pause_does_not_end_the_turn() -> None:
     heard = words(asr.transcribe(whole.audio).text)
     assert heard[:2] == ["i'm", "sorry"] and heard[-1] == "calling"  # both halves in the one turn
     assert wer(TEXTS["followme-sorry.flac"], " ".join(heard))[0] <= 2
+
+
+def test_loudness_is_relative_to_the_users_own_level() -> None:
+    """What the listening face follows: a quiet speaker and a loud one (20 dB apart) give the same
+    emphasis and pauses; nothing while the user is not speaking."""
+    voice = read_audio(SPEECH / "tt-weasels.flac")
+    speech = np.concatenate([voice[onset(voice) :], np.zeros(SAMPLE_RATE // 2, np.float32)])
+
+    def levels(gain: float) -> np.ndarray:
+        loudness = Loudness()
+        return np.array([loudness.feed(gain * speech[i : i + 320], True) for i in range(0, len(speech), 320)])
+
+    loud, quiet = levels(1.0), levels(0.1)
+    assert np.abs(loud - quiet).max() < 1e-3
+    assert loud.max() > 0.5 and loud[-1] == -1.0  # emphasis above the user's own level; the pause after
+    assert np.mean(np.abs(loud[: len(loud) * 3 // 4]) < 0.5) > 0.3  # mostly near their level while talking
+    assert Loudness().feed(speech, speaking=False) is None

@@ -10,11 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
+from prometheus_client import REGISTRY
 
+from animation.arkit import INDEX
 from server.app import create_app
-from server.hearing.ear import read_audio, resample
+from server.hearing import asr, endpoint
+from server.hearing.ear import Ear, read_audio, resample
+from server.hearing.turns import TurnEnded, TurnRules
 from server.protocol.frames import encode_mic, pcm16
 from server.runner import LiveServer
+from server.session.recognition import FINAL_THREADS
 from tests.fakes.client import Client
 from tests.fakes.mien import mien_settings
 from tests.fakes.openai_server import ScriptedOpenAI
@@ -22,6 +27,7 @@ from tests.fakes.openai_server import ScriptedOpenAI
 SPEECH = Path(__file__).parent / "data" / "speech"
 RATE = 16_000
 QUIET = np.zeros(RATE // 2, np.float32)
+TEXTS = dict(line.split("\t") for line in (SPEECH / "transcripts.tsv").read_text().splitlines()[1:])
 
 
 def words(text: str) -> list[str]:
@@ -53,7 +59,7 @@ def test_what_the_user_says_is_transcribed_and_answered(fake_llm: ScriptedOpenAI
 
     async def body(c: Client) -> None:
         hello = await c.next_message("hello")
-        assert hello["protocol"] == 2 and hello["speech_input"]["available"] is True
+        assert hello["protocol"] >= 2 and hello["speech_input"]["available"] is True
         await c.send({"type": "listen", "mode": "auto"})
         speech = read_audio(SPEECH / "tt-weasels.flac")
         await stream(c, np.concatenate([QUIET, speech, np.zeros(2 * RATE, np.float32)]))
@@ -110,12 +116,17 @@ def test_push_to_talk_ends_the_turn_when_the_mic_closes(fake_llm: ScriptedOpenAI
     async def body(c: Client) -> None:
         await c.next_message("hello")
         await c.send({"type": "listen", "mode": "push"})
-        await stream(c, np.concatenate([QUIET, read_audio(SPEECH / "dir-nomatch.flac")]))  # no silence after
-        await c.send({"type": "listen", "mode": "off"})
+        # A thinking pause longer than any hands-free turn waits for (hold_ms, 2 s) inside the press: held,
+        # it is still one turn, which ends only at the release.
+        thinking = np.zeros(int(RATE * 2.5), np.float32)
+        first, second = (read_audio(SPEECH / f) for f in ("dir-nomatch.flac", "please-try-call-later.flac"))
+        await stream(c, np.concatenate([QUIET, first, thinking, second, thinking]))
+        await c.send({"type": "listen", "mode": "off"})  # heard after all the audio before it
         end = await c.next_message("speech_end")
-        assert end["reason"] == "mic"
+        assert end["reason"] == "mic" and len(c.of_type("speech_start")) == 1  # no pause ended it
         final = await c.next_message("transcript", final=True)
-        assert words(final["text"]) == words("No directory entries match your search.")
+        said = words("No directory entries match your search. Please try your call again later.")
+        assert words(final["text"]) == said
         await c.next_message("reply_end")
 
     run(fake_llm, tmp_path, body)
@@ -179,5 +190,138 @@ def test_the_avatars_own_voice_heard_back_does_not_stop_it(fake_llm: ScriptedOpe
         assert not [b for b in c.of_type("barge_in") if b["action"] == "stop"]
         await c.next_message("transcript", final=True)
         assert len(c.of_type("reply_start")) == 1  # the echo became no message of the user's
+
+    run(fake_llm, tmp_path, body)
+
+
+async def stream_live(c: Client, audio: np.ndarray, seq: int = 0) -> int:
+    """As a microphone sends it, in real time: 100 ms pieces, each when its last sample would have been
+    heard (the face's frames are in real time; only this clock makes them line up with the speech)."""
+    pcm, loop = pcm16(audio), asyncio.get_running_loop()
+    start = loop.time()
+    for i in range(0, len(pcm), 1600):
+        await c.send(encode_mic(seq, pcm[i : i + 1600]))
+        seq += 1
+        await asyncio.sleep(max(0.0, start + (i + 1600) / RATE - loop.time()))
+    return seq
+
+
+def test_the_listening_face_follows_the_users_loudness(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    """While the user speaks the face listens: its brows move with the user's emphasis (the frames show
+    it), and stay still in the silence before."""
+    fake_llm.queue([{"content": "Noted."}])
+    brow = INDEX["browInnerUp"]
+
+    async def body(c: Client) -> None:
+        await c.next_message("hello")
+        await c.send({"type": "listen", "mode": "auto"})
+        speech = read_audio(SPEECH / "followme-sorry.flac")
+        await stream_live(c, np.concatenate([np.zeros(RATE, np.float32), speech, np.zeros(RATE, np.float32)]))
+        start = await c.next_message("speech_start")
+        listening = await c.next_message("state", after=c.index(start), state="listening")
+        end = await c.next_message("speech_end")
+        await c.next_message("reply_end")
+        at = [c.frames_before[c.index(m)] for m in (start, listening, end)]
+        silence = np.array([f[2][brow] for f in c.frames[: at[0]]])
+        spoken = np.array([f[2][brow] for f in c.frames[at[1] : at[2]]])
+        assert len(silence) > 10 and len(spoken) > 30  # ~1 s of silence, ~4 s of speech at 30 fps
+        assert np.ptp(silence) == 0.0  # nobody speaking: the brows are still
+        assert spoken.max() > silence.max() + 0.05  # raised on the user's emphasis
+        assert len(np.unique(spoken)) > 10 and np.ptp(spoken) > 0.05  # and moving with it, not held
+
+    run(fake_llm, tmp_path, body)
+
+
+def guesses() -> dict[str, float]:
+    """Final transcripts started at a pause, by outcome (the server runs in this process)."""
+    sample = REGISTRY.get_sample_value
+    return {o: sample("mien_hearing_guesses_total", {"outcome": o}) or 0.0 for o in ("used", "stale")}
+
+
+def test_a_judged_turn_ends_with_the_transcript_started_at_its_pause(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """The final transcript starts while the end-of-turn model is still asked (Whisper takes longer than
+    the judge): the turn it ends is the same audio, so the same words, transcribed once."""
+    fake_llm.queue([{"content": "Weasels again."}])
+    audio = np.concatenate([QUIET, read_audio(SPEECH / "tt-weasels.flac"), np.zeros(2 * RATE, np.float32)])
+    ear = Ear(judge=endpoint.default())  # what the server's hearing makes of the same stream, offline
+    (turn,) = [
+        e for i in range(0, len(audio), 320) for e in ear.feed(audio[i : i + 320]) if isinstance(e, TurnEnded)
+    ]
+    expected = asr.transcribe(turn.audio, threads=FINAL_THREADS)
+    before = guesses()
+
+    async def body(c: Client) -> None:
+        await c.next_message("hello")
+        await c.send({"type": "listen", "mode": "auto"})
+        await stream(c, audio)
+        end = await c.next_message("speech_end")
+        final = await c.next_message("transcript", final=True)
+        assert end["reason"] == "judged" and end["at_ms"] == turn.speech_end * 1000 // RATE
+        assert final["text"] == expected.text and words(final["text"]) == words(TEXTS["tt-weasels.flac"])
+        assert [w["word"] for w in final["words"]] == [w.word for w in expected.words]
+        await c.next_message("reply_end")
+
+    run(fake_llm, tmp_path, body)
+    after = guesses()
+    assert after["used"] == before["used"] + 1  # the final was the guess's, not a second recognition
+
+
+def test_speech_after_the_pause_makes_the_guess_stale(fake_llm: ScriptedOpenAI, tmp_path: Path) -> None:
+    """'I'm sorry, but I was unable | 400 ms | to locate the person you are calling': the pause is long
+    enough for a guess and for the judge (which hears an unfinished thought), and the user goes on: the
+    guess is thrown away, and the final transcript has both halves."""
+    fake_llm.queue([{"content": "No worries."}])
+    speech = read_audio(SPEECH / "followme-sorry.flac")
+    level = np.convolve(np.abs(speech), np.ones(800) / 800, "same")
+    middle = len(speech) // 2
+    cut = middle - 4000 + int(np.argmin(level[middle - 4000 : middle + 4000]))  # between two words
+    gap = np.zeros(int(0.4 * RATE), np.float32)
+    rules = TurnRules()
+    assert rules.guess_ms < rules.judge_ms < 400 < rules.end_ms  # guessed and judged, not ended by silence
+    assert endpoint.finished(speech[:cut]) < 0.5  # the judge hears the first half as unfinished
+    before = guesses()
+
+    async def body(c: Client) -> None:
+        await c.next_message("hello")
+        await c.send({"type": "listen", "mode": "auto"})
+        await stream(c, np.concatenate([QUIET, speech[:cut], gap, speech[cut:], np.zeros(2 * RATE)]))
+        final = await c.next_message("transcript", final=True)
+        heard = words(final["text"])
+        assert heard[:2] == ["i'm", "sorry"] and heard[-1] == "calling"  # not the first half's guess
+        await c.next_message("reply_end")
+        assert len(c.of_type("speech_start")) == 1 and len(c.of_type("speech_end")) == 1  # one turn
+
+    run(fake_llm, tmp_path, body)
+    assert guesses()["stale"] >= before["stale"] + 1
+
+
+def test_the_users_words_feed_the_listening_expression_as_they_are_recognised(
+    fake_llm: ScriptedOpenAI, tmp_path: Path
+) -> None:
+    """A partial transcript is read like a typed message: "Weasels have eaten…" reads as disgust, and the
+    listening face shows its empathic expression (a nose wrinkle, AU9) while the user still speaks, before
+    the final transcript: the frames show it."""
+    fake_llm.queue([{"content": "Oh no."}])
+    sneer = INDEX["noseSneerLeft"]
+
+    async def body(c: Client) -> None:
+        await c.next_message("hello")
+        await c.send({"type": "listen", "mode": "auto"})
+        speech = read_audio(SPEECH / "tt-weasels.flac")
+        await stream_live(
+            c, np.concatenate([np.zeros(RATE // 2, np.float32), speech, np.zeros(RATE, np.float32)])
+        )
+        start = await c.next_message("speech_start")
+        partial = await c.next_message("transcript", final=False)
+        final = await c.next_message("transcript", final=True)
+        assert "weasels" in words(partial["text"])
+        before = [f[2][sneer] for f in c.frames[: c.frames_before[c.index(start)]]]
+        listening = [
+            f[2][sneer] for f in c.frames[c.frames_before[c.index(partial)] : c.frames_before[c.index(final)]]
+        ]
+        assert before and listening and max(listening) > max(before) + 0.05
+        await c.next_message("reply_end")
 
     run(fake_llm, tmp_path, body)

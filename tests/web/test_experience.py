@@ -487,12 +487,12 @@ def test_reduced_motion_damps_head_motion_and_stops_animations(calm_page: Page) 
 def test_keyboard_focus_is_visible_and_sliders_speak_their_values(page: Page) -> None:
     # Tab from the composer reaches the buttons; the focused one has a visible outline.
     page.locator("#message").focus()
+    focus = """() => { const el = document.activeElement.shadowRoot?.activeElement ?? document.activeElement;
+                       return [el.ariaLabel ?? el.textContent, getComputedStyle(el).outlineStyle]; }"""
     page.keyboard.press("Tab")
-    focused = page.evaluate(
-        """() => { const el = document.activeElement.shadowRoot?.activeElement ?? document.activeElement;
-                   return [el.textContent, getComputedStyle(el).outlineStyle]; }"""
-    )
-    assert focused == ["Send", "solid"]
+    assert page.evaluate(focus) == ["Talk", "solid"]  # the microphone, then Send
+    page.keyboard.press("Tab")
+    assert page.evaluate(focus) == ["Send", "solid"]
     gain = page.get_by_label("sadness gain")
     gain.focus()
     gain.press("ArrowLeft")
