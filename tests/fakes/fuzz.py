@@ -401,6 +401,10 @@ def error(*codes: str) -> Outcome:
 
 def expect(payload: str | bytes, cat: Catalog) -> list[Outcome]:
     """What docs/protocol.md promises for this websocket message: one of these outcomes."""
+    if isinstance(payload, bytes) and payload[:1] == b"\x04":
+        # "Pictures": a binary `image` message is answered by `image`, or refused: `vision_unavailable`
+        # (no model here sees pictures), `bad_image` (malformed, not a picture, too large).
+        return [error("vision_unavailable", "bad_image"), Outcome("any")]
     if isinstance(payload, bytes):
         # "Speech input": binary messages are mic audio, refused while the mic is off (`mic_off`), when
         # malformed (`bad_audio`) or when the session can't talk (`speech_unavailable`); a well-formed
@@ -539,6 +543,8 @@ def _documented(data: dict[str, Any], schema: dict[str, Any], cat: Catalog) -> l
         if control["step"] == 1 and data["value"] != round(data["value"]):
             return [NONE, error("out_of_range")]  # a whole-number control: the docs don't say
         return [NONE]
+    if kind == "user_message" and data.get("image") is not None:  # "Pictures": none sent, or none seen
+        return [error("vision_unavailable", "unknown_image")]
     if kind in REPLY_TYPES:  # or dropped: the visitor's messages per minute are spent
         return [Outcome("reply", detail=(REPLY_TYPES[kind],), cancels=True), error("rate_limited")]
     if kind == "set_emotion":
