@@ -96,11 +96,14 @@ export const UI_CSS = String.raw`
 
 /* ---------------------------------------------------------------- composer */
 
+/* The text keeps room for a few words: when the buttons (picture, Talk, Send, Stop) would squeeze it, they
+   wrap under it instead. */
 .composer {
-  display: flex; align-items: flex-end; gap: calc(.5 * var(--u)); padding: calc(.75 * var(--u)) calc(1.1 * var(--u)); border-top: 1px solid var(--line);
+  display: flex; flex-wrap: wrap; justify-content: flex-end; align-items: flex-end; gap: calc(.5 * var(--u));
+  padding: calc(.75 * var(--u)) calc(1.1 * var(--u)); border-top: 1px solid var(--line);
 }
 .composer textarea {
-  flex: 1; min-width: 0; padding: calc(.55 * var(--u)) calc(.85 * var(--u)); resize: none;
+  flex: 1 1 calc(11 * var(--u)); min-width: 0; padding: calc(.55 * var(--u)) calc(.85 * var(--u)); resize: none;
   max-height: calc(9.5 * var(--u)); overflow-y: auto; line-height: 1.4;
   border: 1px solid var(--line); border-radius: 18px; background: var(--bg);
 }
