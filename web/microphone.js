@@ -3,18 +3,13 @@
 // the protocol's binary `mic` messages (docs/protocol.md, "Speech input"). Audio only leaves for the
 // server's socket; nothing is kept. Every failure the user can meet has a sentence that says what to do.
 
+import { clientBinary } from "./protocol.js";
+
 const MIC_KIND = 3;
-const HEADER_BYTES = 6; // u8 kind, u8 flags, u32 seq
 
 /** A `mic` message: the header, then the int16 samples (little-endian, as every browser stores them). */
 export function micMessage(seq, pcm) {
-  const out = new ArrayBuffer(HEADER_BYTES + pcm.byteLength);
-  const view = new DataView(out);
-  view.setUint8(0, MIC_KIND);
-  view.setUint8(1, 0);
-  view.setUint32(2, seq >>> 0, true);
-  new Int16Array(out, HEADER_BYTES).set(pcm);
-  return out;
+  return clientBinary(MIC_KIND, seq, pcm);
 }
 
 /** Why this page cannot record at all (null if it can): checked before asking for permission. */

@@ -52,8 +52,8 @@ export class ModelsPanel {
     });
     el.addEventListener("evaluation", (e) => this.#score(e.detail));
     el.addEventListener("error", (e) => {
-      if (["not_allowed", "invalid_message", "too_large"].includes(e.detail.code) && this.#pending) {
-        this.#pending = false;
+      if (["not_allowed", "invalid_message", "too_large"].includes(e.detail.code) && this.#sending) {
+        this.#sending = null;
         $(".status").textContent = `Not saved: ${e.detail.message}`;
       }
     });
@@ -64,8 +64,7 @@ export class ModelsPanel {
     });
   }
 
-  #pending = false;
-  #sending = null; // the edit sent, until its `prompts` answer: only then is it sent again to a new session
+  #sending = null; // the edit sent, until its answer (`prompts`, or an error); only one that took is sent again
 
   #q(selector) {
     return this.#root.querySelector(selector);
@@ -81,6 +80,7 @@ export class ModelsPanel {
       ? `Judges them: ${judge.model} (${judge.mode}, threshold ${judge.threshold})`
       : "Judges them: no evaluator (set evaluator_model on the server)";
     this.#q(".criteria").disabled = !judge;
+    this.#sending = null; // a new session: an edit still on its way to the old one has no answer coming
     this.#show(prompts, "");
     if (this.#saved && this.#saved.persona === hello.persona.id && !hello.prompts.edited) {
       this.#send(this.#saved.edit); // a new session: this page's edit again
@@ -89,7 +89,6 @@ export class ModelsPanel {
 
   /** Mirror the server's prompts (hello's, or the answer to an edit). */
   #show(prompts, status) {
-    this.#pending = false;
     this.#q(".system").value = prompts.system;
     this.#q(".criteria").value = prompts.criteria.map((c) => `${c.name}: ${c.text}`).join("\n");
     this.#q(".edited").hidden = !prompts.edited;
@@ -108,9 +107,8 @@ export class ModelsPanel {
   }
 
   #send(edit) {
-    this.#pending = true;
     this.#q(".status").textContent = "Saving…";
-    if (this.#el.setPrompts(edit)) this.#sending = edit;
+    this.#sending = this.#el.setPrompts(edit) ? edit : null;
   }
 
   /** One verdict in the history: the reply's weakest score and each criterion's, reasons on hover. */

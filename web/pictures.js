@@ -3,19 +3,10 @@
 // socket, so the server has it ready. A picture larger than the server takes is shrunk here first (a
 // phone's photo): drawn at most 2048 px on its longer side and sent as a JPEG. docs/protocol.md "Pictures".
 
-const IMAGE_KIND = 4;
-const HEADER_BYTES = 6;
-const SHRINK_SIDE = 2048;
+import { clientBinary } from "./protocol.js";
 
-/** The binary `image` message for a picture's bytes. */
-export function imageMessage(id, bytes) {
-  const out = new Uint8Array(HEADER_BYTES + bytes.byteLength);
-  const view = new DataView(out.buffer);
-  view.setUint8(0, IMAGE_KIND);
-  view.setUint32(2, id >>> 0, true);
-  out.set(new Uint8Array(bytes), HEADER_BYTES);
-  return out.buffer;
-}
+const IMAGE_KIND = 4;
+const SHRINK_SIDE = 2048;
 
 /** `blob` as the server will take it: itself when small enough, else redrawn smaller as a JPEG. */
 export async function shrink(blob, maxBytes) {
@@ -64,7 +55,7 @@ export class AvatarPictures {
       return this.#error("bad_image", `the picture could not be read: ${err.message}`);
     }
     const id = ++this.#id;
-    if (!this.#session.sendBinary(imageMessage(id, await fitted.arrayBuffer()))) {
+    if (!this.#session.sendBinary(clientBinary(IMAGE_KIND, id, await fitted.arrayBuffer()))) {
       return this.#error("not_connected", "not connected; the picture was not sent");
     }
     const sent = this.#session.send({ type: "user_message", text, image: id });

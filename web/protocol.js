@@ -33,6 +33,22 @@ export function httpBase(server, base = globalThis.location?.href) {
 }
 
 /**
+ * A client's binary message (docs/protocol.md: the microphone's audio, a picture): u8 `kind`, u8 flags 0,
+ * u32 `id` (little-endian), then `body` (an ArrayBuffer or a typed array: its bytes as they are).
+ */
+export function clientBinary(kind, id, body) {
+  const bytes = ArrayBuffer.isView(body)
+    ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength)
+    : new Uint8Array(body);
+  const out = new Uint8Array(6 + bytes.byteLength);
+  const view = new DataView(out.buffer);
+  view.setUint8(0, kind);
+  view.setUint32(2, id >>> 0, true);
+  out.set(bytes, 6);
+  return out.buffer;
+}
+
+/**
  * Decode one binary frame onto `state` (Int32Array of quantized channel values, updated in place only when
  * the whole frame is valid). Channels absent from the frame keep their previous value: the server encodes
  * each frame against the last one it sent us.

@@ -1,12 +1,11 @@
 """Reaching models: the gateway (the only importer of litellm) and the embedded model it registers."""
 
+from server.llm.failures import ProviderError, describe, side_failure
 from server.llm.gateway import (
     ANNOTATOR_PROMPT,
     LOCAL_MODEL,
     Gateway,
     ModelOptions,
-    ProviderError,
-    describe,
     load_litellm,
     rough_tokens,
 )
@@ -24,5 +23,6 @@ __all__ = [
     "describe",
     "load_litellm",
     "rough_tokens",
+    "side_failure",
     "speech",
 ]

@@ -19,6 +19,7 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from typing import Any
 
+from server.llm.failures import ProviderError, describe
 from server.llm.opening import started as _started
 from server.llm.quota import QuotaReached, quota_for
 from server.llm.slots import ModelSlots
@@ -26,10 +27,6 @@ from server.llm.slots import ModelSlots
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 LOCAL_MODEL = "mien-local/smollm2-135m-instruct"
-
-
-class ProviderError(Exception):
-    """The model could not be reached or broke off; `message` is safe to show a user."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +192,8 @@ class Gateway:
     ) -> str:
         """One whole answer from `model` beside the reply (the annotator, the evaluator), reached like the
         model: greedy, no fallbacks or retries, outside the reply model's quota. `response_format`: the
-        structured output to hold it to (the embedded model turns a JSON schema into a grammar)."""
+        structured output to hold it to (the embedded model turns a JSON schema into a grammar).
+        `timeout`: the whole answer's bound (TimeoutError past it); without one, only a silent stream's."""
         options = replace(
             self.options_for(model),
             temperature=0.0,
@@ -203,7 +201,11 @@ class Gateway:
             timeout=timeout or self.options.timeout,
         )
         chunks = Gateway(options).stream(messages, response_format=response_format)
-        return "".join([chunk async for chunk in chunks])
+
+        async def whole() -> str:
+            return "".join([chunk async for chunk in chunks])
+
+        return await (asyncio.wait_for(whole(), timeout) if timeout else whole())
 
     def options_for(self, model: str) -> ModelOptions:
         """How to reach another model beside the reply's: no fallbacks or retries, outside the reply model's
@@ -274,12 +276,3 @@ def _endpoint(options: ModelOptions, *, use_base: bool) -> dict[str, Any]:
 def _retryable(e: Exception) -> bool:
     status = getattr(e, "status_code", None)
     return status is None or status in _RETRYABLE
-
-
-def describe(e: Exception, what: str = "model provider") -> str:
-    """A provider's failure in one line, safe to show (no traceback, at most ~300 characters)."""
-    status = getattr(e, "status_code", None)
-    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    if len(text) > 300:
-        text = text[:300] + "…"
-    return f"{what} failed ({type(e).__name__}{f', HTTP {status}' if status else ''}): {text}"

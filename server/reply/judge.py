@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from server.events import Cue, Evaluated, EvaluationMode
-from server.llm import Gateway, ProviderError, rough_tokens
+from server.llm import Gateway, rough_tokens, side_failure
 from server.personas import Persona
 from server.reply import evaluation
 from server.reply.evaluation import DEFAULT_CRITERIA, EMOTION_FIT, EvaluationError, Verdict
@@ -122,25 +122,18 @@ class Judge:
         names = list(plan.criteria)
         answer = ""
         try:
-            call = self.gateway.complete(
+            answer = await self.gateway.complete(
                 asked,
                 model=plan.model,
                 max_tokens=120 * len(names) + 200,  # reasons up to 200 characters, a revision up to 400
                 response_format=evaluation.response_format(names),
                 timeout=plan.timeout,
             )
-            answer = await asyncio.wait_for(call, plan.timeout)
             return evaluation.parse(answer, names), rough_tokens([*asked, {"content": answer}])
         except EvaluationError as e:
             why = f"the evaluator's answer was not usable: {e}"
-        except TimeoutError:
-            why = f"the evaluator did not answer within {plan.timeout:g} s"
-        except ProviderError as e:  # the provider's own words can name its internals: logged, not shown
-            log.warning("evaluation: %s", e)
-            why = "the evaluator model failed"
-        except Exception as e:  # a bug, or a provider's error litellm did not wrap: the reply goes on
-            log.exception("evaluation failed")
-            why = f"the evaluator failed ({type(e).__name__})"
+        except Exception as e:  # whatever failed, the reply goes on
+            why = side_failure("evaluator", e, plan.timeout)
         log.info("reply not evaluated: %s", why)
         return why, rough_tokens([*asked, {"content": answer}])
 

@@ -34,7 +34,7 @@ from server.events import (
     Turn,
 )
 from server.face import FaceHandle
-from server.llm import ANNOTATOR_PROMPT, Busy, Gateway, ProviderError, rough_tokens
+from server.llm import ANNOTATOR_PROMPT, Busy, Gateway, ProviderError, rough_tokens, side_failure
 from server.personas import Persona
 from server.reply.evaluation import tagged
 from server.reply.feelings import FEELINGS
@@ -78,7 +78,7 @@ class Reply:
         status: Status = "complete"
         prompt_tokens = 0
         try:
-            judge, verdict, guided = self.judge, None, None
+            judge, verdict = self.judge, None
             if self.scripted:
                 chunks: AsyncIterator[str] = scripted(text)
             else:
@@ -95,11 +95,9 @@ class Reply:
                     guidance = await self._guidance(messages)
             # The whole pipeline (annotator calls too) holds one model slot; the face listens meanwhile.
             async with contextlib.nullcontext() if self.scripted else self.gateway.slots.hold():
-                soften = False  # the verdict came first and found the emotions do not fit the words
                 if not self.scripted:
                     if judge is not None and judge.holds:  # the whole reply first, then the one chosen
                         raw, verdict = await judge.held(messages)
-                        soften = verdict.tempered
                         chunks = scripted(raw)
                     elif self.teacher is not None:  # the teacher's first words, then the student
                         chunks, guided = await self._guided(messages, guidance)
@@ -107,8 +105,8 @@ class Reply:
                     else:
                         chunks = self.gateway.stream(messages)
                 async for event in reply_events(chunks, annotate=self._annotator(), keep=self._keep):
-                    if soften and judge is not None and isinstance(event, Cue):
-                        event = judge.temper(event)
+                    if verdict is not None and verdict.tempered and isinstance(event, Cue):
+                        event = judge.temper(event)  # the verdict found the emotions don't fit the words
                     if isinstance(event, Text):
                         visible.append(event.delta)
                     elif isinstance(event, Cue) and event.tempered_by is None:
@@ -207,9 +205,9 @@ class Reply:
             return with_picture(messages, picture)
         timeout = self.gateway.options.timeout
         try:
-            said = await asyncio.wait_for(describe(self.gateway, seeing.model, picture, timeout), timeout)
-        except (ProviderError, TimeoutError) as e:
-            why = str(e) or f"no answer within {timeout:g} s"
+            said = await describe(self.gateway, seeing.model, picture, timeout)
+        except Exception as e:  # whatever failed, the reply answers the words
+            why = side_failure("vision", e, timeout)
             await self.sink.emit(Seen(seeing.model, reason=f"the picture could not be described: {why}"))
             return messages
         await self.sink.emit(Seen(seeing.model, said))

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from server.llm import Gateway, ProviderError, rough_tokens
+from server.llm import Gateway, rough_tokens, side_failure
 from server.seeing import text_of
 from server.settings import Settings
 
@@ -100,19 +100,19 @@ class Teacher:
         asked = self.messages([m for m, _ in batch], ids)
         self.requests += 1
         try:
-            answer = await asyncio.wait_for(
-                self.gateway.complete(
-                    asked,
-                    model=self.plan.model,
-                    max_tokens=min(8192, (plan.plan_words + plan.start_words) * 3 * len(batch) + 40),
-                    response_format=response_format(ids),
-                    timeout=self.plan.timeout,
-                ),
-                self.plan.timeout,
+            answer = await self.gateway.complete(
+                asked,
+                model=plan.model,
+                max_tokens=min(8192, (plan.plan_words + plan.start_words) * 3 * len(batch) + 40),
+                response_format=response_format(ids),
+                timeout=plan.timeout,
             )
-            found = parse(answer, ids, self.plan.start_words)
+            found = parse(answer, ids, plan.start_words)
         except Exception as e:  # every way the teacher can fail leaves each reply to its student
-            why = _why(e, self.plan.timeout)
+            if isinstance(e, ValueError | KeyError | TypeError):
+                why = f"the teacher's answer was not usable ({type(e).__name__}: {str(e)[:120]})"
+            else:
+                why = side_failure("teacher", e, plan.timeout)
             log.info("no guidance for %d conversations: %s", len(batch), why)
             for _, future in batch:
                 if not future.done():
@@ -182,15 +182,3 @@ def student_messages(messages: Messages, guidance: Guidance) -> Messages:
     if out and out[0]["role"] == "system" and guidance.plan:
         out[0]["content"] += f"\n\nPlan for your next reply: {guidance.plan}"
     return [*out, {"role": "assistant", "content": guidance.start}]
-
-
-def _why(e: Exception, timeout: float) -> str:
-    if isinstance(e, TimeoutError):
-        return f"the teacher did not answer within {timeout:g} s"
-    if isinstance(e, ProviderError):  # the provider's own words can name its internals: logged, not shown
-        log.warning("guidance: %s", e)
-        return "the teacher model failed"
-    if isinstance(e, ValueError | KeyError | TypeError):
-        return f"the teacher's answer was not usable ({type(e).__name__}: {str(e)[:120]})"
-    log.exception("guidance failed")
-    return f"the teacher failed ({type(e).__name__})"

@@ -21,8 +21,7 @@ class SessionPictures:
 
     async def receive(self, data: bytes) -> ImageReceived:
         """A binary `image` message -> the answer to send (ProtocolError for anything wrong with it)."""
-        if isinstance(self.route, str):
-            raise ProtocolError("vision_unavailable", f"pictures can't be shown here: {self.route}")
+        self._check()
         try:
             image_id, body = decode_image(data)
         except ValueError as e:
@@ -41,11 +40,14 @@ class SessionPictures:
 
     def take(self, image_id: int) -> Picture:
         """The picture a message shows (gone from here once taken)."""
-        if isinstance(self.route, str):
-            raise ProtocolError("vision_unavailable", f"pictures can't be shown here: {self.route}")
+        self._check()
         picture = self._waiting.pop(image_id, None)
         if picture is None:
             raise ProtocolError(
                 "unknown_image", f"no picture {image_id} is waiting: send its `image` message first"
             )
         return picture
+
+    def _check(self) -> None:
+        if isinstance(self.route, str):
+            raise ProtocolError("vision_unavailable", f"pictures can't be shown here: {self.route}")
